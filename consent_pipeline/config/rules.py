@@ -1,0 +1,416 @@
+"""Load and validate the company's rules (rules/*.yaml).
+
+Every company-specific value lives in rules/. Loading checks each file against a schema and every
+cross-reference (brands, purposes, channels) and fails with one message naming the file and the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class RulesError(ValueError):
+    """A rules file is missing, unreadable or invalid; the message names the file and the key."""
+
+    def __init__(self, file: Path | str, key: str, problem: str) -> None:
+        self.file, self.key, self.problem = str(file), key, problem
+        where = f"{self.file}: {key}: " if key else f"{self.file}: "
+        super().__init__(where + problem)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- company.yaml -------------------------------------------------------------------------------
+
+
+class Brand(_Model):
+    display_name: str
+    business: str = ""
+    regions: list[str]
+
+
+class Purpose(_Model):
+    kind: Literal["parent", "marketing", "transactional"]
+    opt_out_allowed: bool = True
+    meaning: str = ""
+
+
+class CompanyFile(_Model):
+    company: dict[str, str] = Field(default_factory=dict)
+    brands: dict[str, Brand]
+    contact_point_types: dict[Literal["email", "phone", "postal"], list[str]]
+    channels: list[str]
+    purposes: dict[str, Purpose]
+    regions: dict[str, list[str]]
+    fallback_region: str
+    source_priority: list[str]
+
+
+# --- policies.yaml ------------------------------------------------------------------------------
+
+
+class SlaRule(_Model):
+    days: int | None = None
+    business_days: int | None = None
+
+
+class RegistryPolicy(_Model):
+    region: str
+    max_age_days: int = Field(gt=0)
+
+
+class PoliciesFile(_Model):
+    double_opt_in: dict[str, Literal["required", "not_required"]]
+    third_party_consent: dict[Literal["lifetime_days"], int]
+    legacy: dict[Literal["no_flags"], Literal["legitimate_interest", "no_consent"]]
+    reviews: dict[Literal["interval_months"], int]
+    frequency_caps: FrequencyCaps
+    optout_sla: dict[str, SlaRule]
+    registries: dict[str, RegistryPolicy]
+
+
+class FrequencyCaps(_Model):
+    window_days: int = Field(gt=0)
+    per_channel: dict[str, int]
+
+
+PoliciesFile.model_rebuild()
+
+
+# --- mappings/*.yaml ----------------------------------------------------------------------------
+
+
+class BrandPurpose(_Model):
+    brand: str
+    purpose: str
+
+
+class ChannelBrandPurpose(_Model):
+    channel: str
+    brand: str
+    purpose: str
+
+
+class ChannelPurpose(_Model):
+    channel: str
+    purpose: str
+
+
+class MailchimpMap(_Model):
+    audiences: dict[str, BrandPurpose]
+
+
+class SendgridGroup(_Model):
+    name: str
+    purpose: str
+
+
+class SendgridMap(_Model):
+    brand: str
+    global_unsubscribe_purpose: str
+    groups: dict[int, SendgridGroup]
+
+
+class TwilioSender(_Model):
+    brand: str
+    purposes: list[str]
+
+
+class TwilioKeywords(_Model):
+    opt_out: list[str]
+    opt_in: list[str]
+    help: list[str]
+
+
+class TwilioMap(_Model):
+    senders: dict[str, TwilioSender]
+    keywords: TwilioKeywords
+    free_text_revocation_phrases: list[str]
+
+
+class PreferenceCentreMap(_Model):
+    subscriptions: dict[str, ChannelBrandPurpose]
+    preferences: dict[str, ChannelBrandPurpose]
+
+
+class OneTrustMap(_Model):
+    brand: str
+    purposes: dict[str, str]
+    topics: dict[str, str]
+    default_channels: list[str]
+
+
+class CallCentreMap(_Model):
+    scripts: list[str]
+    questions: dict[str, ChannelPurpose]
+
+
+class SalesforceMap(_Model):
+    data_use_purposes: dict[str, str]
+    engagement_channels: dict[str, str]
+    contact_point_types: dict[str, Literal["email", "phone", "postal"]]
+    verbal_capture_sources: list[str] = Field(default_factory=list)
+
+
+class LegacyMap(_Model):
+    brand_codes: dict[str, str]
+
+    @field_validator("brand_codes")
+    @classmethod
+    def _three_letters(cls, codes: dict[str, str]) -> dict[str, str]:
+        for code in codes:
+            if len(code) != 3:
+                raise ValueError(f"brand code {code!r} must be 3 characters (columns 37-39)")
+        return codes
+
+
+class LeadListsMap(_Model):
+    purpose: str
+
+
+class PosMap(_Model):
+    optin_purpose: str
+
+
+class Registry(_Model):
+    country: str
+    layout: Literal["area_code_number", "national", "national_fixed_width"]
+
+
+class DncRegistriesMap(_Model):
+    registries: dict[str, Registry]
+
+
+MAPPING_MODELS: dict[str, type[_Model]] = {
+    "mailchimp": MailchimpMap,
+    "sendgrid": SendgridMap,
+    "twilio_sms": TwilioMap,
+    "preference_centre": PreferenceCentreMap,
+    "onetrust": OneTrustMap,
+    "call_centre": CallCentreMap,
+    "salesforce_consent": SalesforceMap,
+    "legacy": LegacyMap,
+    "lead_lists": LeadListsMap,
+    "dnc_registries": DncRegistriesMap,
+    "pos": PosMap,
+}
+
+
+class Mappings(_Model):
+    mailchimp: MailchimpMap
+    sendgrid: SendgridMap
+    twilio_sms: TwilioMap
+    preference_centre: PreferenceCentreMap
+    onetrust: OneTrustMap
+    call_centre: CallCentreMap
+    salesforce_consent: SalesforceMap
+    legacy: LegacyMap
+    lead_lists: LeadListsMap
+    dnc_registries: DncRegistriesMap
+    pos: PosMap
+
+
+# --- the loaded rules ---------------------------------------------------------------------------
+
+
+class Rules:
+    """The company's rules, validated; plus the derived lookups every stage needs."""
+
+    def __init__(self, root: Path, company: CompanyFile, policies: PoliciesFile, mappings: Mappings) -> None:
+        self.root = root
+        self.company = company
+        self.policies = policies
+        self.mappings = mappings
+
+    # brands, channels, purposes
+    @cached_property
+    def brands(self) -> list[str]:
+        return list(self.company.brands)
+
+    @cached_property
+    def brand_by_display_name(self) -> dict[str, str]:
+        return {b.display_name: bid for bid, b in self.company.brands.items()}
+
+    @cached_property
+    def channels(self) -> list[str]:
+        return list(self.company.channels)
+
+    @cached_property
+    def channel_type(self) -> dict[str, str]:
+        """Channel -> its contact-point type (push has none)."""
+        return {ch: t for t, chs in self.company.contact_point_types.items() for ch in chs}
+
+    @cached_property
+    def purposes(self) -> list[str]:
+        return list(self.company.purposes)
+
+    @cached_property
+    def leaf_purposes(self) -> list[str]:
+        return [p for p, d in self.company.purposes.items() if d.kind != "parent"]
+
+    def purpose_leaves(self, node: str) -> list[str]:
+        """The leaf purposes a purpose node covers (`*` covers every purpose)."""
+        if node == "*":
+            return self.leaf_purposes
+        return [p for p in self.leaf_purposes if p == node or p.startswith(node + ".")]
+
+    # regions
+    @cached_property
+    def region_of_country(self) -> dict[str, str]:
+        return {c: region for region, countries in self.company.regions.items() for c in countries}
+
+    @property
+    def fallback_region(self) -> str:
+        return self.company.fallback_region
+
+    @cached_property
+    def source_priority(self) -> dict[str, int]:
+        return {s: i for i, s in enumerate(self.company.source_priority)}
+
+    def mapping(self, source: str) -> Any:
+        return getattr(self.mappings, source)
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.exists():
+        raise RulesError(path, "", "file is missing")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RulesError(path, "", f"not valid YAML: {exc}") from None
+
+
+def _parse(model: type[_Model], path: Path, data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise RulesError(path, "", "must be a mapping of keys to values")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        problem = err["msg"]
+        if err["type"] == "missing":
+            problem = "required key is missing"
+        elif err["type"] == "extra_forbidden":
+            problem = "unknown key"
+        raise RulesError(path, key, problem) from None
+
+
+class _Checker:
+    """Cross-reference checks: every brand, purpose and channel named must exist."""
+
+    def __init__(self, company: CompanyFile) -> None:
+        self.brands = set(company.brands)
+        self.purposes = set(company.purposes)
+        self.channels = set(company.channels)
+        self.regions = set(company.regions) | {company.fallback_region}
+
+    def _check(self, path: Path, key: str, value: str, known: Iterable[str], what: str, star: bool) -> None:
+        if star and value == "*":
+            return
+        if value not in known:
+            raise RulesError(path, key, f"unknown {what} {value!r} (known: {', '.join(sorted(known))})")
+
+    def brand(self, path: Path, key: str, value: str, star: bool = False) -> None:
+        self._check(path, key, value, self.brands, "brand", star)
+
+    def purpose(self, path: Path, key: str, value: str, star: bool = False) -> None:
+        self._check(path, key, value, self.purposes, "purpose", star)
+
+    def channel(self, path: Path, key: str, value: str, star: bool = False) -> None:
+        self._check(path, key, value, self.channels, "channel", star)
+
+    def region(self, path: Path, key: str, value: str) -> None:
+        self._check(path, key, value, self.regions, "region", False)
+
+
+def _cross_check(root: Path, company: CompanyFile, policies: PoliciesFile, m: Mappings) -> None:
+    c = _Checker(company)
+    cf = root / "company.yaml"
+    for t, chs in company.contact_point_types.items():
+        for i, ch in enumerate(chs):
+            c.channel(cf, f"contact_point_types.{t}.{i}", ch)
+    for name, p in company.purposes.items():
+        if "." in name and name.rsplit(".", 1)[0] not in company.purposes:
+            raise RulesError(cf, f"purposes.{name}", f"parent purpose {name.rsplit('.', 1)[0]!r} is not defined")
+        if p.kind == "parent" and "." in name:
+            raise RulesError(cf, f"purposes.{name}", "only top-level purposes can be parents")
+    for bid, b in company.brands.items():
+        for i, r in enumerate(b.regions):
+            c.region(cf, f"brands.{bid}.regions.{i}", r)
+    pf = root / "policies.yaml"
+    for ch in policies.frequency_caps.per_channel:
+        c.channel(pf, f"frequency_caps.per_channel.{ch}", ch)
+    for r in policies.optout_sla:
+        c.region(pf, f"optout_sla.{r}", r)
+    for r in c.regions:
+        if r not in policies.optout_sla:
+            raise RulesError(pf, f"optout_sla.{r}", "required key is missing (every region needs an SLA)")
+    for reg, rp in policies.registries.items():
+        c.region(pf, f"registries.{reg}.region", rp.region)
+
+    def mp(name: str) -> Path:
+        return root / "mappings" / f"{name}.yaml"
+
+    for aid, a in m.mailchimp.audiences.items():
+        c.brand(mp("mailchimp"), f"audiences.{aid}.brand", a.brand)
+        c.purpose(mp("mailchimp"), f"audiences.{aid}.purpose", a.purpose)
+    c.brand(mp("sendgrid"), "brand", m.sendgrid.brand)
+    c.purpose(mp("sendgrid"), "global_unsubscribe_purpose", m.sendgrid.global_unsubscribe_purpose)
+    for gid, g in m.sendgrid.groups.items():
+        c.purpose(mp("sendgrid"), f"groups.{gid}.purpose", g.purpose)
+    for num, s in m.twilio_sms.senders.items():
+        c.brand(mp("twilio_sms"), f"senders.{num}.brand", s.brand)
+        for i, p in enumerate(s.purposes):
+            c.purpose(mp("twilio_sms"), f"senders.{num}.purposes.{i}", p)
+    for kind in ("subscriptions", "preferences"):
+        for sid, s in getattr(m.preference_centre, kind).items():
+            star = kind == "preferences"
+            c.channel(mp("preference_centre"), f"{kind}.{sid}.channel", s.channel, star)
+            c.brand(mp("preference_centre"), f"{kind}.{sid}.brand", s.brand, star)
+            c.purpose(mp("preference_centre"), f"{kind}.{sid}.purpose", s.purpose)
+    c.brand(mp("onetrust"), "brand", m.onetrust.brand)
+    for pid, p in m.onetrust.purposes.items():
+        c.purpose(mp("onetrust"), f"purposes.{pid}", p)
+    for tid, ch in m.onetrust.topics.items():
+        c.channel(mp("onetrust"), f"topics.{tid}", ch)
+    for i, ch in enumerate(m.onetrust.default_channels):
+        c.channel(mp("onetrust"), f"default_channels.{i}", ch)
+    for q, qm in m.call_centre.questions.items():
+        c.channel(mp("call_centre"), f"questions.{q}.channel", qm.channel, star=True)
+        c.purpose(mp("call_centre"), f"questions.{q}.purpose", qm.purpose)
+    for name, p in m.salesforce_consent.data_use_purposes.items():
+        c.purpose(mp("salesforce_consent"), f"data_use_purposes.{name}", p)
+    for name, ch in m.salesforce_consent.engagement_channels.items():
+        c.channel(mp("salesforce_consent"), f"engagement_channels.{name}", ch)
+    for code, b in m.legacy.brand_codes.items():
+        c.brand(mp("legacy"), f"brand_codes.{code}", b)
+    c.purpose(mp("lead_lists"), "purpose", m.lead_lists.purpose)
+    c.purpose(mp("pos"), "optin_purpose", m.pos.optin_purpose)
+    for reg in m.dnc_registries.registries:
+        if reg not in policies.registries:
+            raise RulesError(pf, f"registries.{reg}", "required key is missing (every registry needs a freshness policy)")
+
+
+def load_rules(root: Path | str) -> Rules:
+    """Load rules/ and validate it; raise RulesError naming the file and the key on any problem."""
+    root = Path(root)
+    if not root.is_dir():
+        raise RulesError(root, "", "rules directory does not exist")
+    company = _parse(CompanyFile, root / "company.yaml", _read_yaml(root / "company.yaml"))
+    policies = _parse(PoliciesFile, root / "policies.yaml", _read_yaml(root / "policies.yaml"))
+    parsed: dict[str, Any] = {}
+    for name, model in MAPPING_MODELS.items():
+        path = root / "mappings" / f"{name}.yaml"
+        parsed[name] = _parse(model, path, _read_yaml(path))
+    mappings = Mappings(**parsed)
+    _cross_check(root, company, policies, mappings)
+    return Rules(root, company, policies, mappings)

@@ -1,0 +1,54 @@
+"""Read a source's new deliveries into one validated canonical batch (connector -> normalise -> validate)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import polars as pl
+
+from consent_pipeline.canonical import Batch
+from consent_pipeline.config import Rules
+from consent_pipeline.core.landing import discover
+from consent_pipeline.core.normalise import normalise_batch
+from consent_pipeline.core.validate import validate_batch
+from source_connectors import connector
+
+
+def read_source(source: str, landing: Path, rules: Rules, ingested_files: Iterable[str] = ()) -> Batch:
+    """Everything new for one source: its deliveries not ingested before, parsed, normalised, validated,
+    with the raw text of every rejected record filled in."""
+    deliveries, problems = discover(landing, source, ingested_files)
+    batch = Batch(source)
+    batch.reject(problems)
+    parse = connector(source).parse
+    for delivery in deliveries:
+        batch.extend(parse(delivery, rules))
+    normalise_batch(batch)
+    validate_batch(batch, rules)
+    _fill_raw(batch)
+    return batch
+
+
+def _fill_raw(batch: Batch) -> None:
+    """Quarantine keeps each rejected record's text: take it from the file's records where not set."""
+    rejects = batch.rejects
+    need = rejects.filter(pl.col("raw").is_null() & pl.col("source_record").is_not_null())
+    if need.height == 0:
+        batch.set_rejects(rejects)
+        return
+    lookups = []
+    for (file,), part in need.group_by("source_file"):
+        raw = batch.raw.get(file)
+        if raw is None:
+            continue
+        nums = part["source_record"].unique()
+        nums = nums.filter((nums >= 1) & (nums <= raw.len()))
+        lookups.append(
+            pl.DataFrame({"source_file": file, "source_record": nums, "_raw": raw.gather(nums - 1)})
+        )
+    if lookups:
+        found = pl.concat(lookups)
+        rejects = rejects.join(found, on=["source_file", "source_record"], how="left", maintain_order="left")
+        rejects = rejects.with_columns(pl.coalesce("raw", "_raw").alias("raw")).drop("_raw")
+    batch.set_rejects(rejects)
