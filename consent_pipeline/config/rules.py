@@ -75,6 +75,11 @@ class PoliciesFile(_Model):
     frequency_caps: FrequencyCaps
     optout_sla: dict[str, SlaRule]
     registries: dict[str, RegistryPolicy]
+    data_quality: DataQuality
+
+
+class DataQuality(_Model):
+    max_quarantined_share: float = Field(ge=0, le=1)
 
 
 class FrequencyCaps(_Model):
@@ -158,6 +163,7 @@ class SalesforceMap(_Model):
     engagement_channels: dict[str, str]
     contact_point_types: dict[str, Literal["email", "phone", "postal"]]
     verbal_capture_sources: list[str] = Field(default_factory=list)
+    dont_market_purpose: str
 
 
 class LegacyMap(_Model):
@@ -218,17 +224,99 @@ class Mappings(_Model):
     pos: PosMap
 
 
+# --- templates.yaml -----------------------------------------------------------------------------
+
+BASES = (
+    "express_consent",
+    "soft_opt_in",
+    "implied_consent",
+    "inferred_consent",
+    "third_party_consent",
+    "legitimate_interest",
+    "opt_out_model",
+)
+Basis = Literal[
+    "express_consent", "soft_opt_in", "implied_consent", "inferred_consent", "third_party_consent",
+    "legitimate_interest", "opt_out_model",
+]
+
+
+class Cell(_Model):
+    accepts: list[Basis]
+    law: str
+    written_only: bool = False
+    double_opt_in: bool = False
+    registry: bool = False
+
+
+class CellOverride(_Model):
+    law: str
+    accepts: list[Basis] | None = None
+    written_only: bool | None = None
+    double_opt_in: bool | None = None
+
+
+class ImpliedWindow(_Model):
+    purchase_months: int = Field(gt=0)
+    contract_months: int = Field(gt=0)
+    inquiry_months: int = Field(gt=0)
+    law: str
+
+
+class InferredWindow(_Model):
+    purchase_months: int = Field(gt=0)
+    law: str
+
+
+class SoftOptIn(_Model):
+    excluded_purposes: list[str] = Field(default_factory=list)
+    law: str
+
+
+class Exemption(_Model):
+    purchase_months: int = Field(gt=0)
+    inquiry_months: int = Field(gt=0)
+    law: str
+
+
+class Lapse(_Model):
+    months: int = Field(gt=0)
+    law: str
+
+
+class RegistryTemplates(_Model):
+    channels: dict[str, list[str]]
+    relationship_exemption: dict[str, Exemption] = Field(default_factory=dict)
+    express_without_period_months: dict[str, Lapse] = Field(default_factory=dict)
+
+
+class TemplatesFile(_Model):
+    columns: dict[str, str]
+    reason_order: list[Basis]
+    express_bases: list[str]
+    regions: dict[str, dict[str, Cell]]
+    country_overrides: dict[str, dict[str, CellOverride]] = Field(default_factory=dict)
+    purpose_overrides: dict[str, CellOverride] = Field(default_factory=dict)
+    implied_consent: ImpliedWindow
+    inferred_consent: InferredWindow
+    soft_opt_in: SoftOptIn
+    registries: RegistryTemplates
+
+
 # --- the loaded rules ---------------------------------------------------------------------------
 
 
 class Rules:
     """The company's rules, validated; plus the derived lookups every stage needs."""
 
-    def __init__(self, root: Path, company: CompanyFile, policies: PoliciesFile, mappings: Mappings) -> None:
+    def __init__(
+        self, root: Path, company: CompanyFile, policies: PoliciesFile, mappings: Mappings, templates: TemplatesFile
+    ) -> None:
         self.root = root
         self.company = company
         self.policies = policies
         self.mappings = mappings
+        self.templates = templates
 
     # brands, channels, purposes
     @cached_property
@@ -389,6 +477,7 @@ def _cross_check(root: Path, company: CompanyFile, policies: PoliciesFile, m: Ma
         c.purpose(mp("call_centre"), f"questions.{q}.purpose", qm.purpose)
     for name, p in m.salesforce_consent.data_use_purposes.items():
         c.purpose(mp("salesforce_consent"), f"data_use_purposes.{name}", p)
+    c.purpose(mp("salesforce_consent"), "dont_market_purpose", m.salesforce_consent.dont_market_purpose)
     for name, ch in m.salesforce_consent.engagement_channels.items():
         c.channel(mp("salesforce_consent"), f"engagement_channels.{name}", ch)
     for code, b in m.legacy.brand_codes.items():
@@ -412,5 +501,40 @@ def load_rules(root: Path | str) -> Rules:
         path = root / "mappings" / f"{name}.yaml"
         parsed[name] = _parse(model, path, _read_yaml(path))
     mappings = Mappings(**parsed)
+    templates = _parse(TemplatesFile, root / "templates.yaml", _read_yaml(root / "templates.yaml"))
     _cross_check(root, company, policies, mappings)
-    return Rules(root, company, policies, mappings)
+    _check_templates(root / "templates.yaml", company, templates)
+    return Rules(root, company, policies, mappings, templates)
+
+
+def _check_templates(path: Path, company: CompanyFile, t: TemplatesFile) -> None:
+    c = _Checker(company)
+    columns = set(t.columns.values())
+    for ch, col in t.columns.items():
+        c.channel(path, f"columns.{ch}", ch)
+    for ch in company.channels:
+        if ch not in t.columns:
+            raise RulesError(path, f"columns.{ch}", "required key is missing (every channel needs a template column)")
+    if sorted(t.reason_order) != sorted(BASES):
+        raise RulesError(path, "reason_order", f"must list each basis once: {', '.join(BASES)}")
+    for region in c.regions:
+        if region not in t.regions:
+            raise RulesError(path, f"regions.{region}", "required key is missing (every region needs a template)")
+        for col in columns:
+            if col not in t.regions[region]:
+                raise RulesError(path, f"regions.{region}.{col}", "required key is missing")
+    for region, cells in t.regions.items():
+        c.region(path, f"regions.{region}", region)
+        for col in cells:
+            if col not in columns:
+                raise RulesError(path, f"regions.{region}.{col}", f"unknown column (known: {', '.join(sorted(columns))})")
+    for country, cells in t.country_overrides.items():
+        for col in cells:
+            if col not in columns:
+                raise RulesError(path, f"country_overrides.{country}.{col}", "unknown column")
+    for purpose in (*t.purpose_overrides, *t.soft_opt_in.excluded_purposes):
+        c.purpose(path, f"purpose_overrides.{purpose}", purpose)
+    for region, chans in t.registries.channels.items():
+        c.region(path, f"registries.channels.{region}", region)
+        for i, ch in enumerate(chans):
+            c.channel(path, f"registries.channels.{region}.{i}", ch)

@@ -7,12 +7,17 @@ from pathlib import Path
 
 import polars as pl
 
-from consent_pipeline.canonical import Batch
+import logging
+import traceback
+
+from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
 from consent_pipeline.core.landing import discover
 from consent_pipeline.core.normalise import normalise_batch
 from consent_pipeline.core.validate import validate_batch
 from source_connectors import connector
+
+log = logging.getLogger(__name__)
 
 
 def read_source(source: str, landing: Path, rules: Rules, ingested_files: Iterable[str] = ()) -> Batch:
@@ -21,13 +26,34 @@ def read_source(source: str, landing: Path, rules: Rules, ingested_files: Iterab
     deliveries, problems = discover(landing, source, ingested_files)
     batch = Batch(source)
     batch.reject(problems)
-    parse = connector(source).parse
+    parse = connector(source).parse if deliveries else None
     for delivery in deliveries:
-        batch.extend(parse(delivery, rules))
+        try:
+            batch.extend(parse(delivery, rules))
+        except Exception as exc:  # noqa: BLE001 - one unreadable delivery must not stop the run
+            batch.reject(_connector_error(delivery, exc))
     normalise_batch(batch)
     validate_batch(batch, rules)
     _fill_raw(batch)
     return batch
+
+
+# File-level quarantine reasons after which a file is not looked at again (a connector error is retried).
+SETTLED_FILE_REASONS = ("bad_delivery_name", "unexpected_file", "file_after_ingest")
+
+
+def _connector_error(delivery: Delivery, exc: Exception) -> pl.DataFrame:
+    """Every file of a delivery the connector failed on, quarantined; it is read again on the next run."""
+    log.error("connector %s failed on %s: %s", delivery.source, delivery.name, traceback.format_exc())
+    files = [delivery.relative(p) for p in delivery.files()]
+    return pl.DataFrame(
+        {
+            "source_file": files,
+            "reason": ["connector_error"] * len(files),
+            "detail": [f"{type(exc).__name__}: {exc}"[:500]] * len(files),
+            "raw": files,
+        }
+    )
 
 
 def _fill_raw(batch: Batch) -> None:

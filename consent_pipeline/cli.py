@@ -1,0 +1,136 @@
+"""`consent-pipeline`: generate sample landing data, run the pipeline, explain a contact point."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from consent_pipeline.config import RulesError, Settings, load_rules
+from consent_pipeline.warehouse import Warehouse, WarehouseLocked
+
+
+class CliError(Exception):
+    """A reason the command could not run: printed as one line on stderr, exit status 2."""
+
+
+def _fail(message: str) -> int:
+    print(f"consent-pipeline: error: {message}", file=sys.stderr)
+    return 2
+
+
+# --- generate -----------------------------------------------------------------------------------
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from consent_pipeline.config.settings import parse_utc
+    from consent_pipeline.generate import generate
+
+    rules = load_rules(args.rules or Settings.resolve().rules)
+    as_of = parse_utc(args.as_of) if args.as_of else None
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise CliError(f"{out} is not empty (use --force to write into it anyway)")
+    started = time.perf_counter()
+    report = generate(out, rules, scale=args.scale, seed=args.seed, as_of=as_of)
+    took = time.perf_counter() - started
+    print(f"wrote {out}: {report.total_records:,} records in {report.files:,} files "
+          f"({report.customers:,} customers) in {took:.1f}s")
+    return 0
+
+
+# --- run ----------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = Settings.resolve(
+        landing=args.landing, warehouse=args.warehouse, extracts=args.extracts, rules=args.rules, as_of=args.as_of
+    )
+    if not settings.landing.is_dir():
+        raise CliError(f"landing directory {settings.landing} does not exist")
+    load_rules(settings.rules)  # fail before starting anything when the rules are invalid
+    warehouse = Warehouse(settings.warehouse)
+    with warehouse.lock():
+        from consent_pipeline.run import run_pipeline
+
+        outcome = run_pipeline(settings, quiet=args.quiet)
+    print(outcome.summary())
+    if not outcome.success:
+        return 1
+    if args.strict and outcome.failed_checks:
+        return 3
+    return 0
+
+
+# --- explain ------------------------------------------------------------------------------------
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    import json
+
+    from consent_pipeline.core.explain import explain
+
+    warehouse = Warehouse(args.warehouse or Settings.resolve().warehouse)
+    if not warehouse.exists():
+        raise CliError(f"warehouse {warehouse.path} does not exist")
+    with warehouse.connect(read_only=True) as con:
+        data = explain(con, args.contact_point)
+    if args.json:
+        print(json.dumps(data, default=str, indent=2))
+    else:
+        from consent_pipeline.explain_view import render
+
+        render(data)
+    return 0 if data["known"] else 1
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="consent-pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write a realistic landing tree for all fifteen feeds")
+    gen.add_argument("--out", required=True, help="landing directory to write")
+    gen.add_argument("--scale", type=float, default=1.0, help="1 = about 100,000 customers, 1,000,000 records")
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--as-of", help="the generated data's 'now' (ISO 8601, default 2026-03-01T06:00:00Z)")
+    gen.add_argument("--rules", help="rules directory (default: $CONSENT_RULES or rules/)")
+    gen.add_argument("--force", action="store_true", help="write into a non-empty directory")
+    gen.set_defaults(func=cmd_generate)
+
+    run = sub.add_parser("run", help="materialise the whole pipeline in-process")
+    run.add_argument("--landing", help="default: $CONSENT_LANDING or data/landing")
+    run.add_argument("--warehouse", help="default: $CONSENT_WAREHOUSE or data/warehouse/consent.duckdb")
+    run.add_argument("--extracts", help="default: $CONSENT_EXTRACTS or data/extracts")
+    run.add_argument("--rules", help="default: $CONSENT_RULES or rules/")
+    run.add_argument("--as-of", help="the run's 'now' (ISO 8601; default: $CONSENT_AS_OF or the current time)")
+    run.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
+    run.add_argument("--strict", action="store_true", help="exit 3 when a data check fails")
+    run.set_defaults(func=cmd_run)
+
+    exp = sub.add_parser("explain", help="why a contact point may (not) be contacted, and the events behind it")
+    exp.add_argument("contact_point", help="an email, a phone (any format), a postal address, or sha256:<hex>")
+    exp.add_argument("--warehouse", help="default: $CONSENT_WAREHOUSE or data/warehouse/consent.duckdb")
+    exp.add_argument("--json", action="store_true", help="machine-readable output")
+    exp.set_defaults(func=cmd_explain)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, RulesError, WarehouseLocked) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Invariants as data tests: each is a SQL query returning the rows that violate it (empty = holds).
+
+They run as Dagster asset checks after every run and are asserted empty in the test suite. Later stages add
+their own with `register`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+
+@dataclass(frozen=True)
+class Invariant:
+    name: str
+    table: str  # the warehouse table (asset) it guards
+    description: str
+    sql: str
+
+
+INVARIANTS: dict[str, Invariant] = {}
+
+
+def register(inv: Invariant) -> Invariant:
+    INVARIANTS[inv.name] = inv
+    return inv
+
+
+register(
+    Invariant(
+        "ledger_balances",
+        "ingest_ledger",
+        "per file, rows_read = accepted + skipped + duplicate + quarantined",
+        """
+        SELECT source, delivery, source_file, rows_read, rows_accepted, rows_skipped, rows_duplicate, rows_quarantined
+        FROM ingest_ledger
+        WHERE rows_read <> rows_accepted + rows_skipped + rows_duplicate + rows_quarantined
+        """,
+    )
+)
+register(
+    Invariant(
+        "file_ingested_once",
+        "ingest_ledger",
+        "a file has one ledger row: it is read only once",
+        "SELECT source_file, count(*) AS ledger_rows FROM ingest_ledger GROUP BY source_file HAVING count(*) > 1",
+    )
+)
+register(
+    Invariant(
+        "event_ids_unique",
+        "consent_events",
+        "the event log holds each event once",
+        "SELECT event_id, count(*) AS copies FROM event_log GROUP BY event_id HAVING count(*) > 1",
+    )
+)
+register(
+    Invariant(
+        "quarantine_has_reason_and_raw",
+        "quarantine",
+        "every quarantined record keeps a reason and its raw text",
+        "SELECT source_file, source_record, reason FROM quarantine WHERE reason IS NULL OR raw IS NULL",
+    )
+)
+
+
+def violations(con: duckdb.DuckDBPyConnection, name: str, limit: int | None = None) -> pl.DataFrame:
+    sql = INVARIANTS[name].sql
+    if limit is not None:
+        sql = f"SELECT * FROM ({sql}) LIMIT {int(limit)}"
+    return con.sql(sql).pl()

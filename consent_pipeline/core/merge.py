@@ -1,0 +1,147 @@
+"""Golden consent (semantics §3-4): project events onto contact points, expand their scope to leaf keys,
+and merge by source time into immutable history and the current state per key.
+
+Key = (contact_point, channel, leaf purpose, brand). The latest event_ts wins whatever the delivery order;
+on equal event_ts opt_out beats opt_in, then source priority (rules), then the smallest event id; a
+`pending` never replaces an `opt_in`.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from consent_pipeline.core.sql import Step, run_steps
+
+KEY = "contact_point, channel, purpose, brand"
+# Ascending order of events within a key: the last one wins.
+ORDER = "event_ts, status_rank, priority DESC, event_id DESC"
+ORDER_DESC = "event_ts DESC, status_rank DESC, priority ASC, event_id ASC"
+
+EVENTS = Step(
+    "m_events",
+    """
+    SELECT e.*,
+           CASE e.status WHEN 'opt_out' THEN 2 WHEN 'opt_in' THEN 1 ELSE 0 END AS status_rank,
+           coalesce(sp.priority, '9999') AS priority,
+           (e.party_id IS NULL OR EXISTS (SELECT 1 FROM id_customers c WHERE c.party_id = e.party_id)) AS party_known
+    FROM consent_events e LEFT JOIN ref_source_priority sp ON sp.source = e.source
+    """,
+)
+
+# Which contact points an event reaches (semantics §3): opt-outs from anyone; opt-ins only from the owner.
+TARGETS = Step(
+    "m_targets",
+    """
+    SELECT e.event_id, e.contact_point AS target, e.contact_point_type AS target_type
+    FROM m_events e LEFT JOIN id_owner o ON o.contact_point = e.contact_point
+    WHERE e.contact_point IS NOT NULL
+      AND (e.status = 'opt_out' OR (e.party_known AND (e.party_id IS NULL OR o.party_id = e.party_id)))
+    UNION ALL
+    SELECT e.event_id, a.contact_point, a.contact_point_type
+    FROM m_events e JOIN id_party_points a ON a.party_id = e.party_id
+    WHERE e.contact_point IS NULL AND e.status = 'opt_out'
+      AND (e.contact_point_type IS NULL OR e.contact_point_type = a.contact_point_type)
+    UNION ALL
+    SELECT e.event_id, o.contact_point, o.contact_point_type
+    FROM m_events e JOIN id_owner o ON o.party_id = e.party_id
+    WHERE e.contact_point IS NULL AND e.status <> 'opt_out' AND e.party_known
+      AND (e.contact_point_type IS NULL OR e.contact_point_type = o.contact_point_type)
+    """,
+)
+
+# Scope expansion: `*` channel -> every channel of the contact point's type, a purpose node -> its leaves,
+# `*` brand -> every brand.
+EFFECTS = Step(
+    "m_effects",
+    """
+    SELECT t.target AS contact_point, t.target_type AS contact_point_type, ch.channel, p.leaf AS purpose, b.brand,
+           e.status, e.basis, e.event_ts, e.received_ts, e.source, e.event_id, e.party_id, e.valid_until,
+           e.double_opt_in, e.source_file, e.source_record, e.status_rank, e.priority
+    FROM m_targets t
+    JOIN m_events e ON e.event_id = t.event_id
+    JOIN ref_channels ch ON ch.contact_point_type = t.target_type AND (e.channel = '*' OR e.channel = ch.channel)
+    JOIN ref_purposes p ON p.node = e.purpose
+    JOIN ref_brands b ON e.brand = '*' OR e.brand = b.brand
+    """,
+)
+
+# A pending is effective unless the key's last decision before it (opt_in / opt_out) is an opt_in.
+EFFECTIVE = Step(
+    "m_effective",
+    f"""
+    SELECT * FROM (
+        SELECT *,
+               last_value(CASE WHEN status <> 'pending' THEN status END IGNORE NULLS) OVER (
+                   PARTITION BY {KEY} ORDER BY {ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+               ) AS prior_decision
+        FROM m_effects
+    ) WHERE status <> 'pending' OR prior_decision IS NULL OR prior_decision <> 'opt_in'
+    """,
+)
+
+HISTORY = Step(
+    "m_history",
+    f"""
+    SELECT contact_point, contact_point_type, channel, purpose, brand, status, basis, event_ts, received_ts, source,
+           event_id, party_id, valid_until, double_opt_in, source_file, source_record,
+           event_ts AS valid_from,
+           lead(event_ts) OVER (PARTITION BY {KEY} ORDER BY {ORDER}) AS valid_to,
+           received_ts AS recorded_at,
+           lead(received_ts) OVER (PARTITION BY {KEY} ORDER BY {ORDER}) AS valid_to_recorded_at,
+           lead(event_id) OVER (PARTITION BY {KEY} ORDER BY {ORDER}) AS replaced_by
+    FROM m_effective
+    """,
+)
+
+CURRENT = Step(
+    "m_current",
+    f"""
+    SELECT contact_point, contact_point_type, channel, purpose, brand, status, basis, event_ts, received_ts, source,
+           event_id, party_id, valid_until, double_opt_in, source_file, source_record
+    FROM m_effective
+    QUALIFY row_number() OVER (PARTITION BY {KEY} ORDER BY {ORDER_DESC}) = 1
+    """,
+)
+
+STEPS = [EVENTS, TARGETS, EFFECTS, EFFECTIVE, HISTORY, CURRENT]
+
+# Table macros for auditors: the state at a source time, from all that is known now (history), and from
+# only what had been received by `known_at` (recomputed from the projected events).
+MACROS = [
+    """
+    CREATE OR REPLACE MACRO consent_as_of(ts) AS TABLE
+    SELECT contact_point, contact_point_type, channel, purpose, brand, status, basis, event_ts, received_ts, source,
+           event_id
+    FROM consent_history
+    WHERE valid_from <= CAST(timezone('UTC', CAST(ts AS TIMESTAMPTZ)) AS TIMESTAMP)
+      AND (valid_to IS NULL OR valid_to > CAST(timezone('UTC', CAST(ts AS TIMESTAMPTZ)) AS TIMESTAMP))
+    """,
+    f"""
+    CREATE OR REPLACE MACRO consent_as_known(ts, known_at) AS TABLE
+    WITH known AS (
+        SELECT * FROM consent_effects
+        WHERE event_ts <= CAST(timezone('UTC', CAST(ts AS TIMESTAMPTZ)) AS TIMESTAMP)
+          AND received_ts <= CAST(timezone('UTC', CAST(known_at AS TIMESTAMPTZ)) AS TIMESTAMP)
+    ), ordered AS (
+        SELECT *, last_value(CASE WHEN status <> 'pending' THEN status END IGNORE NULLS) OVER (
+                   PARTITION BY {KEY} ORDER BY {ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+               ) AS prior_decision
+        FROM known
+    )
+    SELECT contact_point, contact_point_type, channel, purpose, brand, status, basis, event_ts, received_ts, source,
+           event_id
+    FROM ordered
+    WHERE status <> 'pending' OR prior_decision IS NULL OR prior_decision <> 'opt_in'
+    QUALIFY row_number() OVER (PARTITION BY {KEY} ORDER BY {ORDER_DESC}) = 1
+    """,
+]
+
+
+def build_merge(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp tables m_effects, m_history, m_current (identity and reference tables must exist)."""
+    run_steps(con, STEPS)
+
+
+def create_macros(con: duckdb.DuckDBPyConnection) -> None:
+    for sql in MACROS:
+        con.execute(sql)

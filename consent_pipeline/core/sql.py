@@ -1,0 +1,48 @@
+"""A pipeline of named SQL steps (DuckDB SQL kept within what sqlglot transpiles faithfully to Spark).
+
+Each step becomes a temporary table (or view) named after it, so later steps read earlier ones by name and
+a stage is just its list of steps. Parameters are inlined as literals: the SQL stays engine-neutral.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    sql: str
+    view: bool = False  # a view instead of a table (cheap, read once)
+
+
+def ts(value: dt.datetime) -> str:
+    """A naive-UTC timestamp literal."""
+    return f"TIMESTAMP '{value:%Y-%m-%d %H:%M:%S}'"
+
+
+def text(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def run_steps(con: duckdb.DuckDBPyConnection, steps: Iterable[Step], params: Mapping[str, str] | None = None) -> None:
+    for step in steps:
+        sql = step.sql.format(**(params or {}))
+        kind = "VIEW" if step.view else "TABLE"
+        con.execute(f"CREATE OR REPLACE TEMP {kind} {step.name} AS {sql}")
+
+
+def values_table(
+    con: duckdb.DuckDBPyConnection, name: str, columns: list[str] | dict[str, str], rows: list[tuple[object, ...]]
+) -> None:
+    """A small temporary table from Python rows (reference data from rules). Columns are VARCHAR unless
+    given as a name -> SQL type mapping."""
+    types = columns if isinstance(columns, dict) else dict.fromkeys(columns, "VARCHAR")
+    cols = ", ".join(f'"{c}" {t}' for c, t in types.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({cols})")
+    if rows:
+        con.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' for _ in types)})", [tuple(r) for r in rows])

@@ -1,0 +1,66 @@
+"""Permissions (semantics §5) and the review queue (§7)."""
+
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+
+from consent_pipeline.core.permissions import build_permissions
+from consent_pipeline.core.reference import load_reference
+from consent_pipeline.core.reviews import build_review_queue
+from consent_pipeline.defs.checks import invariant_results, invariant_specs
+from consent_pipeline.defs.golden.assets import GOLDEN_TABLES
+from consent_pipeline.defs.metadata import md_table
+from consent_pipeline.defs.resources import PipelineResource
+from consent_pipeline.lib import progress
+
+TABLES = {
+    "contact_permission": ("p_permission", "party_id, contact_point, channel, purpose, brand"),
+    "review_queue": ("r_queue", "party_id, reason"),
+}
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            "contact_permission",
+            group_name="permissions",
+            deps=list(GOLDEN_TABLES),
+            description="May this contact point get this purpose from this brand on this channel, and why "
+            "(the first applicable row of the decision table, semantics §5).",
+            kinds={"duckdb"},
+        ),
+        AssetSpec(
+            "review_queue",
+            group_name="permissions",
+            deps=list(GOLDEN_TABLES),
+            description="Customers whose preferences should be confirmed at the next contact (never blocks).",
+            kinds={"duckdb"},
+        ),
+    ],
+    check_specs=invariant_specs(TABLES),
+    can_subset=False,
+)
+def permissions(context: AssetExecutionContext, pipeline: PipelineResource):  # noqa: ANN201 - yields results
+    progress.report("deciding permissions")
+    rules, as_of = pipeline.company_rules, pipeline.settings.as_of
+    with pipeline.db.connect() as con:
+        load_reference(con, rules)
+        build_permissions(con, rules, as_of)
+        build_review_queue(con, rules, as_of)
+        con.execute("BEGIN TRANSACTION")
+        for table, (temp, order) in TABLES.items():
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp} ORDER BY {order}")
+        con.execute("COMMIT")
+        by_reason = con.sql(
+            "SELECT reason, allowed, count(*) AS keys FROM contact_permission GROUP BY ALL ORDER BY keys DESC"
+        ).pl()
+        rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES}
+        queue = con.sql("SELECT reason, count(*) AS parties FROM review_queue GROUP BY ALL").pl()
+        yield MaterializeResult(
+            asset_key=AssetKey("contact_permission"),
+            metadata={"rows": rows["contact_permission"], "by_reason": md_table(by_reason)},
+        )
+        yield MaterializeResult(
+            asset_key=AssetKey("review_queue"),
+            metadata={"rows": rows["review_queue"], "by_reason": md_table(queue),
+                      "as_of": MetadataValue.text(as_of.isoformat())},
+        )
+        yield from invariant_results(con, TABLES)

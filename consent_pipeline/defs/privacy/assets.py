@@ -1,0 +1,35 @@
+"""Erasure (semantics §6): the erasure register, and every table scrubbed of erased subjects."""
+
+from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+
+from consent_pipeline.core.erasure import apply_erasures
+from consent_pipeline.defs.checks import invariant_results, invariant_specs
+from consent_pipeline.defs.eventlog.assets import OUTPUTS as EVENT_LOG_OUTPUTS
+from consent_pipeline.defs.resources import PipelineResource
+from consent_pipeline.lib import progress
+
+TABLES = ["erasure_register"]
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            "erasure_register",
+            group_name="privacy",
+            deps=EVENT_LOG_OUTPUTS,
+            description="Erased contact points (SHA-256 only), when and why; every table is scrubbed of them.",
+            kinds={"duckdb"},
+        )
+    ],
+    check_specs=invariant_specs(TABLES),
+)
+def erasure(context: AssetExecutionContext, pipeline: PipelineResource):  # noqa: ANN201 - yields results
+    progress.report("applying erasure requests")
+    with pipeline.db.connect() as con:
+        changed = apply_erasures(con)
+        rows = con.execute("SELECT count(*) FROM erasure_register").fetchall()[0][0]
+        yield MaterializeResult(
+            asset_key="erasure_register",
+            metadata={"erased_contact_points": rows, "rows_scrubbed": MetadataValue.json(changed)},
+        )
+        yield from invariant_results(con, TABLES)

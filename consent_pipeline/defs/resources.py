@@ -1,0 +1,51 @@
+"""The run's resource: where it reads and writes, its "now", the company's rules, and the warehouse lock."""
+
+from __future__ import annotations
+
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import PrivateAttr
+
+from consent_pipeline.config import Rules, Settings, load_rules
+from consent_pipeline.warehouse import Warehouse
+
+
+class PipelineResource(ConfigurableResource):
+    """Paths and the as-of time; empty values fall back to CONSENT_* environment variables, then defaults."""
+
+    landing: str = ""
+    warehouse: str = ""
+    extracts: str = ""
+    rules: str = ""
+    as_of: str = ""
+
+    _settings: Settings | None = PrivateAttr(default=None)
+    _rules: Rules | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # A run holds the warehouse from start to end: a second run stops at once with a clear message.
+        Warehouse(self.settings.warehouse).acquire()
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        Warehouse(self.settings.warehouse).release()
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings.resolve(
+                landing=self.landing or None,
+                warehouse=self.warehouse or None,
+                extracts=self.extracts or None,
+                rules=self.rules or None,
+                as_of=self.as_of or None,
+            )
+        return self._settings
+
+    @property
+    def company_rules(self) -> Rules:
+        if self._rules is None:
+            self._rules = load_rules(self.settings.rules)
+        return self._rules
+
+    @property
+    def db(self) -> Warehouse:
+        return Warehouse(self.settings.warehouse)

@@ -1,0 +1,110 @@
+"""One asset per source feed: read its new deliveries into a validated canonical batch, staged for the
+event log. Its check shows what was quarantined, by reason, with a preview."""
+
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from consent_pipeline.core.ingest import SETTLED_FILE_REASONS, read_source
+from consent_pipeline.core.staging import write_batch
+from consent_pipeline.defs.metadata import md_table
+from consent_pipeline.defs.resources import PipelineResource
+from consent_pipeline.lib import progress
+from source_connectors import SOURCES
+
+GROUP = "sources"
+
+
+def source_key(source: str) -> AssetKey:
+    return AssetKey(["source", source])
+
+
+def _known_files(pipeline: PipelineResource) -> list[str]:
+    """Files already ingested, or already reported as unreadable: a run does not read them again."""
+    db = pipeline.db
+    if not db.exists():
+        return []
+    with db.connect(read_only=True) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "ingest_ledger" not in tables:
+            return []
+        return [
+            r[0]
+            for r in con.execute(
+                "SELECT source_file FROM ingest_ledger UNION SELECT source_file FROM quarantine "
+                "WHERE source_record IS NULL AND list_contains($reasons, reason)",
+                {"reasons": list(SETTLED_FILE_REASONS)},
+            ).fetchall()
+        ]
+
+
+def build_source_asset(source: str) -> AssetsDefinition:
+    check_name = "quarantine"
+
+    @asset(
+        key=source_key(source),
+        group_name=GROUP,
+        description=f"New deliveries of the `{source}` feed, read into canonical events and facts (spec: feeds.md).",
+        check_specs=[
+            AssetCheckSpec(
+                check_name,
+                asset=source_key(source),
+                description="Records quarantined this run, by reason, with a preview.",
+            )
+        ],
+        kinds={"polars"},
+    )
+    def _asset(context: AssetExecutionContext, pipeline: PipelineResource) -> MaterializeResult:
+        settings = pipeline.settings
+        progress.report(f"reading {source}")
+        batch = read_source(source, settings.landing, pipeline.company_rules, _known_files(pipeline))
+        write_batch(batch, settings.staging)
+        files = batch.files
+        rejects = batch.rejects
+        rows_read = int(files["rows_read"].sum()) if files.height else 0
+        by_reason = rejects.group_by("reason").agg(pl.len().alias("rows")).sort("rows", descending=True)
+        quarantined_records = rejects.filter(pl.col("source_record").is_not_null()).select(
+            "source_file", "source_record"
+        ).unique().height
+        share = quarantined_records / rows_read if rows_read else 0.0
+        limit = pipeline.company_rules.policies.data_quality.max_quarantined_share
+        staged = {name: batch.table(name).height for name in batch.table_names}
+        context.log.info(f"{source}: {files.height} files, {rows_read} records, {rejects.height} quarantine rows")
+        check = AssetCheckResult(
+            check_name=check_name,
+            passed=share <= limit,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "quarantine_rows": rejects.height,
+                "records_with_problems": quarantined_records,
+                "share_of_records": MetadataValue.float(round(share, 4)),
+                "limit": MetadataValue.float(limit),
+                "by_reason": md_table(by_reason),
+                "preview": md_table(rejects.select("source_file", "source_record", "reason", "detail", "raw")),
+            },
+        )
+        return MaterializeResult(
+            metadata={
+                "deliveries": files["delivery"].n_unique() if files.height else 0,
+                "files": files.height,
+                "records_read": rows_read,
+                "staged_rows": MetadataValue.json(staged),
+                "files_read": md_table(files.select("source_file", "rows_read")),
+            },
+            check_results=[check],
+        )
+
+    return _asset
+
+
+source_assets = [build_source_asset(s) for s in SOURCES]

@@ -1,0 +1,123 @@
+"""Run the whole asset graph in-process on given settings, and summarise what it did."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from dagster import AssetKey, DagsterInstance, materialize
+
+from consent_pipeline.config import Settings
+from consent_pipeline.definitions import ALL_ASSETS
+from consent_pipeline.defs.resources import PipelineResource
+from consent_pipeline.lib import progress
+from consent_pipeline.warehouse import Warehouse
+
+
+@dataclass
+class RunOutcome:
+    success: bool
+    run_id: str
+    seconds: float
+    settings: Settings
+    checks: list[tuple[str, str, bool, str]] = field(default_factory=list)  # (asset, check, passed, severity)
+    figures: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def failed_checks(self) -> list[tuple[str, str, bool, str]]:
+        """Checks that failed with severity ERROR (invariants)."""
+        return [c for c in self.checks if not c[2] and c[3] == "ERROR"]
+
+    @property
+    def warnings(self) -> list[tuple[str, str, bool, str]]:
+        """Checks that failed with severity WARN (e.g. a feed with many quarantined records)."""
+        return [c for c in self.checks if not c[2] and c[3] != "ERROR"]
+
+    def summary(self) -> str:
+        s = self.settings
+        f = self.figures
+        lines = [
+            f"run {self.run_id} {'succeeded' if self.success else 'FAILED'} in {self.seconds:.1f}s (as of {s.as_of:%Y-%m-%dT%H:%M:%SZ})",
+            f"  rows in:      {f.get('rows_read', 0):,} records in {f.get('files', 0):,} new files "
+            f"({f.get('accepted', 0):,} accepted, {f.get('duplicate', 0):,} duplicate, {f.get('skipped', 0):,} skipped)",
+            f"  quarantined:  {f.get('quarantined', 0):,} records this run ({f.get('quarantine_total', 0):,} rows in quarantine)",
+            f"  event log:    {f.get('events', 0):,} events",
+        ]
+        if "keys" in f:
+            lines.append(f"  golden keys:  {f['keys']:,}")
+        passed = len(self.checks) - len(self.failed_checks) - len(self.warnings)
+        lines.append(
+            f"  checks:       {passed} passed, {len(self.failed_checks)} failed, {len(self.warnings)} warnings"
+        )
+        lines += [f"    FAILED {asset}: {check}" for asset, check, *_ in self.failed_checks]
+        lines += [f"    warning {asset}: {check}" for asset, check, *_ in self.warnings]
+        lines.append(f"  warehouse:    {s.warehouse}")
+        lines.append(f"  extracts:     {s.extracts}")
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        return "\n".join(lines)
+
+
+def _instance() -> DagsterInstance:
+    # With DAGSTER_HOME set, CLI runs appear in the UI's run history; otherwise nothing is kept.
+    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+
+
+def run_pipeline(settings: Settings, quiet: bool = False) -> RunOutcome:
+    resource = PipelineResource(
+        landing=str(settings.landing),
+        warehouse=str(settings.warehouse),
+        extracts=str(settings.extracts),
+        rules=str(settings.rules),
+        as_of=settings.as_of.isoformat(),
+    )
+    progress.enable(not quiet)
+    started = time.perf_counter()
+    with _instance() as instance:
+        result = materialize(
+            ALL_ASSETS,
+            resources={"pipeline": resource},
+            instance=instance,
+            raise_on_error=False,
+            # Dagster's own event lines only for problems; progress lines come from lib.progress.
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+    outcome = RunOutcome(result.success, result.run_id, time.perf_counter() - started, settings)
+    for ev in result.get_asset_check_evaluations():
+        outcome.checks.append((ev.asset_key.to_user_string(), ev.check_name, ev.passed, ev.severity.value))
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        if failures:
+            err = failures[0].step_failure_data.error
+            outcome.error = err.message.strip() if err else "a step failed"
+    outcome.figures = _figures(settings, result.run_id)
+    return outcome
+
+
+def _figures(settings: Settings, run_id: str) -> dict[str, int]:
+    wh = Warehouse(settings.warehouse)
+    if not wh.exists():
+        return {}
+    with wh.connect(read_only=True) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        out: dict[str, int] = {}
+        if "ingest_ledger" in tables:
+            row = con.execute(
+                "SELECT count(*), coalesce(sum(rows_read),0), coalesce(sum(rows_accepted),0), "
+                "coalesce(sum(rows_duplicate),0), coalesce(sum(rows_skipped),0), coalesce(sum(rows_quarantined),0) "
+                "FROM ingest_ledger WHERE run_id = ?",
+                [run_id],
+            ).fetchall()[0]
+            out.update(zip(("files", "rows_read", "accepted", "duplicate", "skipped", "quarantined"), map(int, row), strict=True))
+        if "quarantine" in tables:
+            out["quarantine_total"] = con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
+        if "event_log" in tables:
+            out["events"] = con.execute("SELECT count(*) FROM event_log").fetchall()[0][0]
+        if "consent_current" in tables:
+            out["keys"] = con.execute("SELECT count(*) FROM consent_current").fetchall()[0][0]
+    return out
+
+
+__all__ = ["AssetKey", "RunOutcome", "run_pipeline"]
