@@ -51,6 +51,8 @@ class CompanyFile(_Model):
     purposes: dict[str, Purpose]
     regions: dict[str, list[str]]
     fallback_region: str
+    default_timezones: dict[str, str] = Field(default_factory=dict)
+    fallback_timezone: str = "UTC"
     source_priority: list[str]
 
 
@@ -303,6 +305,34 @@ class TemplatesFile(_Model):
     registries: RegistryTemplates
 
 
+# --- campaigns.yaml -----------------------------------------------------------------------------
+
+SEGMENTS = (
+    "frequent_1", "frequent_2", "frequent_3", "frequent_4", "occasional",
+    "lapsed_1", "lapsed_2", "lapsed_3", "lapsed_4", "prospect",
+)
+
+
+class Campaign(_Model):
+    description: str = ""
+    brand: str
+    channel: str
+    purpose: str
+    segments: list[Literal[SEGMENTS]]  # type: ignore[valid-type]
+
+
+class CampaignsFile(_Model):
+    campaigns: dict[str, Campaign]
+
+    @field_validator("campaigns")
+    @classmethod
+    def _ids(cls, campaigns: dict[str, Campaign]) -> dict[str, Campaign]:
+        for cid in campaigns:
+            if not cid.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"campaign id {cid!r} must be letters, digits, - and _ (it names a file)")
+        return campaigns
+
+
 # --- the loaded rules ---------------------------------------------------------------------------
 
 
@@ -310,13 +340,20 @@ class Rules:
     """The company's rules, validated; plus the derived lookups every stage needs."""
 
     def __init__(
-        self, root: Path, company: CompanyFile, policies: PoliciesFile, mappings: Mappings, templates: TemplatesFile
+        self,
+        root: Path,
+        company: CompanyFile,
+        policies: PoliciesFile,
+        mappings: Mappings,
+        templates: TemplatesFile,
+        campaigns: CampaignsFile,
     ) -> None:
         self.root = root
         self.company = company
         self.policies = policies
         self.mappings = mappings
         self.templates = templates
+        self.campaigns = campaigns.campaigns
 
     # brands, channels, purposes
     @cached_property
@@ -504,7 +541,19 @@ def load_rules(root: Path | str) -> Rules:
     templates = _parse(TemplatesFile, root / "templates.yaml", _read_yaml(root / "templates.yaml"))
     _cross_check(root, company, policies, mappings)
     _check_templates(root / "templates.yaml", company, templates)
-    return Rules(root, company, policies, mappings, templates)
+    campaigns = _parse(CampaignsFile, root / "campaigns.yaml", _read_yaml(root / "campaigns.yaml"))
+    _check_campaigns(root / "campaigns.yaml", company, campaigns)
+    return Rules(root, company, policies, mappings, templates, campaigns)
+
+
+def _check_campaigns(path: Path, company: CompanyFile, f: CampaignsFile) -> None:
+    c = _Checker(company)
+    leaves = {p for p, d in company.purposes.items() if d.kind != "parent"}
+    for cid, camp in f.campaigns.items():
+        c.brand(path, f"campaigns.{cid}.brand", camp.brand)
+        c.channel(path, f"campaigns.{cid}.channel", camp.channel)
+        if camp.purpose not in leaves:
+            raise RulesError(path, f"campaigns.{cid}.purpose", f"must be a leaf purpose (known: {', '.join(sorted(leaves))})")
 
 
 def _check_templates(path: Path, company: CompanyFile, t: TemplatesFile) -> None:

@@ -1,0 +1,318 @@
+"""mailchimp connector: audience exports (feeds.md §3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from consent_pipeline.canonical import TABLES, Batch
+from consent_pipeline.core.ingest import read_source
+from tests.conftest import SCENARIOS
+
+S = "mailchimp"
+D = "2026-02-20T020000Z"
+STANDARD = (
+    '"Email Address","First Name","Last Name","Phone Number",MEMBER_RATING,OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,'
+    "CONFIRM_IP,LATITUDE,LONGITUDE,GMTOFF,DSTOFF,TIMEZONE,CC,REGION,"
+)
+SUBSCRIBED = STANDARD + "LAST_CHANGED,LEID,EUID,NOTES,TAGS\n"
+UNSUBSCRIBED = (
+    STANDARD
+    + "UNSUB_TIME,UNSUB_CAMPAIGN_TITLE,UNSUB_CAMPAIGN_ID,UNSUB_REASON,UNSUB_REASON_OTHER,"
+    + "LEID,EUID,NOTES,TAGS\n"
+)
+CLEANED = STANDARD + "CLEAN_TIME,CLEAN_CAMPAIGN_TITLE,CLEAN_CAMPAIGN_ID,LEID,EUID,NOTES,TAGS\n"
+
+
+def member(email: str, when: str, extra: str, optin: str = "", leid: str = "1001") -> str:
+    """A row of the unsubscribed or cleaned export: `when` is UNSUB_TIME or CLEAN_TIME, `extra` the columns
+    after it up to LEID."""
+    return f"{email},Ana,Silva,,2,{optin},203.0.113.7,,,,,,,,GB,,{when},{extra},{leid},e1,,\n"
+
+
+def sub(
+    email: str,
+    optin: str = "",
+    confirm: str = "",
+    changed: str = "2026-02-01 00:00:00",
+    phone: str = "",
+    cc: str = "GB",
+    leid: str = "1001",
+) -> str:
+    """A row of the subscribed export."""
+    return (
+        f"{email},Ana,Silva,{phone},2,{optin},203.0.113.7,{confirm},203.0.113.7,,,,,,"
+        f"{cc},,{changed},{leid},e1,,\n"
+    )
+
+
+def accounted(batch: Batch) -> dict[str, tuple[int, int, int]]:
+    """Per file name: (accepted, skipped, quarantined) records, counted as the ingest ledger does; asserts
+    that every record read is exactly one of them."""
+    parts: set[tuple[str, int]] = set()
+    for name in batch.table_names:
+        if TABLES[name].counts_as_part:
+            parts |= set(batch.table(name).select("source_file", "source_record").iter_rows())
+    rejected = (
+        set(batch.rejects.drop_nulls("source_record").select("source_file", "source_record").iter_rows())
+        - parts
+    )
+    skipped = set(batch.skips.select("source_file", "source_record").iter_rows()) - parts - rejected
+    out = {}
+    for file, rows_read in batch.files.select("source_file", "rows_read").iter_rows():
+        sets = [{n for f, n in s if f == file} for s in (parts, skipped, rejected)]
+        assert set().union(*sets) == set(range(1, rows_read + 1)), file
+        out[file.rsplit("/", 1)[1]] = tuple(len(s) for s in sets)
+    return out
+
+
+def reasons(batch: Batch) -> list[tuple[str, int, str]]:
+    rows = batch.rejects.select(
+        pl.col("source_file").str.split("/").list.last(), "source_record", "reason"
+    ).unique()
+    return sorted(rows.iter_rows())
+
+
+EVENT_COLS = (
+    "contact_point",
+    "contact_point_type",
+    "party_id",
+    "channel",
+    "purpose",
+    "brand",
+    "status",
+    "basis",
+    "event_ts",
+    "double_opt_in",
+    "source_record_id",
+)
+
+
+def test_subscribed_members_are_opt_ins(drop, read):
+    drop(
+        S,
+        D,
+        "subscribed_members_export_a1h0menews.csv",
+        SUBSCRIBED
+        + sub(
+            "Ana@Example.co.uk", "2026-02-01 08:00:00", "2026-02-01 08:03:00", leid="11", phone="07700 900456"
+        )
+        + sub("bo@example.com", "2026-02-02 09:00:00", "", leid="12", cc="US")
+        + sub("cy@example.com", "", "", "2026-02-03 10:00:00", leid="13", cc=""),
+    )
+    batch = read(S)
+    h, n = "lakeside_home", "marketing.newsletter"
+    assert batch.table("events").sort("source_record").select(EVENT_COLS).rows() == [
+        # CONFIRM_TIME: confirmed by double opt-in, at CONFIRM_TIME
+        (
+            "ana@example.co.uk",
+            "email",
+            None,
+            "email",
+            n,
+            h,
+            "opt_in",
+            "express",
+            dt.datetime(2026, 2, 1, 8, 3),
+            True,
+            "11",
+        ),
+        # OPTIN_TIME only: a single opt-in
+        (
+            "bo@example.com",
+            "email",
+            None,
+            "email",
+            n,
+            h,
+            "opt_in",
+            "express",
+            dt.datetime(2026, 2, 2, 9),
+            False,
+            "12",
+        ),
+        # neither: an imported contact, at LAST_CHANGED
+        (
+            "cy@example.com",
+            "email",
+            None,
+            "email",
+            n,
+            h,
+            "opt_in",
+            "imported",
+            dt.datetime(2026, 2, 3, 10),
+            False,
+            "13",
+        ),
+    ]
+    evidence = batch.table("contact_evidence")
+    assert evidence.select("contact_point", "party_id", "kind", "evidence_ts", "source_record").rows() == [
+        ("ana@example.co.uk", None, "double_opt_in", dt.datetime(2026, 2, 1, 8, 3), 1)
+    ]
+    profiles = batch.table("subject_profiles").sort("source_record")
+    assert profiles.select("email", "phone", "country", "first_name", "last_name", "observed_ts").rows() == [
+        ("ana@example.co.uk", "+447700900456", "GB", "Ana", "Silva", dt.datetime(2026, 2, 1, 8, 3)),
+        ("bo@example.com", None, "US", "Ana", "Silva", dt.datetime(2026, 2, 2, 9)),
+        ("cy@example.com", None, None, "Ana", "Silva", dt.datetime(2026, 2, 3, 10)),
+    ]
+    assert batch.rejects.height == 0
+    assert accounted(batch) == {"subscribed_members_export_a1h0menews.csv": (3, 0, 0)}
+
+
+def test_unsubscribed_export_with_repeated_merge_and_missing_columns(drop, read):
+    # No Phone Number or TAGS, EMAIL_TYPE and an audience merge field with a comma, UNSUB_* named twice.
+    header = (
+        '"Email Address","Favourite Store",EMAIL_TYPE,"First Name","Last Name",MEMBER_RATING,'
+        "OPTIN_TIME,OPTIN_IP,"
+        "CONFIRM_TIME,CONFIRM_IP,CC,UNSUB_TIME,UNSUB_CAMPAIGN_TITLE,UNSUB_CAMPAIGN_ID,UNSUB_REASON,"
+        "UNSUB_REASON_OTHER,UNSUB_CAMPAIGN_ID,UNSUB_REASON,LEID,EUID,NOTES\n"
+    )
+    row = (
+        '"Mick.Chimp@Example.co.uk","Leeds, Kirkstall",html,"Mick","Chimp","2","2025-10-01 08:00:00","",'
+        '"","","GB","2026-02-15 23:59:59","Weekly picks","c0ffee1234","NORMAL","","x","y","58547170","e",""\n'
+    )
+    drop(S, D, "unsubscribed_members_export_a1m0tor5uk.csv", header + row)
+    batch = read(S)
+    assert batch.table("events").select(EVENT_COLS).rows() == [
+        (
+            "mick.chimp@example.co.uk",
+            "email",
+            None,
+            "email",
+            "marketing.offers",
+            "lakeside_motors",
+            "opt_out",
+            "express",
+            dt.datetime(2026, 2, 15, 23, 59, 59),
+            False,
+            "58547170",
+        ),
+    ]
+    assert batch.table("subject_profiles").select("first_name", "phone", "country").rows() == [
+        ("Mick", None, "GB")
+    ]
+    assert batch.rejects.height == 0
+
+
+def test_cleaned_member_is_undeliverable_not_an_event(drop, read):
+    drop(
+        S,
+        D,
+        "cleaned_members_export_a1h0meoffr.csv",
+        CLEANED + member("Dee@Example.com", "2026-02-12 06:00:00", "Promo,c1", optin="2025-01-01 00:00:00"),
+    )
+    batch = read(S)
+    assert batch.table("events").height == 0
+    undeliverable = batch.table("undeliverable")
+    assert undeliverable.select("contact_point", "contact_point_type", "reason", "since_ts").rows() == [
+        ("dee@example.com", "email", "cleaned", dt.datetime(2026, 2, 12, 6))
+    ]
+    assert batch.table("subject_profiles")["observed_ts"].to_list() == [dt.datetime(2026, 2, 12, 6)]
+    assert accounted(batch) == {"cleaned_members_export_a1h0meoffr.csv": (1, 0, 0)}
+
+
+def test_unknown_audience_rejects_every_record_of_the_file(drop, read):
+    drop(
+        S,
+        D,
+        "unsubscribed_members_export_zz9unknwn.csv",
+        UNSUBSCRIBED
+        + member("a@example.com", "2026-02-12 06:00:00", "t,c,NORMAL,")
+        + member("b@example.com", "2026-02-12 06:00:00", "t,c,NORMAL,"),
+    )
+    drop(
+        S,
+        D,
+        "subscribed_members_export_a1h0menews.csv",
+        SUBSCRIBED + sub("c@example.com", "2026-02-01 08:00:00"),
+    )
+    batch = read(S)
+    assert batch.rejects.select("source_record", "reason", "detail").rows() == [
+        (1, "unmapped_audience", "audience: zz9unknwn"),
+        (2, "unmapped_audience", "audience: zz9unknwn"),
+    ]
+    assert batch.rejects["raw"][0].startswith("a@example.com,")
+    assert batch.table("events")["contact_point"].to_list() == ["c@example.com"]
+    assert accounted(batch) == {
+        "unsubscribed_members_export_zz9unknwn.csv": (0, 0, 2),
+        "subscribed_members_export_a1h0menews.csv": (1, 0, 0),
+    }
+
+
+def test_bad_members_are_quarantined_and_the_rest_carries_on(drop, read):
+    drop(
+        S,
+        D,
+        "subscribed_members_export_a1h0menews.csv",
+        SUBSCRIBED
+        + sub("jane.doe(at)example.com", "2026-02-01 08:00:00")
+        + sub("", "2026-02-01 08:00:00")
+        # a CONFIRM_TIME that cannot be read is not replaced by OPTIN_TIME
+        + sub("ed@example.com", "2026-02-01 08:00:00", "01/02/2026 08:03")
+        + sub("fay@example.com", "", "", "")
+        + sub("gil@example.com", "2026-02-22 08:00:00")
+        + sub("hal@example.com", "2026-02-01 08:00:00", phone="call me", leid="ok"),
+    )
+    batch = read(S)
+    f = "subscribed_members_export_a1h0menews.csv"
+    assert reasons(batch) == [
+        (f, 1, "invalid_email"),
+        (f, 2, "missing_value"),
+        (f, 3, "bad_timestamp"),
+        (f, 4, "bad_timestamp"),
+        (f, 5, "future_timestamp"),
+        (f, 6, "invalid_phone"),  # a rejected part: the opt-in stands
+    ]
+    details = dict(batch.rejects.select("source_record", "detail").unique().iter_rows())
+    assert details[3] == "CONFIRM_TIME: 01/02/2026 08:03"
+    assert details[4] == "LAST_CHANGED: "
+    assert batch.table("events")["source_record_id"].to_list() == ["ok"]
+    assert batch.table("subject_profiles").select("email", "phone").rows() == [("hal@example.com", None)]
+    assert accounted(batch) == {f: (1, 0, 5)}
+
+
+def test_missing_time_column_quarantines_the_file(drop, read):
+    drop(S, D, "unsubscribed_members_export_a1h0menews.csv", '"Email Address",LEID\na@example.com,1\n')
+    batch = read(S)
+    assert batch.rejects.select("source_record", "reason").rows() == [(1, "missing_column")]
+    assert batch.table("events").height == 0
+
+
+def test_unexpected_file_is_reported(drop, read):
+    drop(S, D, "members_export_a1h0menews.csv", SUBSCRIBED)
+    batch = read(S)
+    assert batch.rejects.select("source_record", "reason").rows() == [(None, "unexpected_file")]
+
+
+def test_public_scenarios(rules):
+    expected = {
+        "bad_input": {
+            "subscribed_members_export_a1h0menews.csv": (1, 0, 1),
+            "subscribed_members_export_zz9unknwn.csv": (0, 0, 1),
+        },
+        "late_delivery": {
+            "subscribed_members_export_a1m0tor5uk.csv": (1, 0, 0),
+            "unsubscribed_members_export_a1h0meoffr.csv": (1, 0, 0),
+            "unsubscribed_members_export_a1h0menews.csv": (1, 0, 0),
+        },
+        "formats_and_time": {"unsubscribed_members_export_a1m0tor5uk.csv": (1, 0, 0)},
+        # two nightly snapshots of the same audience: the same rows twice (duplicates in the event log)
+        "erasure": {"subscribed_members_export_a1h0menews.csv": (2, 0, 0)},
+    }
+    have = sorted(p.name for p in SCENARIOS.iterdir() if (p / "landing" / S).is_dir())
+    assert have == sorted(expected)
+    for name, ledger in expected.items():
+        batch = read_source(S, SCENARIOS / name / "landing", rules)
+        assert accounted(batch) == ledger, name
+    bad = read_source(S, SCENARIOS / "bad_input" / "landing", rules)
+    assert sorted(set(bad.rejects.select("reason", "detail").iter_rows())) == [
+        ("invalid_email", "jane.doe(at)example.com"),
+        ("unmapped_audience", "audience: zz9unknwn"),
+    ]
+    assert bad.table("events").select("contact_point", "event_ts", "double_opt_in").rows() == [
+        ("gus.mailchimp@example.co.uk", dt.datetime(2026, 2, 15, 8, 3), True)
+    ]
+    snapshots = read_source(S, SCENARIOS / "erasure" / "landing", rules).table("events")
+    assert snapshots.drop("delivery", "received_ts", "source_file").unique().height == 2
