@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
+from consent_pipeline.defs.audit.assets import audit
 from consent_pipeline.defs.audit.snapshot import build_snapshot_asset
 from consent_pipeline.defs.eventlog.assets import event_log
 from consent_pipeline.defs.golden.assets import golden_consent
+from consent_pipeline.defs.marketing.assets import marketing_extracts
 from consent_pipeline.defs.permissions.assets import permissions
 from consent_pipeline.defs.privacy.assets import erasure
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.defs.sources.assets import source_assets
 
-_TABLE_ASSETS = [event_log, erasure, golden_consent, permissions]
+_TABLE_ASSETS = [event_log, erasure, golden_consent, permissions, marketing_extracts, audit]
 # The snapshot is taken after every table asset.
 snapshot = build_snapshot_asset([key for a in _TABLE_ASSETS for key in a.keys])
 ALL_ASSETS = [*source_assets, *_TABLE_ASSETS, snapshot]

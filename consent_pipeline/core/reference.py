@@ -34,6 +34,15 @@ def load_reference(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
     _registries(con, rules)
 
 
+def persist_rules_tables(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
+    """The purpose catalogue as a warehouse table, for auditors and the data checks."""
+    values_table(
+        con, "tmp_rules_purposes", {"purpose": "VARCHAR", "kind": "VARCHAR", "opt_out_allowed": "BOOLEAN"},
+        [(p, d.kind, d.opt_out_allowed) for p, d in rules.company.purposes.items()],
+    )
+    con.execute("CREATE OR REPLACE TABLE rules_purposes AS SELECT * FROM tmp_rules_purposes ORDER BY purpose")
+
+
 def _templates(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
     """ref_cells: one row per region x override country ('' = none) x template column x marketing purpose,
     with the flags of the cell after country and purpose overrides."""

@@ -14,6 +14,8 @@ from consent_pipeline.lib import progress
 TABLES = {
     "contact_permission": ("p_permission", "party_id, contact_point, channel, purpose, brand"),
     "review_queue": ("r_queue", "party_id, reason"),
+    "party_brands": ("p_party_brands", "party_id, brand"),
+    "party_activity": ("p_activity_party", "party_id, brand, occurred_at, activity_row"),
 }
 
 
@@ -32,6 +34,20 @@ TABLES = {
             group_name="permissions",
             deps=list(GOLDEN_TABLES),
             description="Customers whose preferences should be confirmed at the next contact (never blocks).",
+            kinds={"duckdb"},
+        ),
+        AssetSpec(
+            "party_brands",
+            group_name="permissions",
+            deps=list(GOLDEN_TABLES),
+            description="The brands each party has a relationship with (master brands, events, activity).",
+            kinds={"duckdb"},
+        ),
+        AssetSpec(
+            "party_activity",
+            group_name="permissions",
+            deps=list(GOLDEN_TABLES),
+            description="Purchases, inquiries and contracts attributed to parties (walk-ins by contact point).",
             kinds={"duckdb"},
         ),
     ],
@@ -58,6 +74,8 @@ def permissions(context: AssetExecutionContext, pipeline: PipelineResource):  # 
             asset_key=AssetKey("contact_permission"),
             metadata={"rows": rows["contact_permission"], "by_reason": md_table(by_reason)},
         )
+        for table in ("party_brands", "party_activity"):
+            yield MaterializeResult(asset_key=AssetKey(table), metadata={"rows": rows[table]})
         yield MaterializeResult(
             asset_key=AssetKey("review_queue"),
             metadata={"rows": rows["review_queue"], "by_reason": md_table(queue),

@@ -1,0 +1,166 @@
+"""Marketing's nightly extracts, one folder per run date (outputs.md): suppression per channel, one file per
+campaign, the review queue and a manifest with row counts and SHA-256.
+
+Files are written under a temporary name and renamed, so no half-written file ever carries a final name.
+No cell can start a spreadsheet formula (=, +, -, @, tab, CR) except a validated E.164 phone number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import phonenumbers
+import polars as pl
+from phonenumbers import timezone as phone_timezone
+
+from consent_pipeline.config import Rules
+from consent_pipeline.core.permissions import params
+from consent_pipeline.core.sql import text, ts
+
+E164 = r"^\+[1-9][0-9]{6,14}$"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+SUPPRESSION_COLUMNS = ["contact_point", "contact_point_sha256", "brand", "purpose", "reason", "since"]
+CAMPAIGN_COLUMNS = ["contact_point", "party_id", "first_name", "segment", "region", "basis", "consent_event_id", "timezone"]
+REVIEW_COLUMNS = ["party_id", "reason", "last_reviewed_at"]
+
+
+@dataclass
+class ExtractFile:
+    name: str
+    rows: int
+    sha256: str
+    bytes: int
+
+
+def defuse(frame: pl.DataFrame) -> pl.DataFrame:
+    """Prefix a quote to any text cell that a spreadsheet would read as a formula; a contact point that is a
+    validated E.164 number stays as it is."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if dtype != pl.String:
+            continue
+        col = pl.col(name)
+        risky = col.str.starts_with(FORMULA_START[0])
+        for start in FORMULA_START[1:]:
+            risky = risky | col.str.starts_with(start)
+        if name == "contact_point":
+            risky = risky & ~col.str.contains(E164)
+        exprs.append(pl.when(risky.fill_null(False)).then(pl.lit("'") + col).otherwise(col).alias(name))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def _text_times(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        [pl.col(n).dt.strftime("%Y-%m-%dT%H:%M:%SZ") for n, t in frame.schema.items() if isinstance(t, pl.Datetime)]
+    )
+
+
+def write_csv(frame: pl.DataFrame, path: Path) -> ExtractFile:
+    """Write a CSV atomically (temporary name, then rename) and describe it for the manifest."""
+    data = defuse(_text_times(frame)).write_csv(None, include_header=True).encode("utf-8")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return ExtractFile(path.name, frame.height, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def suppression_frames(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[str, pl.DataFrame]:
+    frames = {}
+    for channel in rules.channels:
+        frames[channel] = con.sql(
+            f"SELECT {', '.join(SUPPRESSION_COLUMNS)} FROM x_suppression WHERE channel = {text(channel)} "
+            "ORDER BY contact_point_sha256, brand, purpose"
+        ).pl()
+    return frames
+
+
+def campaign_frame(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, campaign_id: str) -> pl.DataFrame:
+    camp = rules.campaigns[campaign_id]
+    cap = rules.policies.frequency_caps.per_channel.get(camp.channel)
+    window = rules.policies.frequency_caps.window_days
+    segments = ", ".join(text(s) for s in camp.segments)
+    capped = (
+        f"""
+        AND p.contact_point NOT IN (
+            SELECT s.contact_point FROM sends s JOIN ref_purposes rp ON rp.node = s.purpose AND rp.leaf = s.purpose
+            WHERE rp.kind = 'marketing' AND s.channel = {text(camp.channel)}
+              AND s.sent_at > {ts(as_of)} - INTERVAL {int(window)} DAY AND s.sent_at <= {ts(as_of)}
+              AND s.contact_point IS NOT NULL
+            GROUP BY s.contact_point HAVING count(*) >= {int(cap)})
+        """
+        if cap is not None
+        else ""
+    )
+    frame = con.sql(
+        f"""
+        SELECT p.contact_point, p.party_id, pa.first_name, sg.segment, p.region, p.reason AS basis,
+               CASE WHEN p.reason IN ('express_consent', 'third_party_consent', 'legitimate_interest')
+                    THEN p.decided_by END AS consent_event_id,
+               pa.country, p.contact_point_type
+        FROM contact_permission p
+        JOIN segments sg ON sg.party_id = p.party_id AND sg.brand = p.brand
+        JOIN parties pa ON pa.party_id = p.party_id
+        WHERE p.brand = {text(camp.brand)} AND p.channel = {text(camp.channel)} AND p.purpose = {text(camp.purpose)}
+          AND p.allowed AND sg.segment IN ({segments}) AND p.contact_point NOT LIKE 'sha256:%' {capped}
+        ORDER BY p.contact_point
+        """
+    ).pl()
+    return _with_timezones(frame, rules).select(CAMPAIGN_COLUMNS)
+
+
+def _with_timezones(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+    """A phone's own time zone when the number tells one; else the country's default; else the fallback."""
+    phones = frame.filter(pl.col("contact_point_type") == "phone")["contact_point"].unique().to_list()
+    by_phone = {}
+    for phone in phones:
+        try:
+            zones = phone_timezone.time_zones_for_number(phonenumbers.parse(phone, None))
+        except phonenumbers.NumberParseException:
+            continue
+        if zones and zones[0] != "Etc/Unknown":
+            by_phone[phone] = zones[0]
+    by_country = rules.company.default_timezones
+    return frame.with_columns(
+        pl.coalesce(
+            pl.col("contact_point").replace_strict(by_phone, default=None, return_dtype=pl.String),
+            pl.col("country").replace_strict(by_country, default=None, return_dtype=pl.String),
+            pl.lit(rules.company.fallback_timezone),
+        ).alias("timezone")
+    )
+
+
+def write_extracts(
+    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, run_id: str, root: Path
+) -> tuple[Path, list[ExtractFile]]:
+    """Write tonight's folder; returns it and what was written (suppression must be built)."""
+    folder = root / as_of.strftime("%Y-%m-%d")
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[ExtractFile] = []
+    for channel, frame in suppression_frames(con, rules).items():
+        written.append(write_csv(frame, folder / f"suppression_{channel}.csv"))
+    for cid in rules.campaigns:
+        written.append(write_csv(campaign_frame(con, rules, as_of, cid), folder / f"campaign_{cid}.csv"))
+    queue = con.sql(f"SELECT {', '.join(REVIEW_COLUMNS)} FROM review_queue ORDER BY party_id, reason").pl()
+    written.append(write_csv(queue, folder / "review_queue.csv"))
+    names = {f.name for f in written}
+    for stale in folder.glob("*.csv"):  # files of campaigns no longer in rules would contradict the manifest
+        if stale.name not in names:
+            stale.unlink()
+    manifest = {
+        "as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "run_id": run_id,
+        "files": [{"name": f.name, "rows": f.rows, "sha256": f.sha256} for f in written],
+    }
+    tmp = folder / ".manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / "manifest.json")
+    return folder, written
+
+
+__all__ = ["params"]

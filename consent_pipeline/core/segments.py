@@ -1,0 +1,63 @@
+"""Customer segments per party and brand, as of the run (semantics §7).
+
+frequent_1..4: >= 3 purchases in the last 365 days, ntile(4) over 365-day spend within the brand (descending,
+ties by party id; 1 is the highest); occasional: 1 or 2 purchases in the last 365 days; lapsed_1..4: the last
+purchase 366-545, 546-730, 731-1095, over 1095 days ago; prospect: no purchase ever. "In the last 365 days"
+means at or after as_of - 365 days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from consent_pipeline.core.sql import Step, run_steps, ts
+
+PURCHASES = Step(
+    "s_purchases",
+    """
+    SELECT party_id, brand,
+           count(*) FILTER (WHERE occurred_at >= {as_of} - INTERVAL 365 DAY) AS recent_purchases,
+           coalesce(sum(amount) FILTER (WHERE occurred_at >= {as_of} - INTERVAL 365 DAY), 0) AS recent_spend,
+           max(occurred_at) AS last_purchase
+    FROM party_activity
+    WHERE kind = 'purchase'
+    GROUP BY party_id, brand
+    """,
+)
+
+FREQUENT = Step(
+    "s_frequent",
+    """
+    SELECT party_id, brand,
+           'frequent_' || CAST(ntile(4) OVER (PARTITION BY brand ORDER BY recent_spend DESC, party_id) AS VARCHAR) AS segment
+    FROM s_purchases WHERE recent_purchases >= 3
+    """,
+)
+
+SEGMENTS = Step(
+    "s_segments",
+    """
+    SELECT b.party_id, b.brand,
+           CASE
+               WHEN f.segment IS NOT NULL THEN f.segment
+               WHEN p.recent_purchases >= 1 THEN 'occasional'
+               WHEN p.last_purchase IS NULL THEN 'prospect'
+               WHEN p.last_purchase >= {as_of} - INTERVAL 545 DAY THEN 'lapsed_1'
+               WHEN p.last_purchase >= {as_of} - INTERVAL 730 DAY THEN 'lapsed_2'
+               WHEN p.last_purchase >= {as_of} - INTERVAL 1095 DAY THEN 'lapsed_3'
+               ELSE 'lapsed_4'
+           END AS segment,
+           coalesce(p.recent_purchases, 0) AS purchases_365d, coalesce(p.recent_spend, 0) AS spend_365d,
+           p.last_purchase
+    FROM party_brands b
+    LEFT JOIN s_purchases p ON p.party_id = b.party_id AND p.brand = b.brand
+    LEFT JOIN s_frequent f ON f.party_id = b.party_id AND f.brand = b.brand
+    """,
+)
+
+
+def build_segments(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> None:
+    """Temp table s_segments (from the party_activity and party_brands tables)."""
+    run_steps(con, [PURCHASES, FREQUENT, SEGMENTS], {"as_of": ts(as_of)})

@@ -1,0 +1,63 @@
+"""Who must not be contacted (outputs.md suppression lists): one row per contact point x channel x brand x
+leaf purpose, with the strongest reason: erased, undeliverable, opted_out, dnc_registry.
+
+Every marketing purpose and every brand in rules; service purposes only where opted out (never
+service.billing). Contact points count whether or not a known customer owns them; erased ones appear only
+as their SHA-256.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from consent_pipeline.config import Rules
+from consent_pipeline.core.permissions import REGISTRY_STATUS, UNDELIVERABLE, params
+from consent_pipeline.core.sql import Step, run_steps
+
+CANDIDATES = Step(
+    "x_candidates",
+    """
+    SELECT r.contact_point, ch.channel, b.brand, p.leaf AS purpose, 'erased' AS reason, r.erased_at AS since, 1 AS rank
+    FROM erasure_register r
+    JOIN ref_channels ch ON ch.contact_point_type = r.contact_point_type
+    CROSS JOIN ref_brands b
+    JOIN ref_purposes p ON p.node = p.leaf AND p.kind = 'marketing'
+    WHERE r.reestablished_at IS NULL
+    UNION ALL
+    SELECT u.contact_point, ch.channel, b.brand, p.leaf, 'undeliverable', u.since_ts, 2
+    FROM p_undeliverable u
+    JOIN (SELECT contact_point, min(contact_point_type) AS contact_point_type FROM undeliverable GROUP BY 1) t
+        ON t.contact_point = u.contact_point
+    JOIN ref_channels ch ON ch.contact_point_type = t.contact_point_type
+    CROSS JOIN ref_brands b
+    JOIN ref_purposes p ON p.node = p.leaf AND p.kind = 'marketing'
+    UNION ALL
+    SELECT c.contact_point, c.channel, c.brand, c.purpose, 'opted_out', c.event_ts, 3
+    FROM consent_current c
+    WHERE c.status = 'opt_out' AND c.purpose NOT IN ({required_purposes})
+    UNION ALL
+    SELECT k.contact_point, k.channel, k.brand, k.purpose, 'dnc_registry', rs.newest, 4
+    FROM contact_permission k JOIN p_registry_status rs ON rs.region = k.region
+    WHERE k.reason = 'dnc_registry'
+    """,
+)
+
+SUPPRESSION = Step(
+    "x_suppression",
+    """
+    SELECT CASE WHEN contact_point LIKE 'sha256:%' THEN NULL ELSE contact_point END AS contact_point,
+           CASE WHEN contact_point LIKE 'sha256:%' THEN substr(contact_point, 8) ELSE sha256(contact_point) END
+               AS contact_point_sha256,
+           channel, brand, purpose, reason, since,
+           contact_point AS key_contact_point
+    FROM x_candidates
+    QUALIFY row_number() OVER (PARTITION BY contact_point, channel, brand, purpose ORDER BY rank, since) = 1
+    """,
+)
+
+
+def build_suppression(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> None:
+    """Temp table x_suppression (reference tables and the golden/permission tables must exist)."""
+    run_steps(con, [UNDELIVERABLE, REGISTRY_STATUS, CANDIDATES, SUPPRESSION], params(rules, as_of))
