@@ -37,8 +37,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     report = generate(out, rules, scale=args.scale, seed=args.seed, as_of=as_of)
     took = time.perf_counter() - started
-    print(f"wrote {out}: {report.total_records:,} records in {report.files:,} files "
-          f"({report.customers:,} customers) in {took:.1f}s")
+    print(
+        f"wrote {out}: {report.total_records:,} records in {report.files:,} files "
+        f"({report.customers:,} customers) in {took:.1f}s"
+    )
     return 0
 
 
@@ -47,7 +49,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.resolve(
-        landing=args.landing, warehouse=args.warehouse, extracts=args.extracts, rules=args.rules, as_of=args.as_of
+        landing=args.landing,
+        warehouse=args.warehouse,
+        extracts=args.extracts,
+        rules=args.rules,
+        as_of=args.as_of,
     )
     if not settings.landing.is_dir():
         raise CliError(f"landing directory {settings.landing} does not exist")
@@ -96,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="write a realistic landing tree for all fifteen feeds")
     gen.add_argument("--out", required=True, help="landing directory to write")
-    gen.add_argument("--scale", type=float, default=1.0, help="1 = about 100,000 customers, 1,000,000 records")
+    gen.add_argument(
+        "--scale", type=float, default=1.0, help="1 = about 100,000 customers, 1,000,000 records"
+    )
     gen.add_argument("--seed", type=int, default=7)
     gen.add_argument("--as-of", help="the generated data's 'now' (ISO 8601, default 2026-03-01T06:00:00Z)")
     gen.add_argument("--rules", help="rules directory (default: $CONSENT_RULES or rules/)")
@@ -108,13 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--warehouse", help="default: $CONSENT_WAREHOUSE or data/warehouse/consent.duckdb")
     run.add_argument("--extracts", help="default: $CONSENT_EXTRACTS or data/extracts")
     run.add_argument("--rules", help="default: $CONSENT_RULES or rules/")
-    run.add_argument("--as-of", help="the run's 'now' (ISO 8601; default: $CONSENT_AS_OF or the current time)")
+    run.add_argument(
+        "--as-of", help="the run's 'now' (ISO 8601; default: $CONSENT_AS_OF or the current time)"
+    )
     run.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
     run.add_argument("--strict", action="store_true", help="exit 3 when a data check fails")
     run.set_defaults(func=cmd_run)
 
-    exp = sub.add_parser("explain", help="why a contact point may (not) be contacted, and the events behind it")
-    exp.add_argument("contact_point", help="an email, a phone (any format), a postal address, or sha256:<hex>")
+    exp = sub.add_parser(
+        "explain", help="why a contact point may (not) be contacted, and the events behind it"
+    )
+    exp.add_argument(
+        "contact_point", help="an email, a phone (any format), a postal address, or sha256:<hex>"
+    )
     exp.add_argument("--warehouse", help="default: $CONSENT_WAREHOUSE or data/warehouse/consent.duckdb")
     exp.add_argument("--json", action="store_true", help="machine-readable output")
     exp.set_defaults(func=cmd_explain)

@@ -47,7 +47,9 @@ def render(data: dict[str, Any], console: Console | None = None) -> None:
             f"since {_t(k['event_ts'])}, {k['source']} -> {_allowed(k.get('allowed'))}{reason}"
         )
     for k in data.get("permissions_without_state", []):
-        c.print(f"  {k['channel']} / {k['purpose']} / {k['brand']}: no state -> {_allowed(k['allowed'])} ({k['reason']})")
+        c.print(
+            f"  {k['channel']} / {k['purpose']} / {k['brand']}: no state -> {_allowed(k['allowed'])} ({k['reason']})"
+        )
     c.print()
     c.print("[bold]Events[/bold], oldest first (event time, received, source file:record, scope as given)")
     for e in data["events"]:

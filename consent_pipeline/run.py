@@ -110,7 +110,13 @@ def _figures(settings: Settings, run_id: str) -> dict[str, int]:
                 "FROM ingest_ledger WHERE run_id = ?",
                 [run_id],
             ).fetchall()[0]
-            out.update(zip(("files", "rows_read", "accepted", "duplicate", "skipped", "quarantined"), map(int, row), strict=True))
+            out.update(
+                zip(
+                    ("files", "rows_read", "accepted", "duplicate", "skipped", "quarantined"),
+                    map(int, row),
+                    strict=True,
+                )
+            )
         if "quarantine" in tables:
             out["quarantine_total"] = con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
         if "event_log" in tables:

@@ -13,14 +13,18 @@ from source_connectors._io import REC, Records, rejects_for
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 
 
-def with_lineage(frame: pl.DataFrame, delivery: Delivery, rel: str, record_id: pl.Expr | None = None) -> pl.DataFrame:
+def with_lineage(
+    frame: pl.DataFrame, delivery: Delivery, rel: str, record_id: pl.Expr | None = None
+) -> pl.DataFrame:
     """Add source, delivery, received_ts, source_file (and source_record_id) to a frame keyed by record."""
     return frame.with_columns(
         pl.lit(delivery.source).alias("source"),
         pl.lit(delivery.name).alias("delivery"),
         pl.lit(delivery.received_ts, pl.Datetime("us")).alias("received_ts"),
         pl.lit(rel).alias("source_file"),
-        (record_id.cast(pl.String) if record_id is not None else pl.lit(None, pl.String)).alias("source_record_id"),
+        (record_id.cast(pl.String) if record_id is not None else pl.lit(None, pl.String)).alias(
+            "source_record_id"
+        ),
     )
 
 
@@ -31,7 +35,14 @@ def start_file(batch: Batch, delivery: Delivery, path: Path, records: Records) -
     return rel
 
 
-def reject_where(batch: Batch, rel: str, frame: pl.DataFrame, mask: pl.Expr, reason: str, detail: pl.Expr | str | None = None) -> pl.DataFrame:
+def reject_where(
+    batch: Batch,
+    rel: str,
+    frame: pl.DataFrame,
+    mask: pl.Expr,
+    reason: str,
+    detail: pl.Expr | str | None = None,
+) -> pl.DataFrame:
     """Reject the rows of `frame` (keyed by source_record) matching `mask`; returns the other rows."""
     marked = frame.with_columns(mask.fill_null(False).alias("_bad"))
     bad = marked.filter(pl.col("_bad"))
@@ -51,12 +62,17 @@ def reject_where(batch: Batch, rel: str, frame: pl.DataFrame, mask: pl.Expr, rea
 def skip_records(batch: Batch, rel: str, records: pl.Series | pl.DataFrame, reason: str) -> None:
     nums = records[REC] if isinstance(records, pl.DataFrame) else records
     if len(nums):
-        batch.skip(pl.DataFrame({REC: nums.unique()}).with_columns(
-            pl.lit(rel).alias("source_file"), pl.lit(reason).alias("reason")
-        ))
+        batch.skip(
+            pl.DataFrame({REC: nums.unique()}).with_columns(
+                pl.lit(rel).alias("source_file"), pl.lit(reason).alias("reason")
+            )
+        )
 
 
-def field(frame: pl.DataFrame, path: str, dtype: pl.DataType = pl.String()) -> pl.Expr:
+_STRING = pl.String()
+
+
+def field(frame: pl.DataFrame, path: str, dtype: pl.DataType = _STRING) -> pl.Expr:
     """`a.b.c` inside nested structs, or null when the path does not exist in the frame's schema."""
     head, *rest = path.split(".")
     if head not in frame.columns:
@@ -88,10 +104,20 @@ def unexpected_files(batch: Batch, delivery: Delivery, expected: Sequence[Path])
     for path in delivery.files():
         if path.resolve() not in known:
             rel = delivery.relative(path)
-            batch.reject(pl.DataFrame({"source_file": [rel], "reason": ["unexpected_file"], "raw": [rel],
-                                       "detail": [f"not a file this feed delivers: {path.name}"]}))
+            batch.reject(
+                pl.DataFrame(
+                    {
+                        "source_file": [rel],
+                        "reason": ["unexpected_file"],
+                        "raw": [rel],
+                        "detail": [f"not a file this feed delivers: {path.name}"],
+                    }
+                )
+            )
 
 
 def all_records_rejected(batch: Batch, rel: str, records: Records, reason: str, detail: str) -> None:
     nums = pl.int_range(1, records.count + 1, eager=True)
-    batch.reject(rejects_for(nums, reason, records.raw, detail).with_columns(pl.lit(rel).alias("source_file")))
+    batch.reject(
+        rejects_for(nums, reason, records.raw, detail).with_columns(pl.lit(rel).alias("source_file"))
+    )

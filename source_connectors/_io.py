@@ -33,7 +33,9 @@ def no_rejects() -> pl.DataFrame:
     return pl.DataFrame(schema=_REJECT_SCHEMA)
 
 
-def rejects_for(records: pl.Series | Sequence[int], reason: str, raw: pl.Series, detail: str | None = None) -> pl.DataFrame:
+def rejects_for(
+    records: pl.Series | Sequence[int], reason: str, raw: pl.Series, detail: str | None = None
+) -> pl.DataFrame:
     """Reject rows for the given record numbers, with their raw text."""
     nums = pl.Series(REC, records, dtype=pl.Int64)
     frame = pl.DataFrame({REC: nums})
@@ -87,16 +89,20 @@ def read_csv(path: Path, required: Sequence[str], optional: Sequence[str] = ()) 
     header = next(csv.reader([lines[0]]))
     header = [h.strip() for h in header]
     width = len(header)
-    frame = pl.read_csv(
-        io.BytesIO(text.encode("utf-8")),
-        has_header=False,
-        skip_rows=1,
-        infer_schema=False,
-        empty_string_is_null=False,
-        truncate_ragged_lines=True,
-        raise_if_empty=False,
-        new_columns=[f"c{i}" for i in range(width)],
-    ) if len(lines) > 1 else pl.DataFrame(schema={f"c{i}": pl.String for i in range(width)})
+    frame = (
+        pl.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            has_header=False,
+            skip_rows=1,
+            infer_schema=False,
+            empty_string_is_null=False,
+            truncate_ragged_lines=True,
+            raise_if_empty=False,
+            new_columns=[f"c{i}" for i in range(width)],
+        )
+        if len(lines) > 1
+        else pl.DataFrame(schema={f"c{i}": pl.String for i in range(width)})
+    )
     body = pl.Series("raw", lines[1:], dtype=pl.String)
     if frame.height == body.len():
         # Fields per line: drop quoted sections, then count separators.
@@ -121,8 +127,11 @@ def read_csv(path: Path, required: Sequence[str], optional: Sequence[str] = ()) 
         REC,
         "_fields",
         *[
-            (pl.when(pl.col(f"c{first[c]}") == "").then(None).otherwise(pl.col(f"c{first[c]}")) if c in first
-             else pl.lit(None, pl.String)).alias(c)
+            (
+                pl.when(pl.col(f"c{first[c]}") == "").then(None).otherwise(pl.col(f"c{first[c]}"))
+                if c in first
+                else pl.lit(None, pl.String)
+            ).alias(c)
             for c in dict.fromkeys((*required, *optional))
         ],
     )
@@ -139,7 +148,8 @@ def _read_csv_exact(text: str, width: int) -> tuple[pl.DataFrame, pl.Series, pl.
     rows = [r for r in rows if r]  # a blank line is not a record
     padded = [(r + [""] * width)[:width] for r in rows]
     frame = pl.DataFrame(
-        {f"c{i}": [r[i] for r in padded] for i in range(width)}, schema={f"c{i}": pl.String for i in range(width)}
+        {f"c{i}": [r[i] for r in padded] for i in range(width)},
+        schema={f"c{i}": pl.String for i in range(width)},
     )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -248,6 +258,8 @@ def read_lines(path: Path) -> Records:
     """A text file of one record a line: column `line`."""
     text, encoding = decode(path)
     raw = pl.Series("raw", split_lines(text), dtype=pl.String)
-    frame = pl.DataFrame({"line": raw}).with_columns(pl.int_range(1, raw.len() + 1, dtype=pl.Int64).alias(REC))
+    frame = pl.DataFrame({"line": raw}).with_columns(
+        pl.int_range(1, raw.len() + 1, dtype=pl.Int64).alias(REC)
+    )
     rejects = _undecodable(raw) if encoding != "utf-8" else no_rejects()
     return Records(frame, rejects, raw, raw.len(), encoding)

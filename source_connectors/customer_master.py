@@ -19,8 +19,20 @@ SOURCE = "customer_master"
 PATTERNS = ("customers_*.csv",)
 REQUIRED = ("customer_id", "customer_type", "updated_at")
 OPTIONAL = (
-    "household_id", "is_primary_holder", "first_name", "last_name", "email", "mobile_phone", "home_phone",
-    "address_line1", "city", "state_province", "postal_code", "country", "brands", "created_at",
+    "household_id",
+    "is_primary_holder",
+    "first_name",
+    "last_name",
+    "email",
+    "mobile_phone",
+    "home_phone",
+    "address_line1",
+    "city",
+    "state_province",
+    "postal_code",
+    "country",
+    "brands",
+    "created_at",
 )
 
 
@@ -44,14 +56,24 @@ def _customers(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, r
         iso8601(pl.col("created_at")).alias("created_ts"),
         text("country").str.to_uppercase().alias("country"),
     )
-    rows = reject_where(batch, rel, rows, pl.col("customer_id").is_null(), "missing_value", "customer_id is empty")
     rows = reject_where(
-        batch, rel, rows, pl.col("updated_ts").is_null(), "bad_timestamp", pl.format("updated_at: {}", pl.col("updated_at"))
+        batch, rel, rows, pl.col("customer_id").is_null(), "missing_value", "customer_id is empty"
+    )
+    rows = reject_where(
+        batch,
+        rel,
+        rows,
+        pl.col("updated_ts").is_null(),
+        "bad_timestamp",
+        pl.format("updated_at: {}", pl.col("updated_at")),
     )
     # Brands: unknown ids are rejected parts; the record keeps the known ones.
-    brands = rows.select(REC, pl.col("brands").str.split(";").alias("brand")).explode("brand").with_columns(
-        text("brand").alias("brand")
-    ).filter(pl.col("brand").is_not_null())
+    brands = (
+        rows.select(REC, pl.col("brands").str.split(";").alias("brand"))
+        .explode("brand")
+        .with_columns(text("brand").alias("brand"))
+        .filter(pl.col("brand").is_not_null())
+    )
     unknown = brands.filter(~pl.col("brand").is_in(rules.brands))
     reject_where(batch, rel, unknown, pl.lit(True), "unknown_brand", pl.format("brands: {}", pl.col("brand")))
     known = (
@@ -75,6 +97,8 @@ def _customers(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, r
         pl.col("email").alias("email_raw"),
         pl.col("mobile_phone").alias("mobile_raw"),
         pl.col("home_phone").alias("home_raw"),
-        postal_raw(text("address_line1"), text("city"), text("postal_code"), pl.col("country")).alias("postal_raw"),
+        postal_raw(text("address_line1"), text("city"), text("postal_code"), pl.col("country")).alias(
+            "postal_raw"
+        ),
     )
     batch.add("customer_records", frame)

@@ -69,7 +69,7 @@ class TableSpec:
         return {**LINEAGE, **self.columns, **self.raw_columns}
 
 
-S, B, I, F = pl.String(), pl.Boolean(), pl.Int64(), pl.Float64()
+S, B, INT, F = pl.String(), pl.Boolean(), pl.Int64(), pl.Float64()
 
 
 def _spec(
@@ -110,8 +110,19 @@ EVENTS = _spec(
         "double_opt_in": B,  # confirmed by double opt-in
     },
     identity=(
-        "source", "party_id", "party_ref", "contact_point", "contact_point_type", "channel", "purpose",
-        "brand", "status", "basis", "event_ts", "valid_until", "double_opt_in",
+        "source",
+        "party_id",
+        "party_ref",
+        "contact_point",
+        "contact_point_type",
+        "channel",
+        "purpose",
+        "brand",
+        "status",
+        "basis",
+        "event_ts",
+        "valid_until",
+        "double_opt_in",
     ),
     contacts=(_CP,),
     keep_row="all",
@@ -138,9 +149,20 @@ CUSTOMER_RECORDS = _spec(
         "updated_at": TS,
     },
     identity=(
-        "customer_id", "household_id", "is_primary_holder", "first_name", "last_name", "email",
-        "mobile_phone", "home_phone", "postal_address", "country", "customer_type", "brands",
-        "created_at", "updated_at",
+        "customer_id",
+        "household_id",
+        "is_primary_holder",
+        "first_name",
+        "last_name",
+        "email",
+        "mobile_phone",
+        "home_phone",
+        "postal_address",
+        "country",
+        "customer_type",
+        "brands",
+        "created_at",
+        "updated_at",
     ),
     contacts=(
         ContactColumn("email_raw", "email", "email"),
@@ -204,7 +226,7 @@ UNDELIVERABLE = _spec(
 
 REGISTRY_SNAPSHOTS = _spec(
     "registry_snapshots",
-    {"registry": S, "country": S, "snapshot_ts": TS, "listed": I},
+    {"registry": S, "country": S, "snapshot_ts": TS, "listed": INT},
     identity=("registry", "delivery", "source_file"),
     required=("registry", "snapshot_ts"),
 )
@@ -294,15 +316,26 @@ STORES = _spec(
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
-        EVENTS, CUSTOMER_RECORDS, PARTY_LINKS, SUBJECT_PROFILES, CONTACT_EVIDENCE, UNDELIVERABLE,
-        REGISTRY_SNAPSHOTS, REGISTRY_LISTINGS, ERASURE_REQUESTS, ACTIVITY, SENDS, REVIEWS, STORES,
+        EVENTS,
+        CUSTOMER_RECORDS,
+        PARTY_LINKS,
+        SUBJECT_PROFILES,
+        CONTACT_EVIDENCE,
+        UNDELIVERABLE,
+        REGISTRY_SNAPSHOTS,
+        REGISTRY_LISTINGS,
+        ERASURE_REQUESTS,
+        ACTIVITY,
+        SENDS,
+        REVIEWS,
+        STORES,
     )
 }
 
 # A record (or a part of one) that could not be read or validated.
 REJECTS: dict[str, pl.DataType] = {
     "source_file": S,
-    "source_record": I,  # null for file-level problems
+    "source_record": INT,  # null for file-level problems
     "reason": S,
     "detail": S,  # which part and value, for a rejected part
     "raw": S,  # filled in from the file's records when not set by the connector
@@ -311,7 +344,7 @@ REJECTS: dict[str, pl.DataType] = {
 }
 
 # A record that carries no consent and no fact (counted, not kept).
-SKIPS: dict[str, pl.DataType] = {"source_file": S, "source_record": I, "reason": S}
+SKIPS: dict[str, pl.DataType] = {"source_file": S, "source_record": INT, "reason": S}
 
 
 def empty(columns: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -238,8 +238,13 @@ BASES = (
     "opt_out_model",
 )
 Basis = Literal[
-    "express_consent", "soft_opt_in", "implied_consent", "inferred_consent", "third_party_consent",
-    "legitimate_interest", "opt_out_model",
+    "express_consent",
+    "soft_opt_in",
+    "implied_consent",
+    "inferred_consent",
+    "third_party_consent",
+    "legitimate_interest",
+    "opt_out_model",
 ]
 
 
@@ -308,8 +313,16 @@ class TemplatesFile(_Model):
 # --- campaigns.yaml -----------------------------------------------------------------------------
 
 SEGMENTS = (
-    "frequent_1", "frequent_2", "frequent_3", "frequent_4", "occasional",
-    "lapsed_1", "lapsed_2", "lapsed_3", "lapsed_4", "prospect",
+    "frequent_1",
+    "frequent_2",
+    "frequent_3",
+    "frequent_4",
+    "occasional",
+    "lapsed_1",
+    "lapsed_2",
+    "lapsed_3",
+    "lapsed_4",
+    "prospect",
 )
 
 
@@ -465,7 +478,9 @@ def _cross_check(root: Path, company: CompanyFile, policies: PoliciesFile, m: Ma
             c.channel(cf, f"contact_point_types.{t}.{i}", ch)
     for name, p in company.purposes.items():
         if "." in name and name.rsplit(".", 1)[0] not in company.purposes:
-            raise RulesError(cf, f"purposes.{name}", f"parent purpose {name.rsplit('.', 1)[0]!r} is not defined")
+            raise RulesError(
+                cf, f"purposes.{name}", f"parent purpose {name.rsplit('.', 1)[0]!r} is not defined"
+            )
         if p.kind == "parent" and "." in name:
             raise RulesError(cf, f"purposes.{name}", "only top-level purposes can be parents")
     for bid, b in company.brands.items():
@@ -523,7 +538,9 @@ def _cross_check(root: Path, company: CompanyFile, policies: PoliciesFile, m: Ma
     c.purpose(mp("pos"), "optin_purpose", m.pos.optin_purpose)
     for reg in m.dnc_registries.registries:
         if reg not in policies.registries:
-            raise RulesError(pf, f"registries.{reg}", "required key is missing (every registry needs a freshness policy)")
+            raise RulesError(
+                pf, f"registries.{reg}", "required key is missing (every registry needs a freshness policy)"
+            )
 
 
 def load_rules(root: Path | str) -> Rules:
@@ -553,22 +570,30 @@ def _check_campaigns(path: Path, company: CompanyFile, f: CampaignsFile) -> None
         c.brand(path, f"campaigns.{cid}.brand", camp.brand)
         c.channel(path, f"campaigns.{cid}.channel", camp.channel)
         if camp.purpose not in leaves:
-            raise RulesError(path, f"campaigns.{cid}.purpose", f"must be a leaf purpose (known: {', '.join(sorted(leaves))})")
+            raise RulesError(
+                path,
+                f"campaigns.{cid}.purpose",
+                f"must be a leaf purpose (known: {', '.join(sorted(leaves))})",
+            )
 
 
 def _check_templates(path: Path, company: CompanyFile, t: TemplatesFile) -> None:
     c = _Checker(company)
     columns = set(t.columns.values())
-    for ch, col in t.columns.items():
+    for ch in t.columns:
         c.channel(path, f"columns.{ch}", ch)
     for ch in company.channels:
         if ch not in t.columns:
-            raise RulesError(path, f"columns.{ch}", "required key is missing (every channel needs a template column)")
+            raise RulesError(
+                path, f"columns.{ch}", "required key is missing (every channel needs a template column)"
+            )
     if sorted(t.reason_order) != sorted(BASES):
         raise RulesError(path, "reason_order", f"must list each basis once: {', '.join(BASES)}")
     for region in c.regions:
         if region not in t.regions:
-            raise RulesError(path, f"regions.{region}", "required key is missing (every region needs a template)")
+            raise RulesError(
+                path, f"regions.{region}", "required key is missing (every region needs a template)"
+            )
         for col in columns:
             if col not in t.regions[region]:
                 raise RulesError(path, f"regions.{region}.{col}", "required key is missing")
@@ -576,7 +601,9 @@ def _check_templates(path: Path, company: CompanyFile, t: TemplatesFile) -> None
         c.region(path, f"regions.{region}", region)
         for col in cells:
             if col not in columns:
-                raise RulesError(path, f"regions.{region}.{col}", f"unknown column (known: {', '.join(sorted(columns))})")
+                raise RulesError(
+                    path, f"regions.{region}.{col}", f"unknown column (known: {', '.join(sorted(columns))})"
+                )
     for country, cells in t.country_overrides.items():
         for col in cells:
             if col not in columns:

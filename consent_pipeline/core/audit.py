@@ -112,7 +112,11 @@ def _calendar(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) 
     (Monday to Friday; public holidays are not modelled) after it. A table keeps the SQL engine-neutral."""
     slas = []
     for region, rule in rules.policies.optout_sla.items():
-        kind, n = ("business_days", rule.business_days) if rule.business_days is not None else ("days", rule.days or 0)
+        kind, n = (
+            ("business_days", rule.business_days)
+            if rule.business_days is not None
+            else ("days", rule.days or 0)
+        )
         slas.append((region, kind, n))
     values_table(con, "ref_sla", {"region": "VARCHAR", "kind": "VARCHAR", "n": "INTEGER"}, slas)
     first = con.sql("SELECT min(event_ts) FROM consent_effects").fetchall()[0][0] or as_of
@@ -159,8 +163,9 @@ def log_run(con: duckdb.DuckDBPyConnection, run_id: str, as_of: dt.datetime) -> 
     )
 
 
-def build_audit(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, run_id: str,
-                required_purposes: str) -> None:
+def build_audit(
+    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, run_id: str, required_purposes: str
+) -> None:
     """Temp tables a_optout_sla and a_violations (x_suppression of this run must exist)."""
     log_run(con, run_id, as_of)
     _calendar(con, rules, as_of)

@@ -35,7 +35,8 @@ def _hex(col: str) -> str:
 ASSOCIATIONS = Step(
     "er_assoc",
     """
-    SELECT customer_id AS party_id, email AS contact_point, 'email' AS contact_point_type, updated_at AS seen_at FROM customer_records WHERE email IS NOT NULL
+    SELECT customer_id AS party_id, email AS contact_point, 'email' AS contact_point_type, updated_at AS seen_at
+    FROM customer_records WHERE email IS NOT NULL
     UNION ALL SELECT customer_id, mobile_phone, 'phone', updated_at FROM customer_records WHERE mobile_phone IS NOT NULL
     UNION ALL SELECT customer_id, home_phone, 'phone', updated_at FROM customer_records WHERE home_phone IS NOT NULL
     UNION ALL SELECT customer_id, postal_address, 'postal', updated_at FROM customer_records WHERE postal_address IS NOT NULL
@@ -64,10 +65,10 @@ ERASED = Step(
     SELECT hex, max(contact_point_type) AS contact_point_type, max(requested_at) AS erased_at,
            arg_max(request_id, requested_at) AS request_id, arg_max(party_id, requested_at) AS party_id
     FROM (
-        SELECT {_hex('contact_point')} AS hex, contact_point_type, requested_at, request_id, party_id
+        SELECT {_hex("contact_point")} AS hex, contact_point_type, requested_at, request_id, party_id
         FROM er_requests WHERE contact_point IS NOT NULL
         UNION ALL
-        SELECT {_hex('a.contact_point')}, a.contact_point_type, r.requested_at, r.request_id, r.party_id
+        SELECT {_hex("a.contact_point")}, a.contact_point_type, r.requested_at, r.request_id, r.party_id
         FROM er_requests r JOIN er_assoc a ON a.party_id = r.party_id AND a.seen_at <= r.requested_at
         WHERE r.party_id IS NOT NULL
     ) GROUP BY hex
@@ -129,7 +130,7 @@ def _scrub_contact(con: duckdb.DuckDBPyConnection, table: str, col: str, time: s
     """Hash the clear values of erased contact points, except from their re-establishment on."""
     return con.execute(
         f"""
-        UPDATE {table} AS t SET {col} = {_hash('t.' + col)}
+        UPDATE {table} AS t SET {col} = {_hash("t." + col)}
         FROM erasure_register r
         WHERE t.{col} NOT LIKE 'sha256:%' AND sha256(t.{col}) = r.contact_point_sha256
           AND (r.reestablished_at IS NULL OR t.{time} IS NULL OR t.{time} < r.reestablished_at)
@@ -186,9 +187,12 @@ def _patterns(con: duckdb.DuckDBPyConnection) -> None:
         """
         SELECT DISTINCT c.value, c.kind FROM (
             SELECT contact_point AS value, contact_point_type AS kind FROM event_log
-            UNION ALL SELECT email, 'email' FROM customer_records UNION ALL SELECT mobile_phone, 'phone' FROM customer_records
-            UNION ALL SELECT home_phone, 'phone' FROM customer_records UNION ALL SELECT contact_point, contact_point_type FROM erasure_requests
-            UNION ALL SELECT email, 'email' FROM subject_profiles UNION ALL SELECT phone, 'phone' FROM subject_profiles
+            UNION ALL SELECT email, 'email' FROM customer_records
+            UNION ALL SELECT mobile_phone, 'phone' FROM customer_records
+            UNION ALL SELECT home_phone, 'phone' FROM customer_records
+            UNION ALL SELECT contact_point, contact_point_type FROM erasure_requests
+            UNION ALL SELECT email, 'email' FROM subject_profiles
+            UNION ALL SELECT phone, 'phone' FROM subject_profiles
         ) c JOIN erasure_register r ON c.value NOT LIKE 'sha256:%' AND sha256(c.value) = r.contact_point_sha256
         WHERE r.reestablished_at IS NULL
         """
@@ -215,7 +219,9 @@ def apply_erasures(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     run_steps(con, STEPS)
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("CREATE OR REPLACE TABLE erasure_register AS SELECT * FROM er_register ORDER BY contact_point")
+        con.execute(
+            "CREATE OR REPLACE TABLE erasure_register AS SELECT * FROM er_register ORDER BY contact_point"
+        )
         _patterns(con)
         changed: dict[str, int] = {}
         for table, col, time in CONTACT_COLUMNS:

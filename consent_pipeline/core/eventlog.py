@@ -42,7 +42,9 @@ class IngestSummary:
     new_rows: dict[str, int]
 
 
-def ingest_staged(con: duckdb.DuckDBPyConnection, staging: Path, run_id: str, now: dt.datetime) -> IngestSummary:
+def ingest_staged(
+    con: duckdb.DuckDBPyConnection, staging: Path, run_id: str, now: dt.datetime
+) -> IngestSummary:
     """Ingest every staged source into the warehouse in one transaction."""
     ensure_ingest_tables(con)
     files = staged_files(staging, "files")
@@ -58,7 +60,9 @@ def ingest_staged(con: duckdb.DuckDBPyConnection, staging: Path, run_id: str, no
     return summary
 
 
-def _ingest(con: duckdb.DuckDBPyConnection, staging: Path, files: list[str], run_id: str, now: dt.datetime) -> IngestSummary:
+def _ingest(
+    con: duckdb.DuckDBPyConnection, staging: Path, files: list[str], run_id: str, now: dt.datetime
+) -> IngestSummary:
     # Files not ingested before (a stale staged batch of an ingested file is ignored).
     con.execute(
         f"""
@@ -97,8 +101,12 @@ def _ingest(con: duckdb.DuckDBPyConnection, staging: Path, files: list[str], run
             part_selects.append(
                 f"SELECT source_file, source_record, is_new FROM stg_{name} WHERE source_record IS NOT NULL"
             )
-    parts_sql = " UNION ALL ".join(part_selects) if part_selects else (
-        "SELECT NULL::VARCHAR AS source_file, NULL::BIGINT AS source_record, NULL::BOOLEAN AS is_new WHERE false"
+    parts_sql = (
+        " UNION ALL ".join(part_selects)
+        if part_selects
+        else (
+            "SELECT NULL::VARCHAR AS source_file, NULL::BIGINT AS source_record, NULL::BOOLEAN AS is_new WHERE false"
+        )
     )
     con.execute(
         f"""
@@ -147,9 +155,13 @@ def _ingest(con: duckdb.DuckDBPyConnection, staging: Path, files: list[str], run
 
 def _quarantine(con: duckdb.DuckDBPyConnection, staging: Path, run_id: str) -> None:
     paths = staged_files(staging, "rejects")
-    source = "read_parquet(" + _list(paths) + ")" if paths else (
-        "(SELECT NULL::VARCHAR source_file, NULL::BIGINT source_record, NULL::VARCHAR reason, NULL::VARCHAR detail,"
-        " NULL::VARCHAR raw, NULL::VARCHAR contact_point, NULL::VARCHAR party_id WHERE false)"
+    source = (
+        "read_parquet(" + _list(paths) + ")"
+        if paths
+        else (
+            "(SELECT NULL::VARCHAR source_file, NULL::BIGINT source_record, NULL::VARCHAR reason, NULL::VARCHAR detail,"
+            " NULL::VARCHAR raw, NULL::VARCHAR contact_point, NULL::VARCHAR party_id WHERE false)"
+        )
     )
     # Rejects of files read this run, plus file-level problems (bad folder names...), each kept once.
     con.execute(
@@ -180,8 +192,12 @@ def _quarantine(con: duckdb.DuckDBPyConnection, staging: Path, run_id: str) -> N
 
 def _skips(con: duckdb.DuckDBPyConnection, staging: Path) -> None:
     paths = staged_files(staging, "skips")
-    source = "read_parquet(" + _list(paths) + ")" if paths else (
-        "(SELECT NULL::VARCHAR source_file, NULL::BIGINT source_record, NULL::VARCHAR reason WHERE false)"
+    source = (
+        "read_parquet(" + _list(paths) + ")"
+        if paths
+        else (
+            "(SELECT NULL::VARCHAR source_file, NULL::BIGINT source_record, NULL::VARCHAR reason WHERE false)"
+        )
     )
     con.execute(
         f"""

@@ -52,33 +52,55 @@ def explain(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, Any]:
         ):
             found = form
             break
-        if "consent_current" in tables and _rows(con, "SELECT 1 FROM consent_current WHERE contact_point = ? LIMIT 1", [form]):
+        if "consent_current" in tables and _rows(
+            con, "SELECT 1 FROM consent_current WHERE contact_point = ? LIMIT 1", [form]
+        ):
             found = form
             break
     cp = found or forms[0]
     out: dict[str, Any] = {"query": query, "contact_point": cp, "known": found is not None}
-    owner = _rows(
-        con,
-        "SELECT o.party_id, o.contact_point_type, o.household_id, o.rule, p.party_type, p.country, p.region "
-        "FROM contact_point_owner o LEFT JOIN parties p USING (party_id) WHERE o.contact_point = ?",
-        [cp],
-    ) if {"contact_point_owner", "parties"} <= tables else []
+    owner = (
+        _rows(
+            con,
+            "SELECT o.party_id, o.contact_point_type, o.household_id, o.rule, p.party_type, p.country, p.region "
+            "FROM contact_point_owner o LEFT JOIN parties p USING (party_id) WHERE o.contact_point = ?",
+            [cp],
+        )
+        if {"contact_point_owner", "parties"} <= tables
+        else []
+    )
     out["owner"] = owner[0] if owner else None
-    out["associated_parties"] = [r["party_id"] for r in _rows(
-        con, "SELECT DISTINCT party_id FROM party_contact_points WHERE contact_point = ? ORDER BY 1", [cp]
-    )] if "party_contact_points" in tables else []
+    out["associated_parties"] = (
+        [
+            r["party_id"]
+            for r in _rows(
+                con,
+                "SELECT DISTINCT party_id FROM party_contact_points WHERE contact_point = ? ORDER BY 1",
+                [cp],
+            )
+        ]
+        if "party_contact_points" in tables
+        else []
+    )
     perm_join = (
         "LEFT JOIN contact_permission p ON p.contact_point = c.contact_point AND p.channel = c.channel "
         "AND p.purpose = c.purpose AND p.brand = c.brand"
-        if "contact_permission" in tables else ""
+        if "contact_permission" in tables
+        else ""
     )
-    perm_cols = ", p.allowed, p.reason, p.decided_by, p.valid_until AS permission_valid_until" if perm_join else ""
-    out["keys"] = _rows(
-        con,
-        f"SELECT c.channel, c.purpose, c.brand, c.status, c.basis, c.event_ts, c.source, c.event_id {perm_cols} "
-        f"FROM consent_current c {perm_join} WHERE c.contact_point = ? ORDER BY c.channel, c.purpose, c.brand",
-        [cp],
-    ) if "consent_current" in tables else []
+    perm_cols = (
+        ", p.allowed, p.reason, p.decided_by, p.valid_until AS permission_valid_until" if perm_join else ""
+    )
+    out["keys"] = (
+        _rows(
+            con,
+            f"SELECT c.channel, c.purpose, c.brand, c.status, c.basis, c.event_ts, c.source, c.event_id {perm_cols} "
+            f"FROM consent_current c {perm_join} WHERE c.contact_point = ? ORDER BY c.channel, c.purpose, c.brand",
+            [cp],
+        )
+        if "consent_current" in tables
+        else []
+    )
     if "contact_permission" in tables:
         # Keys with a permission but no consent state (a template decided on its own).
         out["permissions_without_state"] = _rows(
@@ -89,9 +111,10 @@ def explain(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, Any]:
             "AND c.brand = p.brand) ORDER BY p.channel, p.purpose, p.brand",
             [cp],
         )
-    out["events"] = _rows(
-        con,
-        """
+    out["events"] = (
+        _rows(
+            con,
+            """
         SELECT f.event_id, f.event_ts, f.received_ts, f.source, f.source_file, f.source_record, e.channel AS scope_channel,
                e.purpose AS scope_purpose, e.brand AS scope_brand, f.status, f.basis, e.party_id,
                e.contact_point IS NULL AS party_level,
@@ -107,6 +130,9 @@ def explain(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, Any]:
         GROUP BY ALL
         ORDER BY f.event_ts, f.event_id
         """,
-        [cp],
-    ) if {"consent_effects", "consent_history"} <= tables else []
+            [cp],
+        )
+        if {"consent_effects", "consent_history"} <= tables
+        else []
+    )
     return out

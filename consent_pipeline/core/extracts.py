@@ -26,7 +26,16 @@ from consent_pipeline.core.sql import text, ts
 E164 = r"^\+[1-9][0-9]{6,14}$"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SUPPRESSION_COLUMNS = ["contact_point", "contact_point_sha256", "brand", "purpose", "reason", "since"]
-CAMPAIGN_COLUMNS = ["contact_point", "party_id", "first_name", "segment", "region", "basis", "consent_event_id", "timezone"]
+CAMPAIGN_COLUMNS = [
+    "contact_point",
+    "party_id",
+    "first_name",
+    "segment",
+    "region",
+    "basis",
+    "consent_event_id",
+    "timezone",
+]
 REVIEW_COLUMNS = ["party_id", "reason", "last_reviewed_at"]
 
 
@@ -57,7 +66,11 @@ def defuse(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _text_times(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
-        [pl.col(n).dt.strftime("%Y-%m-%dT%H:%M:%SZ") for n, t in frame.schema.items() if isinstance(t, pl.Datetime)]
+        [
+            pl.col(n).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            for n, t in frame.schema.items()
+            if isinstance(t, pl.Datetime)
+        ]
     )
 
 
@@ -80,7 +93,9 @@ def suppression_frames(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[str
     return frames
 
 
-def campaign_frame(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, campaign_id: str) -> pl.DataFrame:
+def campaign_frame(
+    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, campaign_id: str
+) -> pl.DataFrame:
     camp = rules.campaigns[campaign_id]
     cap = rules.policies.frequency_caps.per_channel.get(camp.channel)
     window = rules.policies.frequency_caps.window_days

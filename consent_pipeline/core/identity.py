@@ -221,16 +221,33 @@ WAITING = Step(
     """,
 )
 
-BEFORE_PHONES = [CUSTOMERS, ASSOCIATIONS_RAW, ASSOCIATIONS, PROOFS, CANDIDATES, OWNERS, SEEN, PROSPECT_POINTS,
-                 PHONE_EMAIL, PROSPECT_OWNERS, OWNER, PARTY_POINTS, PROSPECT_PROFILE, PARTIES_BASE]
+BEFORE_PHONES = [
+    CUSTOMERS,
+    ASSOCIATIONS_RAW,
+    ASSOCIATIONS,
+    PROOFS,
+    CANDIDATES,
+    OWNERS,
+    SEEN,
+    PROSPECT_POINTS,
+    PHONE_EMAIL,
+    PROSPECT_OWNERS,
+    OWNER,
+    PARTY_POINTS,
+    PROSPECT_PROFILE,
+    PARTIES_BASE,
+]
 AFTER_PHONES = [PARTIES, WAITING]
 
 
 def _phone_countries(con: duckdb.DuckDBPyConnection) -> None:
     """The country of each phone of a party with no country (phonenumbers, over distinct numbers only)."""
-    phones = [r[0] for r in con.execute(
-        "SELECT DISTINCT phone FROM id_parties_base WHERE country IS NULL AND phone IS NOT NULL"
-    ).fetchall()]
+    phones = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT phone FROM id_parties_base WHERE country IS NULL AND phone IS NOT NULL"
+        ).fetchall()
+    ]
     rows = []
     for phone in phones:
         try:

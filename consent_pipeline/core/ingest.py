@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
-
-import logging
-import traceback
 
 from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
@@ -30,7 +29,7 @@ def read_source(source: str, landing: Path, rules: Rules, ingested_files: Iterab
     for delivery in deliveries:
         try:
             batch.extend(parse(delivery, rules))
-        except Exception as exc:  # noqa: BLE001 - one unreadable delivery must not stop the run
+        except Exception as exc:
             batch.reject(_connector_error(delivery, exc))
     normalise_batch(batch)
     validate_batch(batch, rules)

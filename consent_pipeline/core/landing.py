@@ -43,17 +43,26 @@ def discover(
         received = delivery_time(folder.name)
         if received is None:
             problems += [
-                {"source_file": r, "reason": "bad_delivery_name", "raw": r,
-                 "detail": f"delivery folder {folder.name!r} is not YYYY-MM-DDTHHMMSSZ"}
+                {
+                    "source_file": r,
+                    "reason": "bad_delivery_name",
+                    "raw": r,
+                    "detail": f"delivery folder {folder.name!r} is not YYYY-MM-DDTHHMMSSZ",
+                }
                 for r in rel
             ]
             continue
         done = [r in ingested for r in rel]
         if any(done):
             problems += [
-                {"source_file": r, "reason": "file_after_ingest", "raw": r,
-                 "detail": "file appeared in a delivery that was already ingested"}
-                for r, d in zip(rel, done, strict=True) if not d
+                {
+                    "source_file": r,
+                    "reason": "file_after_ingest",
+                    "raw": r,
+                    "detail": "file appeared in a delivery that was already ingested",
+                }
+                for r, d in zip(rel, done, strict=True)
+                if not d
             ]
             continue
         deliveries.append(Delivery(source, folder.name, received, folder, landing))

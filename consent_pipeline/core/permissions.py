@@ -255,13 +255,26 @@ PERMISSION = Step(
     """,
 )
 
-STEPS = [ACTIVITY_PARTY, PARTY_BRANDS, RELATIONSHIP, REGISTRY_STATUS, LISTED, UNDELIVERABLE, KEYS, FACTS, BASES,
-         DECISION, PERMISSION]
+STEPS = [
+    ACTIVITY_PARTY,
+    PARTY_BRANDS,
+    RELATIONSHIP,
+    REGISTRY_STATUS,
+    LISTED,
+    UNDELIVERABLE,
+    KEYS,
+    FACTS,
+    BASES,
+    DECISION,
+    PERMISSION,
+]
 
 
 def params(rules: Rules, as_of: dt.datetime) -> dict[str, str]:
     t = rules.templates
-    required = [p for p, d in rules.company.purposes.items() if d.kind == "transactional" and not d.opt_out_allowed]
+    required = [
+        p for p, d in rules.company.purposes.items() if d.kind == "transactional" and not d.opt_out_allowed
+    ]
     return {
         "as_of": ts(as_of),
         "express_bases": ", ".join(f"'{b}'" for b in t.express_bases),

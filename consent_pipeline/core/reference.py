@@ -13,7 +13,10 @@ def load_reference(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
     values_table(con, "ref_regions", ["country", "region"], list(rules.region_of_country.items()))
     values_table(con, "ref_brands", ["brand"], [(b,) for b in rules.brands])
     values_table(
-        con, "ref_channels", ["channel", "contact_point_type"], [(c, t) for c, t in rules.channel_type.items()]
+        con,
+        "ref_channels",
+        ["channel", "contact_point_type"],
+        [(c, t) for c, t in rules.channel_type.items()],
     )
     # purpose node -> leaf it covers (a leaf covers itself; `*` covers every leaf)
     nodes = [*rules.purposes, "*"]
@@ -37,7 +40,9 @@ def load_reference(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
 def persist_rules_tables(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
     """The purpose catalogue as a warehouse table, for auditors and the data checks."""
     values_table(
-        con, "tmp_rules_purposes", {"purpose": "VARCHAR", "kind": "VARCHAR", "opt_out_allowed": "BOOLEAN"},
+        con,
+        "tmp_rules_purposes",
+        {"purpose": "VARCHAR", "kind": "VARCHAR", "opt_out_allowed": "BOOLEAN"},
         [(p, d.kind, d.opt_out_allowed) for p, d in rules.company.purposes.items()],
     )
     con.execute("CREATE OR REPLACE TABLE rules_purposes AS SELECT * FROM tmp_rules_purposes ORDER BY purpose")
@@ -56,8 +61,16 @@ def _templates(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
             for column in columns:
                 for purpose in marketing:
                     cell = cells[column]
-                    accepts, written, doi, law = list(cell.accepts), cell.written_only, cell.double_opt_in, cell.law
-                    for override in (t.country_overrides.get(country, {}).get(column), t.purpose_overrides.get(purpose)):
+                    accepts, written, doi, law = (
+                        list(cell.accepts),
+                        cell.written_only,
+                        cell.double_opt_in,
+                        cell.law,
+                    )
+                    for override in (
+                        t.country_overrides.get(country, {}).get(column),
+                        t.purpose_overrides.get(purpose),
+                    ):
                         if override is None:
                             continue
                         accepts = override.accepts if override.accepts is not None else accepts
@@ -66,30 +79,64 @@ def _templates(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
                         law = f"{law}; {override.law}"
                     if purpose in t.soft_opt_in.excluded_purposes:
                         accepts = [a for a in accepts if a != "soft_opt_in"]
-                    rows.append((region, country, column, purpose, written, doi, cell.registry, law,
-                                 *[b in accepts for b in _BASES]))
+                    rows.append(
+                        (
+                            region,
+                            country,
+                            column,
+                            purpose,
+                            written,
+                            doi,
+                            cell.registry,
+                            law,
+                            *[b in accepts for b in _BASES],
+                        )
+                    )
     cols = {
-        "region": "VARCHAR", "country": "VARCHAR", "template_column": "VARCHAR", "purpose": "VARCHAR",
-        "written_only": "BOOLEAN", "double_opt_in": "BOOLEAN", "registry": "BOOLEAN", "law": "VARCHAR",
+        "region": "VARCHAR",
+        "country": "VARCHAR",
+        "template_column": "VARCHAR",
+        "purpose": "VARCHAR",
+        "written_only": "BOOLEAN",
+        "double_opt_in": "BOOLEAN",
+        "registry": "BOOLEAN",
+        "law": "VARCHAR",
         **{f"accepts_{b}": "BOOLEAN" for b in _BASES},
     }
     values_table(con, "ref_cells", cols, rows)
     values_table(con, "ref_columns", ["channel", "template_column"], list(t.columns.items()))
     values_table(con, "ref_override_countries", ["country"], [(c,) for c in t.country_overrides])
-    values_table(con, "ref_reason_order", {"basis": "VARCHAR", "rank": "INTEGER"},
-                 [(b, i) for i, b in enumerate(t.reason_order)])
+    values_table(
+        con,
+        "ref_reason_order",
+        {"basis": "VARCHAR", "rank": "INTEGER"},
+        [(b, i) for i, b in enumerate(t.reason_order)],
+    )
 
 
 def _registries(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
     t = rules.templates.registries
     values_table(
-        con, "ref_registries", {"registry": "VARCHAR", "region": "VARCHAR", "max_age_days": "INTEGER"},
+        con,
+        "ref_registries",
+        {"registry": "VARCHAR", "region": "VARCHAR", "max_age_days": "INTEGER"},
         [(name, p.region, p.max_age_days) for name, p in rules.policies.registries.items()],
     )
-    values_table(con, "ref_registry_channels", ["region", "channel"],
-                 [(r, ch) for r, chans in t.channels.items() for ch in chans])
-    values_table(con, "ref_relationship_exemption",
-                 {"region": "VARCHAR", "purchase_months": "INTEGER", "inquiry_months": "INTEGER"},
-                 [(r, e.purchase_months, e.inquiry_months) for r, e in t.relationship_exemption.items()])
-    values_table(con, "ref_express_lapse", {"region": "VARCHAR", "months": "INTEGER"},
-                 [(r, x.months) for r, x in t.express_without_period_months.items()])
+    values_table(
+        con,
+        "ref_registry_channels",
+        ["region", "channel"],
+        [(r, ch) for r, chans in t.channels.items() for ch in chans],
+    )
+    values_table(
+        con,
+        "ref_relationship_exemption",
+        {"region": "VARCHAR", "purchase_months": "INTEGER", "inquiry_months": "INTEGER"},
+        [(r, e.purchase_months, e.inquiry_months) for r, e in t.relationship_exemption.items()],
+    )
+    values_table(
+        con,
+        "ref_express_lapse",
+        {"region": "VARCHAR", "months": "INTEGER"},
+        [(r, x.months) for r, x in t.express_without_period_months.items()],
+    )

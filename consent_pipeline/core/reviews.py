@@ -44,6 +44,11 @@ QUEUE = Step(
 
 
 def build_review_queue(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> None:
-    run_steps(con, [LAST_REVIEW, QUEUE], {
-        "as_of": ts(as_of), "interval_months": str(rules.policies.reviews["interval_months"]),
-    })
+    run_steps(
+        con,
+        [LAST_REVIEW, QUEUE],
+        {
+            "as_of": ts(as_of),
+            "interval_months": str(rules.policies.reviews["interval_months"]),
+        },
+    )

@@ -32,7 +32,9 @@ SNAPSHOT_TABLES = (
 )
 
 
-def write_snapshot(con: duckdb.DuckDBPyConnection, folder: Path, run_id: str, tables: Iterable[str] = SNAPSHOT_TABLES) -> Path:
+def write_snapshot(
+    con: duckdb.DuckDBPyConnection, folder: Path, run_id: str, tables: Iterable[str] = SNAPSHOT_TABLES
+) -> Path:
     """Copy the tables into a new database file, written under a temporary name then renamed."""
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{run_id}.duckdb"
@@ -40,10 +42,13 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, folder: Path, run_id: str, ta
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
     home = con.execute("SELECT current_database()").fetchall()[0][0]
-    existing = {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_catalog = ?",
-        [home],
-    ).fetchall()}
+    existing = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_catalog = ?",
+            [home],
+        ).fetchall()
+    }
     con.execute(f"ATTACH '{tmp}' AS snap")
     try:
         for table in tables:

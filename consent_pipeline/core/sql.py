@@ -29,7 +29,9 @@ def text(value: str | None) -> str:
     return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
 
 
-def run_steps(con: duckdb.DuckDBPyConnection, steps: Iterable[Step], params: Mapping[str, str] | None = None) -> None:
+def run_steps(
+    con: duckdb.DuckDBPyConnection, steps: Iterable[Step], params: Mapping[str, str] | None = None
+) -> None:
     for step in steps:
         sql = step.sql.format(**(params or {}))
         kind = "VIEW" if step.view else "TABLE"
@@ -37,7 +39,10 @@ def run_steps(con: duckdb.DuckDBPyConnection, steps: Iterable[Step], params: Map
 
 
 def values_table(
-    con: duckdb.DuckDBPyConnection, name: str, columns: list[str] | dict[str, str], rows: list[tuple[object, ...]]
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    columns: list[str] | dict[str, str],
+    rows: list[tuple[object, ...]],
 ) -> None:
     """A small temporary table from Python rows (reference data from rules). Columns are VARCHAR unless
     given as a name -> SQL type mapping."""
@@ -45,4 +50,6 @@ def values_table(
     cols = ", ".join(f'"{c}" {t}' for c, t in types.items())
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({cols})")
     if rows:
-        con.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' for _ in types)})", [tuple(r) for r in rows])
+        con.executemany(
+            f"INSERT INTO {name} VALUES ({', '.join('?' for _ in types)})", [tuple(r) for r in rows]
+        )

@@ -36,7 +36,11 @@ def write_batch(batch: Batch, root: Path) -> Path:
 def staged_sources(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "files.parquet").exists())
+    return sorted(
+        p
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / "files.parquet").exists()
+    )
 
 
 def staged_files(root: Path, part: str) -> list[str]:

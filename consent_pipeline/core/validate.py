@@ -65,7 +65,9 @@ def _domains(rules: Rules) -> dict[str, dict[str, Callable[[], pa.Check]]]:
         },
         "stores": {"brand": lambda: _isin(rules.brands, "unknown_brand")},
         "contact_evidence": {"kind": lambda: _isin(vocab.EVIDENCE_KINDS, "unknown_evidence_kind")},
-        "undeliverable": {"reason": lambda: _isin(vocab.UNDELIVERABLE_REASONS, "unknown_undeliverable_reason")},
+        "undeliverable": {
+            "reason": lambda: _isin(vocab.UNDELIVERABLE_REASONS, "unknown_undeliverable_reason")
+        },
     }
 
 
@@ -90,7 +92,7 @@ def validate_table(name: str, frame: pl.DataFrame, rules: Rules) -> tuple[pl.Dat
         schema_for(name, rules).validate(frame, lazy=True)
         return frame, empty(REJECTS)
     except SchemaErrors as exc:
-        cases = exc.failure_cases
+        cases, error = exc.failure_cases, exc
     cases = cases.filter(pl.col("index").is_not_null()).with_columns(
         pl.when(pl.col("check") == "not_nullable")
         .then(pl.format("missing_{}", pl.col("column")))
@@ -105,7 +107,7 @@ def validate_table(name: str, frame: pl.DataFrame, rules: Rules) -> tuple[pl.Dat
         pl.col("index").cast(pl.Int64),
     )
     if cases.height == 0:  # a failure with no row to blame is a bug in a connector, not bad input
-        raise exc
+        raise error
     first = cases.group_by("index", maintain_order=True).first()
     indexed = frame.with_row_index("index").with_columns(pl.col("index").cast(pl.Int64))
     bad = indexed.join(first.select("index", "reason", "detail"), on="index", how="inner")

@@ -55,7 +55,9 @@ def normalise_emails(raw: pl.Series) -> pl.DataFrame:
         .otherwise(pl.col("clean").replace_strict(slow_values, default=None, return_dtype=pl.String))
         .alias("value")
     )
-    out = frame.join(lookup.select("raw", "value"), on="raw", how="left", nulls_equal=True, maintain_order="left")
+    out = frame.join(
+        lookup.select("raw", "value"), on="raw", how="left", nulls_equal=True, maintain_order="left"
+    )
     return out.select(
         "value",
         pl.when(pl.col("raw").str.strip_chars().fill_null("") != "")
@@ -84,11 +86,14 @@ def normalise_phones(raw: pl.Series, region: pl.Series | None = None) -> pl.Data
     frame = pl.DataFrame(
         {"raw": raw.cast(pl.String), "region": region.cast(pl.String).str.strip_chars().str.to_uppercase()}
     ).with_columns(pl.col("raw").str.strip_chars().alias("clean"))
-    distinct = frame.select("clean", "region").unique().filter(
-        pl.col("clean").is_not_null() & (pl.col("clean") != "")
+    distinct = (
+        frame.select("clean", "region")
+        .unique()
+        .filter(pl.col("clean").is_not_null() & (pl.col("clean") != ""))
     )
     values = [
-        _phone_slow(v, r) for v, r in zip(distinct["clean"].to_list(), distinct["region"].to_list(), strict=True)
+        _phone_slow(v, r)
+        for v, r in zip(distinct["clean"].to_list(), distinct["region"].to_list(), strict=True)
     ]
     lookup = distinct.with_columns(pl.Series("value", values, dtype=pl.String))
     out = frame.join(lookup, on=["clean", "region"], how="left", nulls_equal=True, maintain_order="left")
@@ -114,8 +119,10 @@ def normalise_postal(raw: pl.Series) -> pl.DataFrame:
     No parts at all is no address (null, no reason); a street line without a city or postcode, or a
     city/postcode without a street line, is `invalid_address`.
     """
-    parts = raw.cast(pl.String).str.split_exact(POSTAL_SEPARATOR, 3).struct.rename_fields(
-        ["line1", "city", "postcode", "cc"]
+    parts = (
+        raw.cast(pl.String)
+        .str.split_exact(POSTAL_SEPARATOR, 3)
+        .struct.rename_fields(["line1", "city", "postcode", "cc"])
     )
     frame = pl.DataFrame({"p": parts}).unnest("p")
 

@@ -50,13 +50,28 @@ def test_scenario(name: str, tmp_path: Path) -> None:
     expect = yaml.safe_load((folder / "expect.yaml").read_text())
     warehouse, extracts = tmp_path / "w.duckdb", tmp_path / "x"
     run = run_cli(
-        "run", "--landing", str(folder / "landing"), "--warehouse", str(warehouse), "--extracts", str(extracts),
-        "--as-of", str(expect["as_of"]), "--quiet",
+        "run",
+        "--landing",
+        str(folder / "landing"),
+        "--warehouse",
+        str(warehouse),
+        "--extracts",
+        str(extracts),
+        "--as-of",
+        str(expect["as_of"]),
+        "--quiet",
     )
     assert run.returncode == 0, run.stdout + run.stderr
     tables = CHECKED_TABLES.get(name)
-    args = [sys.executable, str(SCENARIOS / "check.py"), str(folder), "--warehouse", str(warehouse),
-            "--extracts", str(extracts)]
+    args = [
+        sys.executable,
+        str(SCENARIOS / "check.py"),
+        str(folder),
+        "--warehouse",
+        str(warehouse),
+        "--extracts",
+        str(extracts),
+    ]
     if tables is not None:
         args += ["--tables", ",".join(tables)]
     check = subprocess.run(args, capture_output=True, text=True, timeout=300)

@@ -15,7 +15,9 @@ D = "2026-02-20T020000Z"
 
 def test_rows_become_normalised_customer_records(drop, read):
     drop(
-        "customer_master", D, "customers_1.csv",
+        "customer_master",
+        D,
+        "customers_1.csv",
         HEADER
         + "C1,H1,true,Ana,Silva,Ana.Silva@Example.com ,(415) 555-0134,415-555-0199,12 Bay  St,San Francisco,CA,"
         "94107,US,customer,lakeside_energy;lakeside_home,2019-04-02T10:11:12Z,2026-02-19T08:00:00Z\n",
@@ -37,11 +39,12 @@ def test_rows_become_normalised_customer_records(drop, read):
 
 def test_bad_phone_is_a_rejected_part_and_short_row_is_quarantined(drop, read):
     drop(
-        "customer_master", D, "customers_1.csv",
+        "customer_master",
+        D,
+        "customers_1.csv",
         HEADER
         + "C6,,true,Gil,Bad,gil@example.co.uk,call reception,,6 Mill Lane,Leeds,,LS1 4AB,GB,customer,lakeside_home,"
-        "2021-03-04T10:00:00Z,2025-12-30T08:00:00Z\n"
-        + "C9,,true,Broken,Row\n",
+        "2021-03-04T10:00:00Z,2025-12-30T08:00:00Z\n" + "C9,,true,Broken,Row\n",
     )
     batch = read("customer_master")
     records = batch.table("customer_records")
@@ -54,7 +57,9 @@ def test_bad_phone_is_a_rejected_part_and_short_row_is_quarantined(drop, read):
 
 def test_columns_by_name_bom_and_extra_columns(drop, read):
     drop(
-        "customer_master", D, "customers_1.csv",
+        "customer_master",
+        D,
+        "customers_1.csv",
         b"\xef\xbb\xbfupdated_at,crm_score,customer_id,customer_type,country,email\r\n"
         b"2025-12-30T08:00:00Z,99,C7,prospect,GB,x@example.co.uk\r\n",
     )
@@ -72,7 +77,10 @@ def test_missing_required_column_quarantines_every_record(drop, read):
 
 
 def test_windows_1252_file_is_read(drop, read):
-    content = (HEADER + "C8,,true,Zoë,Brontë,zoe@example.co.uk,,,,,,,GB,customer,lakeside_home,,2025-12-30T08:00:00Z\n")
+    content = (
+        HEADER
+        + "C8,,true,Zoë,Brontë,zoe@example.co.uk,,,,,,,GB,customer,lakeside_home,,2025-12-30T08:00:00Z\n"
+    )
     drop("customer_master", D, "customers_1.csv", content.encode("cp1252"))
     batch = read("customer_master")
     assert batch.table("customer_records")["first_name"].to_list() == ["Zoë"]
@@ -81,7 +89,9 @@ def test_windows_1252_file_is_read(drop, read):
 
 def test_future_updated_at_is_quarantined(drop, read):
     drop(
-        "customer_master", D, "customers_1.csv",
+        "customer_master",
+        D,
+        "customers_1.csv",
         HEADER + "C5,,true,A,B,a@example.com,,,,,,,US,customer,lakeside_energy,,2026-02-22T08:00:00Z\n",
     )
     batch = read("customer_master")

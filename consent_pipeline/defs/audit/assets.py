@@ -23,24 +23,38 @@ TABLES = ["optout_sla", "violations"]
 
 @multi_asset(
     specs=[
-        AssetSpec("optout_sla", group_name="audit", deps=["extracts", "suppression"], kinds={"duckdb"},
-                  description="Every opt-out: when tonight's or an earlier suppression extract first honoured it, "
-                  "its deadline by region, breached or not, and the source's lag."),
-        AssetSpec("violations", group_name="audit", deps=["extracts", "suppression"], kinds={"duckdb"},
-                  description="Marketing sends after an opt-out or erasure should have been honoured."),
+        AssetSpec(
+            "optout_sla",
+            group_name="audit",
+            deps=["extracts", "suppression"],
+            kinds={"duckdb"},
+            description="Every opt-out: when tonight's or an earlier suppression extract first honoured it, "
+            "its deadline by region, breached or not, and the source's lag.",
+        ),
+        AssetSpec(
+            "violations",
+            group_name="audit",
+            deps=["extracts", "suppression"],
+            kinds={"duckdb"},
+            description="Marketing sends after an opt-out or erasure should have been honoured.",
+        ),
     ],
     check_specs=invariant_specs(TABLES),
     can_subset=False,
 )
-def audit(context: AssetExecutionContext, pipeline: PipelineResource):  # noqa: ANN201 - yields results
+def audit(context: AssetExecutionContext, pipeline: PipelineResource):
     rules, settings = pipeline.company_rules, pipeline.settings
     progress.report("auditing opt-out service levels and sends")
     with pipeline.db.connect() as con:
         load_reference(con, rules)
         build_suppression(con, rules, settings.as_of)  # the suppression this run's extract holds
-        build_audit(con, rules, settings.as_of, context.run_id, params(rules, settings.as_of)["required_purposes"])
+        build_audit(
+            con, rules, settings.as_of, context.run_id, params(rules, settings.as_of)["required_purposes"]
+        )
         con.execute("BEGIN TRANSACTION")
-        con.execute("CREATE OR REPLACE TABLE optout_sla AS SELECT * FROM a_optout_sla ORDER BY event_id, contact_point")
+        con.execute(
+            "CREATE OR REPLACE TABLE optout_sla AS SELECT * FROM a_optout_sla ORDER BY event_id, contact_point"
+        )
         con.execute("CREATE OR REPLACE TABLE violations AS SELECT * FROM a_violations ORDER BY send_id")
         con.execute("COMMIT")
         lag = con.sql(
@@ -54,16 +68,21 @@ def audit(context: AssetExecutionContext, pipeline: PipelineResource):  # noqa: 
             params=[settings.as_of],
         ).pl()
         counts = {t: con.sql(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES}
-        yield MaterializeResult(asset_key=AssetKey("optout_sla"), metadata={
-            "rows": counts["optout_sla"], "lag_by_source": md_table(lag), "opt_outs_per_day": _bars(per_day),
-            **{f"opt_outs_{r['source']}": int(r["opt_outs"]) for r in lag.iter_rows(named=True)},
-        })
+        yield MaterializeResult(
+            asset_key=AssetKey("optout_sla"),
+            metadata={
+                "rows": counts["optout_sla"],
+                "lag_by_source": md_table(lag),
+                "opt_outs_per_day": _bars(per_day),
+                **{f"opt_outs_{r['source']}": int(r["opt_outs"]) for r in lag.iter_rows(named=True)},
+            },
+        )
         yield MaterializeResult(asset_key=AssetKey("violations"), metadata={"rows": counts["violations"]})
         results: list[AssetCheckResult] = list(invariant_results(con, TABLES))
     yield from results
 
 
-def _bars(frame):  # noqa: ANN001, ANN202 - a polars frame -> markdown
+def _bars(frame):
     """Opt-outs per source per day as a small text bar chart (the UI also plots the numeric metadata)."""
     from dagster import MetadataValue
 

@@ -1,7 +1,6 @@
 """The event log: every staged batch appended in one transaction, deduplicated, with quarantine and the
 ingest ledger. Its checks are the ingest invariants."""
 
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -50,19 +49,24 @@ CHECKED = [name for name, inv in INVARIANTS.items() if inv.table in OUTPUTS]
     ],
     can_subset=False,
 )
-def event_log(context: AssetExecutionContext, pipeline: PipelineResource):  # noqa: ANN201 - yields results
+def event_log(context: AssetExecutionContext, pipeline: PipelineResource):
     settings = pipeline.settings
     with pipeline.db.connect() as con:
         summary = ingest_staged(con, settings.staging, context.run_id, settings.as_of)
         clear(settings.staging)
         counts = {
-            name: con.execute(f'SELECT count(*) FROM "{"event_log" if name == "consent_events" else name}"').fetchall()[0][0]
+            name: con.execute(
+                f'SELECT count(*) FROM "{"event_log" if name == "consent_events" else name}"'
+            ).fetchall()[0][0]
             for name in OUTPUTS
         }
         checks = {name: violations(con, name) for name in CHECKED}
     context.log.info(f"ingested {summary}")
     for name in OUTPUTS:
-        meta = {"rows": counts[name], "new_rows": summary.new_rows.get("event_log" if name == "consent_events" else name, 0)}
+        meta = {
+            "rows": counts[name],
+            "new_rows": summary.new_rows.get("event_log" if name == "consent_events" else name, 0),
+        }
         if name == "ingest_ledger":
             meta |= {
                 "files_this_run": summary.files,

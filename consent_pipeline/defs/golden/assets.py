@@ -1,5 +1,7 @@
 """Golden consent: parties, contact-point ownership, consent history and the current state per key."""
 
+import datetime as dt
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -7,6 +9,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
+    FreshnessPolicy,
     MaterializeResult,
     multi_asset,
 )
@@ -29,22 +32,38 @@ _DESCRIPTIONS = {
     "waiting_events": "Events naming a customer not seen yet: they take effect when it arrives.",
 }
 CHECKED = [name for name, inv in INVARIANTS.items() if inv.table in GOLDEN_TABLES]
+# Nightly runs: a golden table older than a day and a bit is late (warn), later than that is stale (fail).
+FRESHNESS = FreshnessPolicy.time_window(
+    fail_window=dt.timedelta(hours=30), warn_window=dt.timedelta(hours=26)
+)
 
 
 @multi_asset(
     specs=[
-        AssetSpec(name, group_name=GROUP, description=_DESCRIPTIONS[name], deps=[*EVENT_LOG_OUTPUTS, "erasure_register"],
-                  kinds={"duckdb"})
+        AssetSpec(
+            name,
+            group_name=GROUP,
+            description=_DESCRIPTIONS[name],
+            deps=[*EVENT_LOG_OUTPUTS, "erasure_register"],
+            kinds={"duckdb"},
+            freshness_policy=FRESHNESS,
+        )
         for name in GOLDEN_TABLES
     ],
     check_specs=[
-        *[AssetCheckSpec(n, asset=INVARIANTS[n].table, description=INVARIANTS[n].description) for n in CHECKED],
-        AssetCheckSpec("events_waiting_for_a_customer", asset="waiting_events",
-                       description="How many events wait for their customer to arrive."),
+        *[
+            AssetCheckSpec(n, asset=INVARIANTS[n].table, description=INVARIANTS[n].description)
+            for n in CHECKED
+        ],
+        AssetCheckSpec(
+            "events_waiting_for_a_customer",
+            asset="waiting_events",
+            description="How many events wait for their customer to arrive.",
+        ),
     ],
     can_subset=False,
 )
-def golden_consent(context: AssetExecutionContext, pipeline: PipelineResource):  # noqa: ANN201 - yields results
+def golden_consent(context: AssetExecutionContext, pipeline: PipelineResource):
     progress.report("building golden consent")
     with pipeline.db.connect() as con:
         counts = build_golden(con, pipeline.company_rules)
@@ -56,11 +75,16 @@ def golden_consent(context: AssetExecutionContext, pipeline: PipelineResource): 
         yield MaterializeResult(asset_key=AssetKey(name), metadata={"rows": counts[name]})
     for name, bad in checks.items():
         yield AssetCheckResult(
-            asset_key=AssetKey(INVARIANTS[name].table), check_name=name, passed=bad.height == 0,
+            asset_key=AssetKey(INVARIANTS[name].table),
+            check_name=name,
+            passed=bad.height == 0,
             metadata={"violations": bad.height, "preview": md_table(bad)},
         )
     total = int(waiting["events"].sum()) if waiting.height else 0
     yield AssetCheckResult(
-        asset_key=AssetKey("waiting_events"), check_name="events_waiting_for_a_customer", passed=total == 0,
-        severity=AssetCheckSeverity.WARN, metadata={"waiting": total, "by_source": md_table(waiting)},
+        asset_key=AssetKey("waiting_events"),
+        check_name="events_waiting_for_a_customer",
+        passed=total == 0,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"waiting": total, "by_source": md_table(waiting)},
     )

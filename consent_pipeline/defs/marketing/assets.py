@@ -16,18 +16,33 @@ UPSTREAM = ["contact_permission", "review_queue", "party_brands", "party_activit
 
 @multi_asset(
     specs=[
-        AssetSpec("segments", group_name="marketing", deps=UPSTREAM, kinds={"duckdb"},
-                  description="Customer segment per party and brand as of the run (semantics §7)."),
-        AssetSpec("suppression", group_name="marketing", deps=UPSTREAM, kinds={"duckdb"},
-                  description="Every contact point x channel x brand x purpose that must not be contacted, and why."),
-        AssetSpec("extracts", group_name="marketing", deps=UPSTREAM, kinds={"csv"},
-                  description="Tonight's folder: suppression_<channel>.csv, campaign_<id>.csv, review_queue.csv, "
-                  "manifest.json."),
+        AssetSpec(
+            "segments",
+            group_name="marketing",
+            deps=UPSTREAM,
+            kinds={"duckdb"},
+            description="Customer segment per party and brand as of the run (semantics §7).",
+        ),
+        AssetSpec(
+            "suppression",
+            group_name="marketing",
+            deps=UPSTREAM,
+            kinds={"duckdb"},
+            description="Every contact point x channel x brand x purpose that must not be contacted, and why.",
+        ),
+        AssetSpec(
+            "extracts",
+            group_name="marketing",
+            deps=UPSTREAM,
+            kinds={"csv"},
+            description="Tonight's folder: suppression_<channel>.csv, campaign_<id>.csv, review_queue.csv, "
+            "manifest.json.",
+        ),
     ],
     check_specs=invariant_specs(["segments", "suppression", "extracts"]),
     can_subset=False,
 )
-def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResource):  # noqa: ANN201 - yields results
+def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResource):
     rules, settings = pipeline.company_rules, pipeline.settings
     progress.report("building segments, suppression lists and campaign extracts")
     with pipeline.db.connect() as con:
@@ -40,17 +55,37 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
             "ORDER BY channel, contact_point_sha256, brand, purpose"
         )
         folder, files = write_extracts(con, rules, settings.as_of, context.run_id, settings.extracts)
-        seg = con.sql("SELECT brand, segment, count(*) AS parties FROM segments GROUP BY ALL ORDER BY ALL").pl()
-        sup = con.sql("SELECT channel, reason, count(*) AS rows FROM suppression GROUP BY ALL ORDER BY ALL").pl()
+        seg = con.sql(
+            "SELECT brand, segment, count(*) AS parties FROM segments GROUP BY ALL ORDER BY ALL"
+        ).pl()
+        sup = con.sql(
+            "SELECT channel, reason, count(*) AS rows FROM suppression GROUP BY ALL ORDER BY ALL"
+        ).pl()
         preview = con.sql("SELECT * FROM suppression WHERE reason <> 'erased' LIMIT 10").pl()
-        yield MaterializeResult(asset_key=AssetKey("segments"), metadata={
-            "rows": con.sql("SELECT count(*) FROM segments").fetchall()[0][0], "by_segment": md_table(seg, 60)})
-        yield MaterializeResult(asset_key=AssetKey("suppression"), metadata={
-            "rows": con.sql("SELECT count(*) FROM suppression").fetchall()[0][0], "by_reason": md_table(sup, 60),
-            "preview": md_table(preview)})
-        yield MaterializeResult(asset_key=AssetKey("extracts"), metadata={
-            "folder": MetadataValue.path(str(folder)),
-            "files": md_table(__import__("polars").DataFrame(
-                [{"file": f.name, "rows": f.rows, "bytes": f.bytes} for f in files])),
-        })
+        yield MaterializeResult(
+            asset_key=AssetKey("segments"),
+            metadata={
+                "rows": con.sql("SELECT count(*) FROM segments").fetchall()[0][0],
+                "by_segment": md_table(seg, 60),
+            },
+        )
+        yield MaterializeResult(
+            asset_key=AssetKey("suppression"),
+            metadata={
+                "rows": con.sql("SELECT count(*) FROM suppression").fetchall()[0][0],
+                "by_reason": md_table(sup, 60),
+                "preview": md_table(preview),
+            },
+        )
+        yield MaterializeResult(
+            asset_key=AssetKey("extracts"),
+            metadata={
+                "folder": MetadataValue.path(str(folder)),
+                "files": md_table(
+                    __import__("polars").DataFrame(
+                        [{"file": f.name, "rows": f.rows, "bytes": f.bytes} for f in files]
+                    )
+                ),
+            },
+        )
         yield from invariant_results(con, ["segments", "suppression", "extracts"])

@@ -54,7 +54,7 @@ TABLES = {
     check_specs=invariant_specs(TABLES),
     can_subset=False,
 )
-def permissions(context: AssetExecutionContext, pipeline: PipelineResource):  # noqa: ANN201 - yields results
+def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
     progress.report("deciding permissions")
     rules, as_of = pipeline.company_rules, pipeline.settings.as_of
     with pipeline.db.connect() as con:
@@ -78,7 +78,10 @@ def permissions(context: AssetExecutionContext, pipeline: PipelineResource):  # 
             yield MaterializeResult(asset_key=AssetKey(table), metadata={"rows": rows[table]})
         yield MaterializeResult(
             asset_key=AssetKey("review_queue"),
-            metadata={"rows": rows["review_queue"], "by_reason": md_table(queue),
-                      "as_of": MetadataValue.text(as_of.isoformat())},
+            metadata={
+                "rows": rows["review_queue"],
+                "by_reason": md_table(queue),
+                "as_of": MetadataValue.text(as_of.isoformat()),
+            },
         )
         yield from invariant_results(con, TABLES)

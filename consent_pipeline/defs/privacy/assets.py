@@ -23,7 +23,7 @@ TABLES = ["erasure_register"]
     ],
     check_specs=invariant_specs(TABLES),
 )
-def erasure(context: AssetExecutionContext, pipeline: PipelineResource):  # noqa: ANN201 - yields results
+def erasure(context: AssetExecutionContext, pipeline: PipelineResource):
     progress.report("applying erasure requests")
     with pipeline.db.connect() as con:
         changed = apply_erasures(con)

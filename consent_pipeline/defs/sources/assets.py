@@ -1,7 +1,6 @@
 """One asset per source feed: read its new deliveries into a validated canonical batch, staged for the
 event log. Its check shows what was quarantined, by reason, with a preview."""
 
-
 import polars as pl
 from dagster import (
     AssetCheckResult,
@@ -73,13 +72,18 @@ def build_source_asset(source: str) -> AssetsDefinition:
         rejects = batch.rejects
         rows_read = int(files["rows_read"].sum()) if files.height else 0
         by_reason = rejects.group_by("reason").agg(pl.len().alias("rows")).sort("rows", descending=True)
-        quarantined_records = rejects.filter(pl.col("source_record").is_not_null()).select(
-            "source_file", "source_record"
-        ).unique().height
+        quarantined_records = (
+            rejects.filter(pl.col("source_record").is_not_null())
+            .select("source_file", "source_record")
+            .unique()
+            .height
+        )
         share = quarantined_records / rows_read if rows_read else 0.0
         limit = pipeline.company_rules.policies.data_quality.max_quarantined_share
         staged = {name: batch.table(name).height for name in batch.table_names}
-        context.log.info(f"{source}: {files.height} files, {rows_read} records, {rejects.height} quarantine rows")
+        context.log.info(
+            f"{source}: {files.height} files, {rows_read} records, {rejects.height} quarantine rows"
+        )
         check = AssetCheckResult(
             check_name=check_name,
             passed=share <= limit,
@@ -90,7 +94,9 @@ def build_source_asset(source: str) -> AssetsDefinition:
                 "share_of_records": MetadataValue.float(round(share, 4)),
                 "limit": MetadataValue.float(limit),
                 "by_reason": md_table(by_reason),
-                "preview": md_table(rejects.select("source_file", "source_record", "reason", "detail", "raw")),
+                "preview": md_table(
+                    rejects.select("source_file", "source_record", "reason", "detail", "raw")
+                ),
             },
         )
         return MaterializeResult(
