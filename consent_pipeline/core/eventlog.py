@@ -96,6 +96,7 @@ def _ingest(
             """
         )
         con.execute(f'INSERT INTO "{target}" SELECT "{id_col}", {cols} FROM stg_{name} WHERE is_new')
+        _keep_first_delivery(con, name, target, id_col)
         new_rows[target] = con.execute(f"SELECT count(*) FILTER (is_new) FROM stg_{name}").fetchall()[0][0]
         if spec.counts_as_part:
             part_selects.append(
@@ -151,6 +152,26 @@ def _ingest(
     for t in ("stg_files", "stg_parts", "stg_rejects", "stg_skips", *(f"stg_{n}" for n in TABLES)):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return IngestSummary(*(int(v) for v in totals), new_rows=new_rows)
+
+
+def _keep_first_delivery(con: duckdb.DuckDBPyConnection, name: str, target: str, id_col: str) -> None:
+    """A duplicate delivered earlier than the copy already stored (deliveries ingested out of order) becomes
+    the stored copy's lineage: a row's lineage is always its first delivery, whatever order runs saw them."""
+    con.execute(
+        f"""
+        UPDATE "{target}" AS t
+        SET received_ts = s.received_ts, delivery = s.delivery, source_file = s.source_file,
+            source_record = s.source_record, source_record_id = s.source_record_id
+        FROM (
+            SELECT * FROM stg_{name} WHERE NOT is_new
+            QUALIFY row_number() OVER (PARTITION BY "{id_col}" ORDER BY received_ts, source_file, source_record) = 1
+        ) s
+        WHERE t."{id_col}" = s."{id_col}"
+          AND (s.received_ts < t.received_ts
+               OR (s.received_ts = t.received_ts AND (s.source_file < t.source_file
+                   OR (s.source_file = t.source_file AND s.source_record < t.source_record))))
+        """
+    )
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, staging: Path, run_id: str) -> None:

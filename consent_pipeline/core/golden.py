@@ -10,6 +10,7 @@ from consent_pipeline.core.identity import build_identity
 from consent_pipeline.core.invariants import Invariant, register
 from consent_pipeline.core.merge import KEY, build_merge, create_macros
 from consent_pipeline.core.reference import load_reference, persist_rules_tables
+from consent_pipeline.lib import faults
 from consent_pipeline.warehouse.schema import ensure_ingest_tables
 
 # warehouse table -> (temporary table it is built in, sort order that makes re-runs byte-identical)
@@ -35,6 +36,7 @@ def build_golden(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[str, int]
         for table, (temp, order) in GOLDEN_TABLES.items():
             con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp} ORDER BY {order}")
             counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            faults.pause(f"golden:{table}")
         create_macros(con)
         persist_rules_tables(con, rules)
         con.execute("COMMIT")

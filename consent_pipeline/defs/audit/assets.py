@@ -49,7 +49,7 @@ def audit(context: AssetExecutionContext, pipeline: PipelineResource):
         load_reference(con, rules)
         build_suppression(con, rules, settings.as_of)  # the suppression this run's extract holds
         build_audit(
-            con, rules, settings.as_of, context.run_id, params(rules, settings.as_of)["required_purposes"]
+            con, rules, settings.as_of, context.run.run_id, params(rules, settings.as_of)["required_purposes"]
         )
         con.execute("BEGIN TRANSACTION")
         con.execute(

@@ -22,7 +22,7 @@ def build_snapshot_asset(deps: Sequence[AssetKey]) -> AssetsDefinition:
         progress.report("writing the audit snapshot")
         folder = pipeline.settings.snapshots
         with pipeline.db.connect() as con:
-            path = write_snapshot(con, folder, context.run_id)
+            path = write_snapshot(con, folder, context.run.run_id)
         return MaterializeResult(
             metadata={"path": MetadataValue.path(str(path)), "bytes": path.stat().st_size}
         )

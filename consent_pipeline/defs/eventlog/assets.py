@@ -52,7 +52,7 @@ CHECKED = [name for name, inv in INVARIANTS.items() if inv.table in OUTPUTS]
 def event_log(context: AssetExecutionContext, pipeline: PipelineResource):
     settings = pipeline.settings
     with pipeline.db.connect() as con:
-        summary = ingest_staged(con, settings.staging, context.run_id, settings.as_of)
+        summary = ingest_staged(con, settings.staging, context.run.run_id, settings.as_of)
         clear(settings.staging)
         counts = {
             name: con.execute(

@@ -54,7 +54,7 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
             "CREATE OR REPLACE TABLE suppression AS SELECT * FROM x_suppression "
             "ORDER BY channel, contact_point_sha256, brand, purpose"
         )
-        folder, files = write_extracts(con, rules, settings.as_of, context.run_id, settings.extracts)
+        folder, files = write_extracts(con, rules, settings.as_of, context.run.run_id, settings.extracts)
         seg = con.sql(
             "SELECT brand, segment, count(*) AS parties FROM segments GROUP BY ALL ORDER BY ALL"
         ).pl()

@@ -1,0 +1,52 @@
+"""Helpers for tests that run the whole pipeline (real Dagster materialisation, real DuckDB file)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import duckdb
+
+from consent_pipeline.config import Settings
+from consent_pipeline.run import RunOutcome, run_pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(landing: Path, warehouse: Path, as_of: str, extracts: Path | None = None) -> RunOutcome:
+    settings = Settings.resolve(
+        landing=landing,
+        warehouse=warehouse,
+        extracts=extracts or warehouse.parent / "extracts",
+        rules=ROOT / "rules",
+        as_of=as_of,
+    )
+    outcome = run_pipeline(settings, quiet=True)
+    assert outcome.success, outcome.summary()
+    return outcome
+
+
+def rows(warehouse: Path, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def table_hash(warehouse: Path, table: str, exclude: tuple[str, ...] = ()) -> str:
+    """A content hash of a table (all rows in their stored order, columns except `exclude`)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] not in exclude]
+        data = con.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall()
+    finally:
+        con.close()
+    return hashlib.sha256(repr(data).encode()).hexdigest()
+
+
+def write(landing: Path, source: str, delivery: str, name: str, content: str) -> Path:
+    path = landing / source / delivery / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")
+    return path
