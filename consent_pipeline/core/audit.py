@@ -47,7 +47,7 @@ DEADLINES = Step(
     SELECT o.*, coalesce(r.region, f.region) AS region,
            CASE WHEN sla.kind = 'business_days'
                 THEN CAST(cal.due AS TIMESTAMP) + (o.event_ts - CAST(CAST(o.event_ts AS DATE) AS TIMESTAMP))
-                ELSE o.event_ts + to_days(sla.n) END AS deadline
+                ELSE o.event_ts + (sla.n) * INTERVAL 1 DAY END AS deadline
     FROM a_optouts o
     CROSS JOIN ref_fallback f
     LEFT JOIN a_region r ON r.contact_point = o.contact_point
@@ -94,7 +94,7 @@ VIOLATIONS = Step(
     SELECT s.send_id, s.contact_point, s.channel, s.brand, s.purpose, s.sent_at, 'erased', r.request_id,
            CASE WHEN sla.kind = 'business_days'
                 THEN CAST(cal.due AS TIMESTAMP) + (r.erased_at - CAST(CAST(r.erased_at AS DATE) AS TIMESTAMP))
-                ELSE r.erased_at + to_days(sla.n) END
+                ELSE r.erased_at + (sla.n) * INTERVAL 1 DAY END
     FROM sends s
     JOIN ref_purposes rp ON rp.node = s.purpose AND rp.leaf = s.purpose AND rp.kind = 'marketing'
     JOIN erasure_register r ON r.contact_point = s.contact_point

@@ -66,7 +66,7 @@ REGISTRY_STATUS = Step(
     "p_registry_status",
     """
     SELECT r.registry, r.region, r.max_age_days, s.newest,
-           s.newest IS NOT NULL AND s.newest >= {as_of} - to_days(r.max_age_days) AS fresh
+           s.newest IS NOT NULL AND s.newest >= {as_of} - (r.max_age_days) * INTERVAL 1 DAY AS fresh
     FROM ref_registries r
     LEFT JOIN (SELECT registry, max(snapshot_ts) AS newest FROM registry_snapshots
                WHERE snapshot_ts <= {as_of} GROUP BY registry) s ON s.registry = r.registry
@@ -160,25 +160,25 @@ BASES = Step(
             AND (NOT coalesce(cell_doi, false) OR state_doi)
             AND (state_valid_until IS NULL OR state_valid_until > {as_of}) AS has_express,
         status = 'opt_in' AND basis = 'third_party'
-            AND state_ts + to_days({third_party_days}) > {as_of}
+            AND state_ts + ({third_party_days}) * INTERVAL 1 DAY > {as_of}
             AND (state_valid_until IS NULL OR state_valid_until > {as_of}) AS has_third_party,
         status = 'opt_in' AND basis = 'legitimate_interest' AS has_legitimate_interest,
         ever_purchased AS has_soft_opt_in,
-        (last_purchase >= {as_of} - to_months({implied_purchase}))
-            OR (last_contract >= {as_of} - to_months({implied_contract}))
-            OR (last_inquiry >= {as_of} - to_months({implied_inquiry})) AS has_implied,
-        last_purchase >= {as_of} - to_months({inferred_purchase}) AS has_inferred,
+        (last_purchase >= {as_of} - ({implied_purchase}) * INTERVAL 1 MONTH)
+            OR (last_contract >= {as_of} - ({implied_contract}) * INTERVAL 1 MONTH)
+            OR (last_inquiry >= {as_of} - ({implied_inquiry}) * INTERVAL 1 MONTH) AS has_implied,
+        last_purchase >= {as_of} - ({inferred_purchase}) * INTERVAL 1 MONTH AS has_inferred,
         -- the relationship that exempts voice calls from a registry
-        (last_purchase >= {as_of} - to_months(ebr_purchase_months))
-            OR (last_inquiry >= {as_of} - to_months(ebr_inquiry_months)) AS has_ebr,
+        (last_purchase >= {as_of} - (ebr_purchase_months) * INTERVAL 1 MONTH)
+            OR (last_inquiry >= {as_of} - (ebr_inquiry_months) * INTERVAL 1 MONTH) AS has_ebr,
         -- an express opt-in that counts against a registry listing (AU: one stating no period lapses)
         status = 'opt_in' AND basis IN ({express_bases})
             AND (state_valid_until IS NULL OR state_valid_until > {as_of})
             AND (lapse_months IS NULL OR state_valid_until IS NOT NULL
-                 OR state_ts + to_months(lapse_months) > {as_of}) AS registry_express,
+                 OR state_ts + (lapse_months) * INTERVAL 1 MONTH > {as_of}) AS registry_express,
         status = 'opt_in' AND NOT (
             (state_valid_until IS NULL OR state_valid_until > {as_of})
-            AND NOT (basis = 'third_party' AND state_ts + to_days({third_party_days}) <= {as_of})
+            AND NOT (basis = 'third_party' AND state_ts + ({third_party_days}) * INTERVAL 1 DAY <= {as_of})
         ) AS optin_expired
     FROM p_facts f
     """,
@@ -228,27 +228,27 @@ PERMISSION = Step(
             WHEN reason = 'undeliverable' THEN undeliverable_row
             WHEN reason = 'dnc_registry' THEN 'registry:' || listed_registry || '/' || listed_delivery
             WHEN reason = 'established_relationship' THEN
-                CASE WHEN last_purchase >= {as_of} - to_months(ebr_purchase_months) THEN last_purchase_id
+                CASE WHEN last_purchase >= {as_of} - (ebr_purchase_months) * INTERVAL 1 MONTH THEN last_purchase_id
                      ELSE last_inquiry_id END
             WHEN reason IN ('soft_opt_in', 'inferred_consent') THEN last_purchase_id
             WHEN reason = 'implied_consent' THEN
-                CASE WHEN last_purchase >= {as_of} - to_months({implied_purchase}) THEN last_purchase_id
-                     WHEN last_contract >= {as_of} - to_months({implied_contract}) THEN last_contract_id
+                CASE WHEN last_purchase >= {as_of} - ({implied_purchase}) * INTERVAL 1 MONTH THEN last_purchase_id
+                     WHEN last_contract >= {as_of} - ({implied_contract}) * INTERVAL 1 MONTH THEN last_contract_id
                      ELSE last_inquiry_id END
         END AS decided_by,
         CASE
             WHEN reason = 'express_consent' THEN
                 CASE WHEN state_valid_until IS NOT NULL THEN state_valid_until
-                     WHEN registry_applies AND listed AND lapse_months IS NOT NULL THEN state_ts + to_months(lapse_months)
+                     WHEN registry_applies AND listed AND lapse_months IS NOT NULL THEN state_ts + (lapse_months) * INTERVAL 1 MONTH
                 END
-            WHEN reason = 'third_party_consent' THEN least(state_ts + to_days({third_party_days}),
-                                                           coalesce(state_valid_until, state_ts + to_days({third_party_days})))
-            WHEN reason = 'implied_consent' THEN greatest(last_purchase + to_months({implied_purchase}),
-                                                          last_contract + to_months({implied_contract}),
-                                                          last_inquiry + to_months({implied_inquiry}))
-            WHEN reason = 'inferred_consent' THEN last_purchase + to_months({inferred_purchase})
-            WHEN reason = 'established_relationship' THEN greatest(last_purchase + to_months(ebr_purchase_months),
-                                                                   last_inquiry + to_months(ebr_inquiry_months))
+            WHEN reason = 'third_party_consent' THEN least(state_ts + ({third_party_days}) * INTERVAL 1 DAY,
+                                                           coalesce(state_valid_until, state_ts + ({third_party_days}) * INTERVAL 1 DAY))
+            WHEN reason = 'implied_consent' THEN greatest(last_purchase + ({implied_purchase}) * INTERVAL 1 MONTH,
+                                                          last_contract + ({implied_contract}) * INTERVAL 1 MONTH,
+                                                          last_inquiry + ({implied_inquiry}) * INTERVAL 1 MONTH)
+            WHEN reason = 'inferred_consent' THEN last_purchase + ({inferred_purchase}) * INTERVAL 1 MONTH
+            WHEN reason = 'established_relationship' THEN greatest(last_purchase + (ebr_purchase_months) * INTERVAL 1 MONTH,
+                                                                   last_inquiry + (ebr_inquiry_months) * INTERVAL 1 MONTH)
         END AS valid_until,
         contact_point_type, status AS consent_status, basis AS consent_basis
     FROM p_decision

@@ -31,7 +31,7 @@ QUEUE = Step(
            lr.last_reviewed_at
     FROM parties p LEFT JOIN r_last_review lr ON lr.party_id = p.party_id
     WHERE p.party_type = 'customer'
-      AND (lr.last_reviewed_at IS NULL OR lr.last_reviewed_at < {as_of} - to_months({interval_months}))
+      AND (lr.last_reviewed_at IS NULL OR lr.last_reviewed_at < {as_of} - ({interval_months}) * INTERVAL 1 MONTH)
     UNION ALL
     SELECT DISTINCT o.party_id, 'free_text_revocation', lr.last_reviewed_at
     FROM consent_events e
