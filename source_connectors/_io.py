@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,8 +232,28 @@ def _decode_objects(raw: pl.Series, dtype: pl.DataType | None) -> Records:
             raise pl.exceptions.ComputeError("not objects")
         ok = pl.Series([True] * n, dtype=pl.Boolean)
     except (pl.exceptions.ComputeError, pl.exceptions.PolarsError):
-        ok = pl.Series([_is_object(s) for s in raw.to_list()], dtype=pl.Boolean)
-        decoded = raw.filter(ok).str.json_decode(dtype, infer_schema_length=None)
+        # A broken file: find the bad records one by one (the only per-record Python here).
+        objects = [_as_object(s) for s in raw.to_list()]
+        ok = pl.Series([o is not None for o in objects], dtype=pl.Boolean)
+        odd = _odd_types(objects) if dtype is None else _misfits(raw, objects, dtype)
+        fits = pl.Series([o is not None and i not in odd for i, o in enumerate(objects)], dtype=pl.Boolean)
+        try:
+            decoded = raw.filter(fits).str.json_decode(dtype, infer_schema_length=None)
+        except pl.exceptions.PolarsError:
+            decoded, fits = raw.head(0).str.json_decode(dtype), pl.Series([False] * n, dtype=pl.Boolean)
+        mistyped = nums.filter(ok & ~fits)
+        ok = fits
+        bad_nums = nums.filter(~ok & ~nums.is_in(mistyped.implode()))
+        rejects = pl.concat([
+            rejects_for(bad_nums, "invalid_json", raw, "not a complete JSON object"),
+            rejects_for(mistyped, "bad_json_type", raw, "a field holds another JSON type than expected"),
+        ]).sort(REC)
+        frame = (
+            decoded.struct.unnest().with_columns(nums.filter(ok))
+            if decoded.len() and decoded.dtype.base_type() == pl.Struct
+            else pl.DataFrame({REC: nums.filter(ok)})
+        )
+        return Records(frame, rejects, raw, n)
     bad_nums = nums.filter(~ok)
     rejects = rejects_for(bad_nums, "invalid_json", raw, "not a complete JSON object")
     if decoded.len() == 0 or decoded.dtype.base_type() != pl.Struct:
@@ -242,13 +263,58 @@ def _decode_objects(raw: pl.Series, dtype: pl.DataType | None) -> Records:
     return Records(frame, rejects, raw, n)
 
 
-def _is_object(text: str | None) -> bool:
+def _as_object(text: str | None) -> dict | None:
     if not text or not text.strip():
-        return False
+        return None
     try:
-        return isinstance(json.loads(text), dict)
+        value = json.loads(text)
     except json.JSONDecodeError:
-        return False
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _shape(value: object, path: str, out: dict[str, str]) -> None:
+    """JSON type per path (`a.b`, `a[]`), nulls left out: what polars needs to agree across records."""
+    if value is None:
+        return
+    if isinstance(value, dict):
+        out[path] = "object"
+        for key, item in value.items():
+            _shape(item, f"{path}.{key}", out)
+    elif isinstance(value, list):
+        out[path] = "list"
+        for item in value:
+            _shape(item, f"{path}[]", out)
+    else:
+        out[path] = "bool" if isinstance(value, bool) else "number" if isinstance(value, int | float) else "string"
+
+
+def _misfits(raw: pl.Series, objects: list[dict | None], dtype: pl.DataType) -> set[int]:
+    """Indexes of the records the given schema cannot decode."""
+    out = set()
+    for i, (text, obj) in enumerate(zip(raw.to_list(), objects, strict=True)):
+        if obj is None:
+            continue
+        try:
+            pl.Series([text], dtype=pl.String).str.json_decode(dtype)
+        except pl.exceptions.PolarsError:
+            out.add(i)
+    return out
+
+
+def _odd_types(objects: list[dict | None]) -> set[int]:
+    """Indexes of records where some field has another JSON type than most records give it."""
+    shapes: list[dict[str, str]] = []
+    votes: dict[str, Counter[str]] = {}
+    for obj in objects:
+        shape: dict[str, str] = {}
+        if obj is not None:
+            _shape(obj, "", shape)
+        shapes.append(shape)
+        for path, kind in shape.items():
+            votes.setdefault(path, Counter())[kind] += 1
+    usual = {path: c.most_common(1)[0][0] for path, c in votes.items()}
+    return {i for i, shape in enumerate(shapes) if any(usual[p] != k for p, k in shape.items())}
 
 
 # --- plain lines (fixed width, registries) ------------------------------------------------------

@@ -297,6 +297,9 @@ def salesforce_consent(plan: Plan, pop: Population, land: Landing) -> None:
     stamp = pl.when(pl.col("iso")).then(strftime("ts", ISO_Z)).otherwise(strftime("ts", SF_OFFSET))
     frame = frame.with_columns(
         pl.concat_str([pl.col("DataUsePurpose"), pl.lit(" / "), pl.col("ContactPointType")]).alias("Name"),
+        # A Seen/NotSeen row is skipped before anything else is checked: the bad rows carry a decision.
+        pl.when(pl.col("bad").is_not_null()).then(pl.lit("OptIn")).otherwise(pl.col("PrivacyConsentStatus"))
+        .alias("PrivacyConsentStatus"),
         corrupt(pl.col("DataUsePurpose"), "bad", "unmapped_purpose", pl.lit("Loyalty Club")).alias("DataUsePurpose"),
         corrupt(stamp, "bad", "bad_timestamp", pl.lit("2026-02-31T10:00:00.000+0000")).alias("CaptureDate"),
         pl.col("ContactPointType").alias("CaptureContactPointType"),

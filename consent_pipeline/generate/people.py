@@ -36,7 +36,7 @@ def _names(rng: np.random.Generator, cultures: pl.Series) -> tuple[pl.Series, pl
     n = cultures.len()
     first = pl.repeat(None, n, dtype=pl.String, eager=True)
     last = pl.repeat(None, n, dtype=pl.String, eager=True)
-    for culture in cultures.unique().to_list():
+    for culture in cultures.unique().sort().to_list():
         rows = np.flatnonzero((cultures == culture).to_numpy())
         first = first.scatter(rows, choice(rng, FIRST_NAMES[culture], rows.size))
         last = last.scatter(rows, choice(rng, LAST_NAMES[culture], rows.size))
@@ -53,7 +53,7 @@ def _emails(rng: np.random.Generator, first: pl.Series, last: pl.Series, countri
     """Unique addresses: `first.last<serial>@<a domain of the country>`."""
     n = first.len()
     domains = pl.repeat(None, n, dtype=pl.String, eager=True)
-    for code in countries.unique().to_list():
+    for code in countries.unique().sort().to_list():
         rows = np.flatnonzero((countries == code).to_numpy())
         domains = domains.scatter(rows, choice(rng, COUNTRIES[code].domains, rows.size))
     frame = pl.DataFrame({"f": _ascii(first), "l": _ascii(last), "d": domains, "s": serial})
@@ -70,7 +70,7 @@ def _countries(rng: np.random.Generator, n: int) -> pl.Series:
 def _addresses(rng: np.random.Generator, countries: pl.Series) -> pl.DataFrame:
     n = countries.len()
     out = {k: pl.repeat(None, n, dtype=pl.String, eager=True) for k in ("line1", "city", "state", "postcode")}
-    for code in countries.unique().to_list():
+    for code in countries.unique().sort().to_list():
         c = COUNTRIES[code]
         rows = np.flatnonzero((countries == code).to_numpy())
         k = rows.size

@@ -1,0 +1,470 @@
+"""onetrust connector: consent receipts of the dealer web forms, a JSON array (feeds.md §9)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import polars as pl
+
+from consent_pipeline.canonical import TABLES, Batch
+from consent_pipeline.core.ingest import read_source
+from tests.conftest import SCENARIOS
+
+S = "onetrust"
+D = "2026-02-20T020000Z"
+F = "receipts_0001.json"
+OFFERS = "6f1f5c8e-0000-4000-8000-00000000a001"
+REMINDERS = "6f1f5c8e-0000-4000-8000-00000000a002"
+THIRD = "6f1f5c8e-0000-4000-8000-00000000a003"
+UNKNOWN = "6f1f5c8e-0000-4000-8000-00000000a999"
+WHEN = "2026-02-10T14:03:11Z"
+AT = dt.datetime(2026, 2, 10, 14, 3, 11)
+BRAND = "lakeside_motors"
+
+
+def purpose(pid: str = OFFERS, tx: str = "CONFIRMED", **topics: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"Id": pid, "Version": 3, "TransactionType": tx}
+    if topics:
+        out["Preferences"] = [{"TopicId": t, "TransactionType": v} for t, v in topics.items()]
+    return out
+
+
+def receipt(
+    *purposes: dict[str, Any],
+    identifier: str = "Jane@Example.co.uk",
+    id_type: str = "Email",
+    phone: str = "+44 7700 900123",
+    customer: str = "C1",
+    country: str = "GB",
+    rid: str = "r-1",
+    interaction: str | None = WHEN,
+    consent: str | None = WHEN,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "receiptId": rid,
+        "identifier": identifier,
+        "identifierType": id_type,
+        "collectionPointId": "cp-motors-uk-service",
+        "language": "en-GB",
+        "geoLocation": {"country": country},
+        "dsDataElements": {"FirstName": "Jane", "LastName": "Doe", "Phone": phone, "CustomerId": customer},
+        "purposes": list(purposes) or [purpose()],
+    }
+    if interaction is not None:
+        out["interactionDate"] = interaction
+    if consent is not None:
+        out["consentDate"] = consent
+    return out
+
+
+def array(*receipts: dict[str, Any]) -> str:
+    return json.dumps(list(receipts), indent=2)
+
+
+def accounted(batch: Batch) -> dict[str, tuple[int, int, int]]:
+    """Per file name: (accepted, skipped, quarantined) records, counted as the ingest ledger does; asserts
+    that every record read is exactly one of them."""
+    parts: set[tuple[str, int]] = set()
+    for name in batch.table_names:
+        if TABLES[name].counts_as_part:
+            parts |= set(batch.table(name).select("source_file", "source_record").iter_rows())
+    rejected = (
+        set(batch.rejects.drop_nulls("source_record").select("source_file", "source_record").iter_rows())
+        - parts
+    )
+    skipped = set(batch.skips.select("source_file", "source_record").iter_rows()) - parts - rejected
+    out = {}
+    for file, rows_read in batch.files.select("source_file", "rows_read").iter_rows():
+        sets = [{n for f, n in s if f == file} for s in (parts, skipped, rejected)]
+        assert set().union(*sets) == set(range(1, rows_read + 1)), file
+        out[file.rsplit("/", 1)[1]] = tuple(len(s) for s in sets)
+    return out
+
+
+def rejects(batch: Batch) -> list[tuple[int, str, str]]:
+    return sorted(set(batch.rejects.select("source_record", "reason", "detail").iter_rows()))
+
+
+def decided(batch: Batch) -> dict[int, dict[tuple[str, str], tuple[str, str]]]:
+    """Per record: (purpose, channel) -> (status, basis)."""
+    out: dict[int, dict[tuple[str, str], tuple[str, str]]] = {}
+    for rec, p, ch, st, b in (
+        batch.table("events").select("source_record", "purpose", "channel", "status", "basis").iter_rows()
+    ):
+        out.setdefault(rec, {})[(p, ch)] = (st, b)
+    return out
+
+
+def subjects(batch: Batch) -> list[tuple]:
+    return (
+        batch.table("events")
+        .sort("source_record", "channel")
+        .select("source_record", "channel", "party_id", "contact_point", "contact_point_type")
+        .rows()
+    )
+
+
+ALL = ("email", "mail", "sms", "voice")
+
+
+def each(
+    status: str, basis: str, purpose_: str = "marketing.offers"
+) -> dict[tuple[str, str], tuple[str, str]]:
+    return {(purpose_, ch): (status, basis) for ch in ALL}
+
+
+def test_purpose_level_transaction_types(drop, read):
+    types = ["CONFIRMED", "WITHDRAWN", "OPT_OUT", "HARD_OPT_OUT", "EXPIRED", "PENDING"]
+    types += ["NOTGIVEN", "NO_CHOICE", "CHANGE_PREFERENCES", "EXTEND", "CANCEL"]
+    drop(S, D, F, array(*(receipt(purpose(tx=t), rid=f"r-{i}") for i, t in enumerate(types, 1))))
+    batch = read(S)
+    assert decided(batch) == {
+        1: each("opt_in", "express"),
+        2: each("opt_out", "express"),
+        3: each("opt_out", "express"),
+        4: each("opt_out", "express"),
+        5: each("opt_out", "expired"),
+        6: each("pending", "express"),
+    }
+    assert sorted(batch.skips.select("source_record", "reason").iter_rows()) == [
+        (n, "no_decision") for n in range(7, 12)
+    ]
+    assert batch.rejects.height == 0
+    assert accounted(batch) == {F: (6, 5, 0)}
+
+
+def test_event_columns(drop, read):
+    drop(S, D, F, array(receipt(purpose(REMINDERS), rid="r-77a1")))
+    events = read(S).table("events").filter(pl.col("channel") == "email")
+    assert events.select(
+        "source_record_id",
+        "party_id",
+        "contact_point",
+        "contact_point_type",
+        "channel",
+        "purpose",
+        "brand",
+        "status",
+        "basis",
+        "event_ts",
+        "valid_until",
+        "double_opt_in",
+    ).rows() == [
+        (
+            "r-77a1",
+            "C1",
+            "jane@example.co.uk",
+            "email",
+            "email",
+            "marketing.service_reminders",
+            BRAND,
+            "opt_in",
+            "express",
+            AT,
+            None,
+            False,
+        )
+    ]
+
+
+def test_preferences_override_the_purpose_level_per_channel(drop, read):
+    drop(
+        S,
+        D,
+        F,
+        array(
+            receipt(purpose(tx="CONFIRMED", email="OPT_IN", sms="OPT_OUT")),
+            # no decision at purpose level: only the topics decide
+            receipt(purpose(tx="CHANGE_PREFERENCES", email="OPT_IN")),
+            receipt(purpose(tx="WITHDRAWN", voice="opt_in")),
+            receipt(purpose(THIRD, tx="NOTGIVEN", mail="OPT_OUT"), purpose(REMINDERS, tx="PENDING")),
+        ),
+    )
+    batch = read(S)
+    o = "marketing.offers"
+    assert decided(batch) == {
+        1: {
+            (o, "email"): ("opt_in", "express"),
+            (o, "sms"): ("opt_out", "express"),
+            (o, "voice"): ("opt_in", "express"),
+            (o, "mail"): ("opt_in", "express"),
+        },
+        2: {(o, "email"): ("opt_in", "express")},
+        3: {
+            (o, "email"): ("opt_out", "express"),
+            (o, "sms"): ("opt_out", "express"),
+            (o, "voice"): ("opt_in", "express"),
+            (o, "mail"): ("opt_out", "express"),
+        },
+        4: {
+            ("marketing.third_party", "mail"): ("opt_out", "express"),
+            **each("pending", "express", "marketing.service_reminders"),
+        },
+    }
+    assert accounted(batch) == {F: (4, 0, 0)}
+
+
+def test_email_identifier_subjects(drop, read):
+    drop(S, D, F, array(receipt(phone="07700 900123")))
+    batch = read(S)
+    assert subjects(batch) == [
+        (1, "email", "C1", "jane@example.co.uk", "email"),  # the identifier
+        (1, "mail", "C1", None, "postal"),  # the customer: party-level
+        (1, "sms", "C1", "+447700900123", "phone"),  # the form's Phone, parsed in geoLocation.country
+        (1, "voice", "C1", "+447700900123", "phone"),
+    ]
+
+
+def test_phone_identifier_subjects(drop, read):
+    drop(
+        S,
+        D,
+        F,
+        array(receipt(identifier="0491 570 159", id_type="Phone", phone="+44 7700 900123", country="AU")),
+    )
+    batch = read(S)
+    assert subjects(batch) == [
+        (1, "email", "C1", None, "email"),  # the customer
+        (1, "mail", "C1", None, "postal"),
+        (1, "sms", "C1", "+61491570159", "phone"),  # the identifier wins over the form's Phone
+        (1, "voice", "C1", "+61491570159", "phone"),
+    ]
+
+
+def test_without_customer_or_phone_parts_are_rejected(drop, read):
+    drop(
+        S,
+        D,
+        F,
+        array(
+            receipt(customer="", phone=""),  # a prospect known by email: only email has a subject
+            receipt(identifier="", customer="", phone="", rid="r-2"),  # nobody
+            receipt(customer="", phone="+1 415 555 0134", country="US", rid="r-3"),
+        ),
+    )
+    batch = read(S)
+    assert subjects(batch) == [
+        (1, "email", None, "jane@example.co.uk", "email"),
+        (3, "email", None, "jane@example.co.uk", "email"),
+        (3, "sms", None, "+14155550134", "phone"),
+        (3, "voice", None, "+14155550134", "phone"),
+    ]
+    detail = "marketing.offers {}: no identifier, Phone or CustomerId for it"
+    assert rejects(batch) == [
+        (1, "no_contact_point", detail.format("mail")),
+        (1, "no_contact_point", detail.format("sms")),
+        (1, "no_contact_point", detail.format("voice")),
+        (2, "no_contact_point", detail.format("email")),
+        (2, "no_contact_point", detail.format("mail")),
+        (2, "no_contact_point", detail.format("sms")),
+        (2, "no_contact_point", detail.format("voice")),
+        (3, "no_contact_point", detail.format("mail")),
+    ]
+    assert accounted(batch) == {F: (2, 0, 1)}
+
+
+def test_unmapped_purpose_is_one_part_per_purpose(drop, read):
+    drop(
+        S,
+        D,
+        F,
+        array(
+            receipt(purpose(UNKNOWN, tx="CHANGE_PREFERENCES", email="OPT_IN", sms="OPT_IN")),
+            receipt(purpose(UNKNOWN), purpose(OFFERS, tx="OPT_OUT")),
+        ),
+    )
+    batch = read(S)
+    assert decided(batch) == {2: each("opt_out", "express")}
+    assert rejects(batch) == [
+        (1, "unmapped_purpose", f"purpose Id: {UNKNOWN}"),
+        (2, "unmapped_purpose", f"purpose Id: {UNKNOWN}"),
+    ]
+    assert batch.rejects.height == 2
+    assert accounted(batch) == {F: (1, 0, 1)}
+
+
+def test_unmapped_topic_and_unknown_transaction_types(drop, read):
+    drop(
+        S,
+        D,
+        F,
+        array(
+            receipt(purpose(tx="CONFIRMED", fax="OPT_OUT")),
+            receipt(purpose(tx="MAYBE")),
+            receipt(purpose(tx="CONFIRMED", sms="PERHAPS")),
+        ),
+    )
+    batch = read(S)
+    o = "marketing.offers"
+    assert decided(batch) == {
+        1: each("opt_in", "express"),  # the unknown topic names no channel: the defaults stand
+        # the topic asked about sms: its unreadable answer is no decision for sms
+        3: {
+            (o, "email"): ("opt_in", "express"),
+            (o, "voice"): ("opt_in", "express"),
+            (o, "mail"): ("opt_in", "express"),
+        },
+    }
+    assert rejects(batch) == [
+        (1, "unmapped_topic", "TopicId: fax"),
+        (2, "unknown_transaction_type", f"purpose {OFFERS} TransactionType: MAYBE"),
+        (3, "unknown_transaction_type", "topic sms TransactionType: PERHAPS"),
+    ]
+    assert accounted(batch) == {F: (2, 0, 1)}
+
+
+def test_source_time_falls_back_to_consent_date(drop, read):
+    drop(
+        S,
+        D,
+        F,
+        array(
+            receipt(interaction=None, consent="2026-02-11T08:00:00Z"),
+            receipt(interaction="", consent="2026-02-12T09:30:00+01:00"),
+            receipt(interaction="2026-02-13T10:00:00Z", consent="2026-02-01T10:00:00Z"),
+            receipt(interaction=None, consent=None),
+            receipt(interaction="13/02/2026 10:00", consent="2026-02-01T10:00:00Z"),
+            receipt(interaction="2026-02-25T10:00:00Z"),
+        ),
+    )
+    batch = read(S)
+    times = batch.table("events").select("source_record", "event_ts").unique().sort("source_record").rows()
+    assert times == [
+        (1, dt.datetime(2026, 2, 11, 8)),
+        (2, dt.datetime(2026, 2, 12, 8, 30)),
+        (3, dt.datetime(2026, 2, 13, 10)),
+    ]
+    assert rejects(batch) == [
+        (4, "missing_value", "interactionDate and consentDate are empty"),
+        (5, "bad_timestamp", "interactionDate: 13/02/2026 10:00"),
+        (6, "future_timestamp", "2026-02-25 10:00:00.000000"),
+    ]
+    assert accounted(batch) == {F: (3, 0, 3)}
+
+
+def test_party_id_on_every_event_and_profiles(drop, read):
+    drop(
+        S,
+        D,
+        F,
+        array(
+            receipt(customer="C9", rid="r-1"),
+            receipt(
+                identifier="+61 491 570 159", id_type="Phone", customer="", phone="", country="AU", rid="r-2"
+            ),
+            receipt(purpose(tx="NOTGIVEN"), rid="r-3"),  # no decision: no profile either
+        ),
+    )
+    batch = read(S)
+    assert dict(
+        batch.table("events").group_by("source_record").agg(pl.col("party_id").unique()).iter_rows()
+    ) == {
+        1: ["C9"],
+        2: [None],
+    }
+    assert batch.table("subject_profiles").sort("source_record").select(
+        "source_record",
+        "source_record_id",
+        "party_id",
+        "email",
+        "phone",
+        "country",
+        "first_name",
+        "last_name",
+        "observed_ts",
+    ).rows() == [
+        (1, "r-1", "C9", "jane@example.co.uk", "+447700900123", "GB", "Jane", "Doe", AT),
+        (2, "r-2", None, None, "+61491570159", "AU", "Jane", "Doe", AT),
+    ]
+    assert accounted(batch) == {F: (2, 1, 0)}
+
+
+def test_malformed_email_identifier_is_rejected_by_the_core(drop, read):
+    drop(
+        S,
+        D,
+        F,
+        array(receipt(purpose(tx="CHANGE_PREFERENCES", email="OPT_IN"), identifier="pat.example.co.uk")),
+    )
+    batch = read(S)
+    assert batch.table("events").height == 0
+    assert rejects(batch) == [(1, "invalid_email", "pat.example.co.uk")]
+    assert accounted(batch) == {F: (0, 0, 1)}
+
+
+def test_truncated_array_keeps_the_elements_before_the_break(drop, read):
+    text = array(receipt(rid="r-1"), receipt(rid="r-2"))
+    drop(S, D, F, text[: text.rindex('"purposes"')])
+    batch = read(S)
+    assert batch.table("events")["source_record_id"].unique().to_list() == ["r-1"]
+    assert [(r, reason) for r, reason, _ in rejects(batch)] == [(2, "invalid_json")]
+    assert accounted(batch) == {F: (1, 0, 1)}
+
+
+def test_element_of_unexpected_shape_is_rejected_alone(drop, read):
+    odd = receipt(rid="r-2")
+    odd["purposes"] = "CONFIRMED"
+    drop(S, D, F, array(receipt(rid="r-1"), odd, receipt(rid="r-3"), 42))
+    batch = read(S)
+    assert sorted(batch.table("events")["source_record_id"].unique().to_list()) == ["r-1", "r-3"]
+    assert rejects(batch) == [
+        (2, "bad_json_type", "a field holds another JSON type than expected"),
+        (4, "invalid_json", "not a complete JSON object"),
+    ]
+    assert accounted(batch) == {F: (2, 0, 2)}
+
+
+def test_receipt_without_purposes_is_skipped(drop, read):
+    bare = receipt()
+    bare["purposes"] = []
+    missing = receipt()
+    del missing["purposes"]
+    drop(S, D, F, array(bare, missing))
+    batch = read(S)
+    assert batch.skips.select("source_record", "reason").rows() == [(1, "no_decision"), (2, "no_decision")]
+    assert accounted(batch) == {F: (0, 2, 0)}
+
+
+def test_unexpected_file_is_reported(drop, read):
+    drop(S, D, "receipts.csv", "a\n1\n")
+    batch = read(S)
+    assert batch.rejects.select("source_record", "reason").rows() == [(None, "unexpected_file")]
+
+
+def test_public_scenarios(rules):
+    expected = {
+        "bad_input": ({F: (1, 0, 2)}, [(2, "invalid_email"), (3, "unmapped_purpose")]),
+        "formats_and_time": ({F: (1, 0, 0)}, []),
+        "registry": ({F: (1, 0, 0)}, []),
+    }
+    have = sorted(p.name for p in SCENARIOS.iterdir() if (p / "landing" / S).is_dir())
+    assert have == sorted(expected)
+    for name, (ledger, reasons) in expected.items():
+        batch = read_source(S, SCENARIOS / name / "landing", rules)
+        assert accounted(batch) == ledger, name
+        assert sorted(set(batch.rejects.select("source_record", "reason").iter_rows())) == reasons, name
+    # the quarantine keeps one row per (record, reason, detail): 2 for bad_input
+    bad = read_source(S, SCENARIOS / "bad_input" / "landing", rules)
+    assert bad.rejects.unique(["source_record", "reason", "detail"]).height == 2
+    assert bad.table("events").filter(pl.col("channel") == "email").select(
+        "contact_point", "purpose", "brand", "status", "event_ts"
+    ).rows() == [
+        ("dee.good@example.co.uk", "marketing.offers", BRAND, "opt_in", dt.datetime(2026, 2, 12, 10))
+    ]
+    fallback = read_source(S, SCENARIOS / "formats_and_time" / "landing", rules).table("events")
+    assert fallback.filter(pl.col("channel") == "email").select(
+        "contact_point", "purpose", "event_ts"
+    ).rows() == [("otto.trust@example.co.uk", "marketing.service_reminders", dt.datetime(2026, 3, 4, 8))]
+    registry = read_source(S, SCENARIOS / "registry" / "landing", rules).table("events")
+    assert subjects_of(registry) == [
+        ("email", "C840005", None),
+        ("mail", "C840005", None),
+        ("sms", "C840005", "+61491570159"),
+        ("voice", "C840005", "+61491570159"),
+    ]
+
+
+def subjects_of(events: pl.DataFrame) -> list[tuple]:
+    return events.sort("channel").select("channel", "party_id", "contact_point").rows()

@@ -1,0 +1,521 @@
+"""preference_centre connector: SAP Customer Data Cloud accounts export (feeds.md §6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from consent_pipeline.canonical import TABLES, Batch
+from consent_pipeline.config import Rules
+from consent_pipeline.core.eventlog import ingest_staged
+from consent_pipeline.core.ingest import read_source
+from consent_pipeline.core.staging import write_batch
+from tests.conftest import SCENARIOS
+
+S = "preference_centre"
+D = "2026-02-20T020000Z"
+F = "accounts_0001.jsonl"
+STATE = "2026-02-10T09:00:00.000Z"
+SENT = "2026-02-10T09:00:01.000Z"
+CONFIRM = "2026-02-10T09:12:44.000Z"
+UPDATED = "2026-02-11T10:00:00.000Z"
+EVENT_COLS = (
+    "source_record",
+    "party_id",
+    "contact_point",
+    "contact_point_type",
+    "channel",
+    "purpose",
+    "brand",
+    "status",
+    "basis",
+    "event_ts",
+    "double_opt_in",
+)
+
+
+def t(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "")).replace(microsecond=0)
+
+
+def sub(subscribed: Any = True, status: str | None = "Confirmed", confirm: str | None = CONFIRM) -> dict:
+    doi = None if status is None else {"status": status, "emailSentTime": SENT, "confirmTime": confirm}
+    return {
+        "email": {
+            "isSubscribed": subscribed,
+            "lastUpdatedSubscriptionState": STATE,
+            "tags": None,
+            "doubleOptIn": doi,
+        }
+    }
+
+
+def pref(
+    granted: Any = True, action: str | None = "2026-02-09T08:00:00.000Z", modified: str | None = UPDATED
+) -> dict:
+    out: dict[str, Any] = {"isConsentGranted": granted, "docVersion": 1.0}
+    if modified is not None:
+        out["lastConsentModified"] = modified
+    if action is not None:
+        out["actionTimestamp"] = action
+    return out
+
+
+def account(
+    customer: str | None = "C100001",
+    email: str | None = "Ana.Silva@Example.com",
+    phones: list[dict] | None = None,
+    subscriptions: dict | None = None,
+    preferences: dict | None = None,
+    full: bool = True,
+    updated: str | None = UPDATED,
+    uid: str = "U1",
+    **extra: Any,
+) -> str:
+    profile: dict[str, Any] = {"email": email, "firstName": "Ana", "lastName": "Silva", "country": "GB"}
+    if phones is not None:
+        profile["phones"] = phones
+    record: dict[str, Any] = {
+        "UID": uid,
+        "hasLiteAccount": not full,
+        "hasFullAccount": full,
+        "profile": profile,
+        "data": {"customerId": customer} if customer else {},
+        "subscriptions": subscriptions or {},
+        "preferences": preferences or {},
+    }
+    if updated is not None:
+        record["lastUpdated"] = updated
+    record.update(extra)
+    return json.dumps(record) + "\n"
+
+
+def accounted(batch: Batch) -> dict[str, tuple[int, int, int]]:
+    """Per file name: (accepted, skipped, quarantined) records, counted as the ingest ledger does; asserts
+    that every record read is exactly one of them."""
+    parts: set[tuple[str, int]] = set()
+    for name in batch.table_names:
+        if TABLES[name].counts_as_part:
+            parts |= set(batch.table(name).select("source_file", "source_record").iter_rows())
+    rejected = (
+        set(batch.rejects.drop_nulls("source_record").select("source_file", "source_record").iter_rows())
+        - parts
+    )
+    skipped = set(batch.skips.select("source_file", "source_record").iter_rows()) - parts - rejected
+    out = {}
+    for file, rows_read in batch.files.select("source_file", "rows_read").iter_rows():
+        sets = [{n for f, n in s if f == file} for s in (parts, skipped, rejected)]
+        assert set().union(*sets) == set(range(1, rows_read + 1)), file
+        out[file.rsplit("/", 1)[1]] = tuple(len(s) for s in sets)
+    return out
+
+
+def events(batch: Batch) -> list[tuple]:
+    return sorted(batch.table("events").select(EVENT_COLS).rows(), key=repr)
+
+
+def rejects(batch: Batch) -> list[tuple]:
+    return sorted(set(batch.rejects.select("source_record", "reason", "detail").iter_rows()), key=repr)
+
+
+# --- subscriptions --------------------------------------------------------------------------------
+
+
+def test_confirmed_double_opt_in_is_an_opt_in_at_confirm_time_and_proof_of_control(drop, read):
+    drop(S, D, F, account(subscriptions={"lakeside_home.newsletter": sub()}))
+    batch = read(S)
+    assert events(batch) == [
+        (1, "C100001", "ana.silva@example.com", "email", "email", "marketing.newsletter", "lakeside_home",
+         "opt_in", "express", t(CONFIRM), True),
+    ]  # fmt: skip
+    evidence = batch.table("contact_evidence").sort("kind")
+    assert evidence.select(
+        "party_id", "contact_point", "contact_point_type", "kind", "evidence_ts"
+    ).rows() == [
+        # a full account tied to a customer id: its login email is the customer's (semantics §3 rule 1)
+        ("C100001", "ana.silva@example.com", "email", "account_login", t(UPDATED)),
+        ("C100001", "ana.silva@example.com", "email", "double_opt_in", t(CONFIRM)),
+    ]
+    assert batch.table("events")["source_record_id"].to_list() == ["U1"]
+    assert accounted(batch) == {F: (1, 0, 0)}
+
+
+def test_pending_and_not_confirmed_are_pending_at_the_state_time(drop, read):
+    drop(
+        S,
+        D,
+        F,
+        account(subscriptions={"lakeside_home.newsletter": sub(status="Pending", confirm=None)})
+        + account(
+            customer=None, full=False, subscriptions={"lakeside_home.offers": sub(status="NotConfirmed")}
+        ),
+    )
+    batch = read(S)
+    assert events(batch) == [
+        (1, "C100001", "ana.silva@example.com", "email", "email", "marketing.newsletter", "lakeside_home",
+         "pending", "express", t(STATE), False),
+        (2, None, "ana.silva@example.com", "email", "email", "marketing.offers", "lakeside_home",
+         "pending", "express", t(STATE), False),
+    ]  # fmt: skip
+    # no confirmation, no double-opt-in evidence (the login of the full account still proves control)
+    assert batch.table("contact_evidence")["kind"].to_list() == ["account_login"]
+    assert accounted(batch) == {F: (2, 0, 0)}
+
+
+def test_subscribed_without_double_opt_in_is_a_plain_opt_in_at_the_state_time(drop, read):
+    drop(S, D, F, account(subscriptions={"lakeside_energy.offers": sub(status=None)}))
+    batch = read(S)
+    assert events(batch) == [
+        (1, "C100001", "ana.silva@example.com", "email", "email", "marketing.offers", "lakeside_energy",
+         "opt_in", "express", t(STATE), False),
+    ]  # fmt: skip
+
+
+def test_unsubscribed_is_an_opt_out_at_the_state_time_whatever_the_old_confirmation(drop, read):
+    drop(
+        S,
+        D,
+        F,
+        account(customer=None, full=False, subscriptions={"lakeside_home.offers": sub(subscribed=False)}),
+    )
+    batch = read(S)
+    assert events(batch) == [
+        (1, None, "ana.silva@example.com", "email", "email", "marketing.offers", "lakeside_home",
+         "opt_out", "express", t(STATE), False),
+    ]  # fmt: skip
+    assert batch.table("contact_evidence").height == 0
+
+
+def test_subscription_ids_with_dots_and_unknown_ids(drop, read):
+    subs = {
+        "lakeside_motors.offers": sub(),
+        "lakeside_pets.offers": sub(),
+        "lakeside_home.offers": sub(False),
+    }
+    drop(S, D, F, account(subscriptions=subs) + account(customer=None, subscriptions={"old.list": sub()}))
+    batch = read(S)
+    assert sorted((r[0], r[5], r[6], r[7]) for r in events(batch)) == [
+        (1, "marketing.offers", "lakeside_home", "opt_out"),
+        (1, "marketing.offers", "lakeside_motors", "opt_in"),
+    ]
+    assert rejects(batch) == [
+        (1, "unmapped_subscription", "subscription id: lakeside_pets.offers"),
+        (2, "unmapped_subscription", "subscription id: old.list"),
+    ]
+    assert accounted(batch) == {F: (1, 0, 1)}
+
+
+def test_subscription_under_a_channel_the_mapping_does_not_give(drop, read):
+    subs = {"lakeside_home.offers": {"sms": sub()["email"]}}
+    drop(S, D, F, account(customer=None, subscriptions=subs))
+    batch = read(S)
+    assert rejects(batch) == [(1, "unmapped_subscription", "subscription lakeside_home.offers channel: sms")]
+    assert accounted(batch) == {F: (0, 0, 1)}
+
+
+def test_bad_subscription_values(drop, read):
+    drop(
+        S,
+        D,
+        F,
+        account(customer=None, subscriptions={"lakeside_home.offers": sub(subscribed=None)})
+        + account(customer=None, subscriptions={"lakeside_home.offers": sub(subscribed="maybe")})
+        + account(customer=None, subscriptions={"lakeside_home.offers": sub(status="Bounced")})
+        # an unsubscribed record's confirmation status does not matter
+        + account(
+            customer=None, subscriptions={"lakeside_home.offers": sub(subscribed=False, status="Bounced")}
+        ),
+    )
+    batch = read(S)
+    assert rejects(batch) == [
+        (1, "missing_value", "isSubscribed of lakeside_home.offers is empty"),
+        (2, "bad_value", "isSubscribed of lakeside_home.offers: maybe"),
+        (3, "bad_value", "doubleOptIn.status of lakeside_home.offers: Bounced"),
+    ]
+    assert [(r[0], r[7]) for r in events(batch)] == [(4, "opt_out")]
+    assert accounted(batch) == {F: (1, 0, 3)}
+
+
+# --- preferences ----------------------------------------------------------------------------------
+
+
+def test_preferences_are_nested_statements_dated_by_the_action(drop, read):
+    prefs = {
+        "sms": {
+            "lakeside_home": {"offers": pref(False)},
+            "lakeside_energy": {"outage": pref(True, action=None)},  # server time only when no action time
+        }
+    }
+    drop(S, D, F, account(phones=[{"number": "07700 900123", "type": "mobile"}], preferences=prefs))
+    batch = read(S)
+    assert events(batch) == [
+        (1, "C100001", "+447700900123", "phone", "sms", "marketing.offers", "lakeside_home",
+         "opt_out", "express", dt.datetime(2026, 2, 9, 8), False),
+        (1, "C100001", "+447700900123", "phone", "sms", "service.outage", "lakeside_energy",
+         "opt_in", "express", t(UPDATED), False),
+    ]  # fmt: skip
+
+
+def test_sms_preference_applies_to_mobile_phones_only(drop, read):
+    phones = [
+        {"number": "+44 7700 900123", "type": "mobile"},
+        {"number": "020 7946 0000", "type": "home"},
+        {"number": "07700 900456", "type": "Mobile"},
+    ]
+    drop(S, D, F, account(phones=phones, preferences={"sms": {"lakeside_home": {"offers": pref()}}}))
+    batch = read(S)
+    assert [(r[2], r[3]) for r in events(batch)] == [("+447700900123", "phone"), ("+447700900456", "phone")]
+    profile = batch.table("subject_profiles")
+    assert profile.select(
+        "party_id", "email", "phone", "country", "first_name", "last_name", "observed_ts"
+    ).rows() == [("C100001", "ana.silva@example.com", "+447700900123", "GB", "Ana", "Silva", t(UPDATED))]
+
+
+def test_sms_preference_without_a_mobile_is_the_customers_or_rejected(drop, read):
+    home = [{"number": "020 7946 0000", "type": "home"}]
+    offers = {"sms": {"lakeside_home": {"offers": pref()}}}
+    drop(
+        S,
+        D,
+        F,
+        account(phones=home, preferences=offers)
+        + account(customer=None, full=False, phones=home, preferences=offers),
+    )
+    batch = read(S)
+    assert events(batch) == [
+        (1, "C100001", None, "phone", "sms", "marketing.offers", "lakeside_home",
+         "opt_in", "express", dt.datetime(2026, 2, 9, 8), False),
+    ]  # fmt: skip
+    assert rejects(batch) == [
+        (2, "no_contact_point", "preference sms.lakeside_home.offers: no contact point for channel sms")
+    ]
+    assert accounted(batch) == {F: (1, 0, 1)}
+
+
+def test_star_preference_is_the_customers_else_every_contact_point_of_the_account(drop, read):
+    phones = [{"number": "+44 7700 900123", "type": "mobile"}, {"number": "020 7946 0000", "type": "home"}]
+    third = {"thirdparty": {"all": pref()}}
+    drop(
+        S,
+        D,
+        F,
+        account(phones=phones, preferences=third)
+        + account(customer=None, full=False, phones=phones, preferences=third)
+        + account(customer=None, full=False, email=None, phones=[], preferences=third),
+    )
+    batch = read(S)
+    when = dt.datetime(2026, 2, 9, 8)
+    assert events(batch) == [
+        (1, "C100001", None, None, "*", "marketing.third_party", "*", "opt_in", "express", when, False),
+        (2, None, "+442079460000", "phone", "*", "marketing.third_party", "*", "opt_in", "express", when,
+         False),
+        (2, None, "+447700900123", "phone", "*", "marketing.third_party", "*", "opt_in", "express", when,
+         False),
+        (2, None, "ana.silva@example.com", "email", "*", "marketing.third_party", "*", "opt_in", "express",
+         when, False),
+    ]  # fmt: skip
+    assert rejects(batch) == [
+        (3, "no_contact_point", "preference thirdparty.all: no contact point for channel *")
+    ]
+    assert accounted(batch) == {F: (2, 0, 1)}
+
+
+def test_unknown_preference_and_bad_preference_values(drop, read):
+    prefs = {
+        "sms": {"lakeside_motors": {"offers": pref()}, "lakeside_home": {"offers": pref(granted=None)}},
+        "thirdparty": {"all": pref(granted="yes")},
+    }
+    drop(S, D, F, account(customer=None, preferences=prefs))
+    batch = read(S)
+    assert rejects(batch) == [
+        (1, "bad_value", "isConsentGranted of thirdparty.all: yes"),
+        (1, "missing_value", "isConsentGranted of sms.lakeside_home.offers is empty"),
+        (1, "unmapped_preference", "preference id: sms.lakeside_motors.offers"),
+    ]
+    assert accounted(batch) == {F: (0, 0, 1)}
+
+
+# --- times ----------------------------------------------------------------------------------------
+
+
+def test_bad_timestamps_are_rejected_parts(drop, read):
+    drop(
+        S,
+        D,
+        F,
+        account(customer=None, subscriptions={"lakeside_home.offers": sub(status=None)}, uid="a").replace(
+            STATE, "10/02/2026"
+        )
+        # a confirmed opt-in without its confirmation time
+        + account(customer=None, subscriptions={"lakeside_home.newsletter": sub(confirm=None)})
+        # an action time that cannot be read does not fall back to the server time
+        + account(customer=None, preferences={"thirdparty": {"all": pref(action="yesterday")}})
+        # the account's own time: a rejected part; its facts take the latest statement time instead
+        + account(subscriptions={"lakeside_home.offers": sub()}, updated="not a time"),
+    )
+    batch = read(S)
+    assert rejects(batch) == [
+        (
+            1,
+            "bad_timestamp",
+            "subscriptions.lakeside_home.offers.email.lastUpdatedSubscriptionState: 10/02/2026",
+        ),
+        (2, "bad_timestamp", "subscriptions.lakeside_home.newsletter.email.confirmTime: "),
+        (3, "bad_timestamp", "preferences.thirdparty.all.actionTimestamp: yesterday"),
+        (4, "bad_timestamp", "lastUpdated: not a time"),
+    ]
+    assert batch.table("reviews").select("source_record", "party_id", "reviewed_at").rows() == [
+        (4, "C100001", t(CONFIRM))
+    ]
+    assert accounted(batch) == {F: (1, 0, 3)}
+
+
+def test_future_statement_is_quarantined_by_the_core(drop, read):
+    late = "2026-02-25T10:00:00.000Z"  # > received_ts + 1 day
+    drop(
+        S,
+        D,
+        F,
+        account(customer=None, subscriptions={"lakeside_home.offers": sub(status=None)}).replace(STATE, late),
+    )
+    batch = read(S)
+    assert set(batch.rejects.select("source_record", "reason").iter_rows()) == {(1, "future_timestamp")}
+    assert accounted(batch) == {F: (0, 0, 1)}
+
+
+# --- facts, reviews and the ledger ----------------------------------------------------------------
+
+
+def test_every_customer_capture_is_a_review_even_with_nothing_in_it(drop, read):
+    drop(
+        S,
+        D,
+        F,
+        account()  # a customer: a review
+        + account(customer=None, full=False)  # a lite account with nothing: nothing to record
+        + account(updated=None, preferences={"thirdparty": {"all": pref(action=None, modified=CONFIRM)}})
+        + account(updated=None),  # a customer capture that cannot be dated
+    )
+    batch = read(S)
+    assert batch.table("reviews").select("source_record", "party_id", "reviewed_at").rows() == [
+        (1, "C100001", t(UPDATED)),
+        (3, "C100001", t(CONFIRM)),  # no lastUpdated: the latest statement time
+    ]
+    assert batch.skips.select("source_record", "reason").rows() == [(2, "no_decision")]
+    assert rejects(batch) == [
+        (4, "missing_value", "lastUpdated is empty and no statement is dated: the review has no time")
+    ]
+    assert accounted(batch) == {F: (2, 1, 1)}
+
+
+def test_login_evidence_needs_a_full_account_and_a_customer(drop, read):
+    drop(
+        S,
+        D,
+        F,
+        account(full=False, subscriptions={"lakeside_home.offers": sub()})  # customer, no login: DOI only
+        + account(customer=None, subscriptions={"lakeside_home.offers": sub()})  # login, no customer: nothing
+        + account(email=None),  # no login email
+    )
+    batch = read(S)
+    assert batch.table("contact_evidence").select("source_record", "kind").rows() == [(1, "double_opt_in")]
+    assert accounted(batch) == {F: (3, 0, 0)}
+
+
+def test_malformed_email_and_truncated_line(drop, read):
+    good = account(
+        customer=None,
+        full=False,
+        email="Ivy.Lite@Example.co.uk",
+        subscriptions={"lakeside_home.newsletter": sub()},
+    )
+    bad = account(
+        customer=None,
+        full=False,
+        email="sam@@example.co.uk",
+        subscriptions={"lakeside_home.newsletter": sub()},
+    )
+    drop(S, D, F, good + '{"UID": "5a6b", "hasLiteAccount": true, "profile": {"email": "cut.off@exam\n' + bad)
+    batch = read(S)
+    assert [(r[0], r[2]) for r in events(batch)] == [(1, "ivy.lite@example.co.uk")]
+    assert rejects(batch) == [
+        (2, "invalid_json", "not a complete JSON object"),
+        (3, "invalid_email", "sam@@example.co.uk"),
+    ]
+    assert accounted(batch) == {F: (1, 0, 2)}
+
+
+def test_a_customer_with_a_malformed_email_is_still_a_review(drop, read):
+    drop(S, D, F, account(email="sam@@example.co.uk", subscriptions={"lakeside_home.newsletter": sub()}))
+    batch = read(S)
+    assert batch.table("events").height == 0
+    assert batch.table("reviews")["party_id"].to_list() == ["C100001"]
+    assert rejects(batch) == [(1, "invalid_email", "sam@@example.co.uk")]
+    assert accounted(batch) == {F: (1, 0, 0)}
+
+
+def test_a_line_that_disagrees_on_json_types_is_quarantined_alone(drop, read):
+    drop(S, D, F, account() + account().replace('"preferences": {}', '"preferences": 5') + account())
+    drop(S, D, "accounts_0002.jsonl", account())
+    batch = read(S)
+    assert set(batch.rejects.select("source_file", "source_record", "reason").iter_rows()) == {
+        (f"{S}/{D}/{F}", 2, "bad_json_type"),
+    }
+    assert accounted(batch) == {F: (2, 0, 1), "accounts_0002.jsonl": (1, 0, 0)}
+
+
+def test_unexpected_file_is_reported(drop, read):
+    drop(S, D, "accounts.csv", "UID\n1\n")
+    batch = read(S)
+    assert batch.rejects.select("source_record", "reason").rows() == [(None, "unexpected_file")]
+
+
+def ingest(batch: Batch, tmp: Path) -> tuple[list[tuple], list[tuple]]:
+    """The ledger and quarantine rows the event log writes for a batch."""
+    write_batch(batch, tmp / "staging")
+    con = duckdb.connect(str(tmp / "w.duckdb"))
+    try:
+        ingest_staged(con, tmp / "staging", "r1", dt.datetime(2026, 3, 1, 6))
+        ledger = con.execute(
+            "SELECT rows_read, rows_accepted, rows_skipped, rows_duplicate, rows_quarantined"
+            " FROM ingest_ledger"
+        ).fetchall()
+        quarantine = con.execute("SELECT source_record, reason FROM quarantine ORDER BY 1, 2").fetchall()
+    finally:
+        con.close()
+    return ledger, quarantine
+
+
+def test_public_scenarios(rules: Rules, tmp_path: Path):
+    expected = {
+        "bad_input": {"accounts_0001.jsonl": (1, 0, 2)},
+        "double_opt_in": {"accounts_20260210.jsonl": (4, 0, 0), "accounts_20260220.jsonl": (2, 0, 0)},
+        "household_ownership": {"accounts_0001.jsonl": (1, 0, 0)},
+        "formats_and_time": {"accounts_0001.jsonl": (1, 0, 0)},
+    }
+    have = sorted(p.name for p in SCENARIOS.iterdir() if (p / "landing" / S).is_dir())
+    assert have == sorted(expected)
+    for name, ledger in expected.items():
+        batch = read_source(S, SCENARIOS / name / "landing", rules)
+        assert accounted(batch) == ledger, name
+    bad = read_source(S, SCENARIOS / "bad_input" / "landing", rules)
+    # expect.yaml: rows_read 3, accepted 1, quarantined 2; two quarantine rows
+    assert ingest(bad, tmp_path) == ([(3, 1, 0, 0, 2)], [(2, "invalid_json"), (3, "invalid_email")])
+    doi = read_source(S, SCENARIOS / "double_opt_in" / "landing", rules).table("events")
+    casey = doi.filter(pl.col("contact_point") == "casey.confirmed@example.co.uk").sort("event_ts", "purpose")
+    assert casey.select("purpose", "brand", "status", "event_ts", "double_opt_in").rows() == [
+        ("marketing.newsletter", "lakeside_home", "opt_in", dt.datetime(2026, 2, 7, 9, 12, 44), True),
+        ("marketing.third_party", "*", "opt_in", dt.datetime(2026, 2, 7, 9, 14, 31), False),
+        ("marketing.third_party", "*", "opt_in", dt.datetime(2026, 2, 7, 9, 14, 31), False),
+        ("marketing.newsletter", "lakeside_home", "pending", dt.datetime(2026, 2, 18, 20), False),
+    ]
+    owner = read_source(S, SCENARIOS / "household_ownership" / "landing", rules).table("contact_evidence")
+    assert sorted(owner.select("party_id", "contact_point", "kind").rows()) == [
+        ("C200104", "okafor.home@example.com", "account_login"),
+        ("C200104", "okafor.home@example.com", "double_opt_in"),
+    ]
