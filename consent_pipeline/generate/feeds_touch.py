@@ -298,8 +298,11 @@ def onetrust(plan: Plan, pop: Population, land: Landing) -> None:
         "first", "last", "email", "mobile_plan", "mobile_nsn", "country", "customer_id")
     pros = pop.prospects.filter(pl.col("region").is_in(regions)).select(
         "first", "last", "email", "mobile_plan", "mobile_nsn", "country", pl.lit(None, pl.String).alias("customer_id"))
-    pool = pl.concat([cust, pros])
-    who = pool.gather(rng.integers(0, pool.height, k))
+    # Dealer web forms: mostly the dealers' own customers, some new prospects.
+    from_cust = rng.random(k) < (0.8 if pros.height else 1.0)
+    n_c = int(from_cust.sum())
+    who = pl.concat([cust.gather(rng.integers(0, cust.height, n_c)),
+                     pros.gather(rng.integers(0, max(pros.height, 1), k - n_c)) if k - n_c else cust.head(0)])
     ts = tl.event_times(rng, k, plan.start - 7 * DAY, int(times[-1]))
     idx, _ = tl.assign(rng, ts, times)
     bad = tl.bad_kinds(rng, k, {"invalid_email": 0.0005, "unmapped_purpose": 0.0005})
