@@ -20,8 +20,8 @@ or a flag other than Y/N is a `bad_record`; a blank customer id is `missing_valu
 unknown brand code `unmapped_brand`, an impossible flag date `bad_timestamp`: each rejects that record
 alone.
 
-The flags' scopes (FLAGS below) are the legacy system's own field meanings as feeds.md §10 fixes them;
-the brand codes and the no-flags policy come from rules/.
+The flags' scopes, the brand codes and the no-flags policy come from rules/ (mappings/legacy.yaml,
+policies.yaml).
 """
 
 from __future__ import annotations
@@ -62,17 +62,8 @@ FIELDS: dict[str, tuple[int, int]] = {
     "flag_date": (28, 8),
     "brand_code": (36, 3),
 }
-# What each flag set to Y opts out of: (channel, purpose) pairs. These are the legacy system's own field
-# meanings as feeds.md §10 fixes them (LegacyMap has no place for them yet; see the module docstring).
-FLAGS: dict[str, tuple[tuple[str, str], ...]] = {
-    "NO_EMAIL": (("email", "*"),),
-    "NO_PHONE": (("sms", "*"), ("voice", "*")),
-    "NO_MAIL": (("mail", "*"), ("door", "*")),
-    "DPA_NO_MARKETING": (("*", "marketing"),),
-    "DPA_NO_FOLLOWUP": (("*", "marketing.service_reminders"),),
-}
-# A record with no flag set, under the `legitimate_interest` policy.
-NO_FLAGS_SCOPE = ("*", "marketing")
+# The flag columns; what each opts out of is in rules/mappings/legacy.yaml (`flags`).
+FLAGS = ("NO_EMAIL", "NO_PHONE", "NO_MAIL", "DPA_NO_MARKETING", "DPA_NO_FOLLOWUP")
 YES, NO = "Y", "N"
 
 LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source_record_id")
@@ -195,10 +186,12 @@ def _details(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, rul
         pl.format("flag date: '{}'", pl.col("flag_date")),
     )
     base = with_lineage(rows, delivery, rel, pl.col("account_no").str.strip_chars())
-    events = [_flag_events(base, flag, scopes, rules) for flag, scopes in FLAGS.items()]
+    m = rules.mapping(SOURCE)
+    scopes = {flag: [(x.channel, x.purpose) for x in getattr(m.flags, flag)] for flag in FLAGS}
+    events = [_flag_events(base, flag, scopes[flag], rules) for flag in FLAGS]
     no_flag = ~pl.any_horizontal(pl.col(flag) == YES for flag in FLAGS)
     if rules.policies.legacy["no_flags"] == "legitimate_interest":
-        channel, purpose = NO_FLAGS_SCOPE
+        channel, purpose = m.no_flags_scope.channel, m.no_flags_scope.purpose
         events.append(_events(base.filter(no_flag), channel, purpose, "opt_in", "legitimate_interest", rules))
     else:  # no_consent: a record without flags says nothing
         skip_records(batch, rel, base.filter(no_flag), "no_flags")
@@ -206,9 +199,7 @@ def _details(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, rul
         batch.add("events", frame)
 
 
-def _flag_events(
-    base: pl.DataFrame, flag: str, scopes: tuple[tuple[str, str], ...], rules: Rules
-) -> pl.DataFrame:
+def _flag_events(base: pl.DataFrame, flag: str, scopes: list[tuple[str, str]], rules: Rules) -> pl.DataFrame:
     flagged = base.filter(pl.col(flag) == YES)
     return pl.concat(
         [_events(flagged, channel, purpose, "opt_out", "legacy_flag", rules) for channel, purpose in scopes]

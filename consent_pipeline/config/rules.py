@@ -168,8 +168,21 @@ class SalesforceMap(_Model):
     dont_market_purpose: str
 
 
+class LegacyFlags(_Model):
+    """What each flag of the fixed-width record opts out of when set to Y (the five flag columns)."""
+
+    NO_EMAIL: list[ChannelPurpose]
+    NO_PHONE: list[ChannelPurpose]
+    NO_MAIL: list[ChannelPurpose]
+    DPA_NO_MARKETING: list[ChannelPurpose]
+    DPA_NO_FOLLOWUP: list[ChannelPurpose]
+
+
 class LegacyMap(_Model):
     brand_codes: dict[str, str]
+    flags: LegacyFlags
+    # The opt-in a record with no flag set stands for, under policies.yaml `legacy.no_flags: legitimate_interest`.
+    no_flags_scope: ChannelPurpose
 
     @field_validator("brand_codes")
     @classmethod
@@ -534,6 +547,12 @@ def _cross_check(root: Path, company: CompanyFile, policies: PoliciesFile, m: Ma
         c.channel(mp("salesforce_consent"), f"engagement_channels.{name}", ch)
     for code, b in m.legacy.brand_codes.items():
         c.brand(mp("legacy"), f"brand_codes.{code}", b)
+    for flag, scopes in m.legacy.flags:
+        for i, scope in enumerate(scopes):
+            c.channel(mp("legacy"), f"flags.{flag}.{i}.channel", scope.channel, star=True)
+            c.purpose(mp("legacy"), f"flags.{flag}.{i}.purpose", scope.purpose, star=True)
+    c.channel(mp("legacy"), "no_flags_scope.channel", m.legacy.no_flags_scope.channel, star=True)
+    c.purpose(mp("legacy"), "no_flags_scope.purpose", m.legacy.no_flags_scope.purpose, star=True)
     c.purpose(mp("lead_lists"), "purpose", m.lead_lists.purpose)
     c.purpose(mp("pos"), "optin_purpose", m.pos.optin_purpose)
     for reg in m.dnc_registries.registries:
