@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import AssetKey, DagsterEventType, DagsterInstance, materialize
 
 from consent_pipeline.config import Settings
 from consent_pipeline.definitions import ALL_ASSETS
@@ -24,6 +24,8 @@ class RunOutcome:
     checks: list[tuple[str, str, bool, str]] = field(default_factory=list)  # (asset, check, passed, severity)
     figures: dict[str, int] = field(default_factory=dict)
     error: str = ""
+    # Each step's (start, end) in Unix seconds, from the run's event log, in the order steps started.
+    steps: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def failed_checks(self) -> list[tuple[str, str, bool, str]]:
@@ -84,7 +86,8 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> RunOutcome:
             # Dagster's own event lines only for problems; progress lines come from lib.progress.
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
-    outcome = RunOutcome(result.success, result.run_id, time.perf_counter() - started, settings)
+        steps = _step_times(instance, result.run_id)
+    outcome = RunOutcome(result.success, result.run_id, time.perf_counter() - started, settings, steps=steps)
     for ev in result.get_asset_check_evaluations():
         outcome.checks.append((ev.asset_key.to_user_string(), ev.check_name, ev.passed, ev.severity.value))
     if not result.success:
@@ -94,6 +97,20 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> RunOutcome:
             outcome.error = err.message.strip() if err else "a step failed"
     outcome.figures = _figures(settings, result.run_id)
     return outcome
+
+
+def _step_times(instance: DagsterInstance, run_id: str) -> dict[str, tuple[float, float]]:
+    starts: dict[str, float] = {}
+    ends: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        ev = entry.dagster_event
+        if ev is None or not entry.step_key:
+            continue
+        if ev.event_type == DagsterEventType.STEP_START:
+            starts[entry.step_key] = entry.timestamp
+        elif ev.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            ends[entry.step_key] = entry.timestamp
+    return {k: (t, ends.get(k, t)) for k, t in sorted(starts.items(), key=lambda kv: kv[1])}
 
 
 def _figures(settings: Settings, run_id: str) -> dict[str, int]:

@@ -1,0 +1,227 @@
+"""Benchmark: the full pipeline against the physical floor, per stage, and a 1% delta run.
+
+    .venv/bin/python bench/bench.py --scale 1            # scale 10: about 10M source records
+
+1. Generates landing data for the scale (cached in data/bench/, reused when present).
+2. Runs the whole pipeline into a fresh warehouse and reports wall time and peak memory per stage (each
+   Dagster step; memory sampled from /proc every 50 ms).
+3. Measures, in the same process, the floor: DuckDB reading every landing file once, plus one
+   latest-per-key pass over the run's events. Prints full / floor.
+4. Adds 1% new deliveries (a generated slice one day later) to a copy of the warehouse and times the next
+   run against the full run.
+
+Prints a table; `--json FILE` also writes the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from consent_pipeline.config import Settings, load_rules  # noqa: E402
+from consent_pipeline.generate import REPORT_NAME, generate  # noqa: E402
+from consent_pipeline.generate.plan import DEFAULT_AS_OF  # noqa: E402
+from consent_pipeline.run import RunOutcome, run_pipeline  # noqa: E402
+
+
+class RssSampler:
+    """Resident memory of this process, sampled in a thread: (time, bytes) pairs."""
+
+    def __init__(self, every: float = 0.05) -> None:
+        self.every = every
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def rss() -> int:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), self.rss()))
+            time.sleep(self.every)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak(self, start: float = 0.0, end: float = float("inf")) -> int:
+        inside = [b for t, b in self.samples if start <= t <= end]
+        return max(inside, default=0)
+
+
+def landing_for(scale: float, seed: int, cache: Path, as_of: dt.datetime, label: str = "") -> tuple[Path, float]:
+    out = cache / f"scale-{scale:g}-seed-{seed}{label}" / "landing"
+    if (out / REPORT_NAME).exists():
+        return out, 0.0
+    if out.exists():
+        shutil.rmtree(out)
+    started = time.perf_counter()
+    generate(out, load_rules(ROOT / "rules"), scale=scale, seed=seed, as_of=as_of)
+    return out, time.perf_counter() - started
+
+
+def run(landing: Path, warehouse: Path, as_of: dt.datetime) -> tuple[RunOutcome, RssSampler]:
+    settings = Settings.resolve(
+        landing=landing, warehouse=warehouse, extracts=warehouse.parent / "extracts", rules=ROOT / "rules",
+        as_of=as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    with RssSampler() as sampler:
+        outcome = run_pipeline(settings, quiet=True)
+    if not outcome.success:
+        raise SystemExit(f"bench: the run failed: {outcome.error}")
+    return outcome, sampler
+
+
+def floor(landing: Path, warehouse: Path) -> dict[str, float]:
+    """DuckDB reading every landing file once, and one latest-per-key pass over the run's events."""
+    con = duckdb.connect()
+    files = [p for p in sorted(landing.rglob("*")) if p.is_file() and p.name != REPORT_NAME]
+    groups: dict[str, list[str]] = {"csv": [], "json": [], "text": []}
+    for p in files:
+        kind = "csv" if p.suffix == ".csv" else "json" if p.suffix in (".json", ".jsonl") else "text"
+        groups[kind].append(str(p))
+    started = time.perf_counter()
+    rows = 0
+    for path in groups["csv"]:  # one file at a time: the exports' headers differ
+        rows += con.sql(
+            f"SELECT count(*) FROM read_csv('{path}', all_varchar=true, ignore_errors=true, null_padding=true)"
+        ).fetchall()[0][0]
+    for path in groups["json"]:
+        rows += con.sql(
+            f"SELECT count(*) FROM read_json('{path}', format='auto', ignore_errors=true, "
+            "maximum_object_size=100000000)"
+        ).fetchall()[0][0]
+    if groups["text"]:
+        listing = ", ".join(f"'{p}'" for p in groups["text"])
+        rows += con.sql(
+            f"SELECT sum(len(string_split(content, chr(10)))) FROM read_text([{listing}])"
+        ).fetchall()[0][0]
+    read_s = time.perf_counter() - started
+    con.execute(f"ATTACH '{warehouse}' AS w (READ_ONLY)")
+    events = con.sql("SELECT count(*) FROM w.consent_events").fetchall()[0][0]
+    started = time.perf_counter()
+    con.execute(
+        """CREATE TABLE latest AS SELECT * FROM w.consent_events
+           QUALIFY row_number() OVER (PARTITION BY coalesce(contact_point, party_id), channel, purpose, brand
+                                      ORDER BY event_ts DESC, event_id) = 1"""
+    )
+    latest_s = time.perf_counter() - started
+    con.close()
+    return {"files": len(files), "rows_read": rows, "read_s": read_s, "events": events, "latest_s": latest_s,
+            "floor_s": read_s + latest_s}
+
+
+def delta_landing(base: Path, extra: Path, out: Path) -> None:
+    """The base landing plus the extra deliveries, as symlinks (nothing copied)."""
+    for root in (base, extra):
+        for source in sorted(p for p in root.iterdir() if p.is_dir()):
+            for delivery in sorted(p for p in source.iterdir() if p.is_dir()):
+                target = out / source.name / delivery.name
+                if not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.symlink_to(delivery.resolve(), target_is_directory=True)
+
+
+def stage_table(outcome: RunOutcome, sampler: RssSampler) -> list[dict[str, object]]:
+    stages = []
+    sources = [(k, v) for k, v in outcome.steps.items() if k.startswith("source__")]
+    if sources:  # the fifteen source steps as one stage: "parse feeds"
+        start, end = min(v[0] for _, v in sources), max(v[1] for _, v in sources)
+        stages.append({"stage": "parse feeds (15 sources)", "seconds": sum(v[1] - v[0] for _, v in sources),
+                       "peak_rss": sampler.peak(start, end)})
+    for key, (start, end) in outcome.steps.items():
+        if not key.startswith("source__"):
+            stages.append({"stage": key, "seconds": end - start, "peak_rss": sampler.peak(start, end)})
+    return stages
+
+
+def gib(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--cache", type=Path, default=ROOT / "data" / "bench")
+    ap.add_argument("--work", type=Path, help="where warehouses go (default: a temporary folder)")
+    ap.add_argument("--no-delta", action="store_true", help="skip the 1%% delta run")
+    ap.add_argument("--json", type=Path, help="also write the figures as JSON")
+    args = ap.parse_args()
+    as_of = DEFAULT_AS_OF
+    work = args.work or Path(tempfile.mkdtemp(prefix="consent-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    landing, gen_s = landing_for(args.scale, args.seed, args.cache, as_of)
+    report = json.loads((landing / REPORT_NAME).read_text())
+    print(f"landing: {landing} ({report['total_records']:,} records, {report['files']:,} files"
+          + (f", generated in {gen_s:.1f}s)" if gen_s else ", cached)"))
+
+    full_dir = work / "full"
+    shutil.rmtree(full_dir, ignore_errors=True)
+    full_dir.mkdir()
+    outcome, sampler = run(landing, full_dir / "w.duckdb", as_of)
+    stages = stage_table(outcome, sampler)
+    fl = floor(landing, full_dir / "w.duckdb")
+    figures: dict[str, object] = {
+        "scale": args.scale, "records": report["total_records"], "full_s": outcome.seconds,
+        "peak_rss": sampler.peak(), "stages": stages, "floor": fl, "ratio": outcome.seconds / fl["floor_s"],
+    }
+    print(f"\nfull run: {outcome.seconds:.1f}s, peak memory {gib(sampler.peak())}")
+    print(f"  {'stage':34s} {'seconds':>8s} {'peak memory':>12s}")
+    for st in stages:
+        print(f"  {st['stage']:34s} {st['seconds']:8.1f} {gib(float(st['peak_rss'])):>12s}")  # type: ignore[arg-type]
+    print(f"\nfloor: {fl['floor_s']:.1f}s = DuckDB reading {fl['files']:,} files ({fl['rows_read']:,} rows) "
+          f"{fl['read_s']:.1f}s + latest-per-key over {fl['events']:,} events {fl['latest_s']:.1f}s")
+    print(f"full / floor: {figures['ratio']:.1f}x")
+
+    if not args.no_delta:
+        extra, _ = landing_for(args.scale * 0.01, args.seed + 1, args.cache, as_of + dt.timedelta(days=1), "-delta")
+        delta_dir = work / "delta"
+        shutil.rmtree(delta_dir, ignore_errors=True)
+        shutil.copytree(full_dir, delta_dir, ignore=shutil.ignore_patterns("extracts"))
+        dl = work / "delta-landing"
+        shutil.rmtree(dl, ignore_errors=True)
+        delta_landing(landing, extra, dl)
+        d_outcome, d_sampler = run(dl, delta_dir / "w.duckdb", as_of + dt.timedelta(days=1))
+        figures["delta_s"] = d_outcome.seconds
+        figures["delta_records"] = d_outcome.figures.get("rows_read", 0)
+        figures["delta_ratio"] = d_outcome.seconds / outcome.seconds
+        print(f"\ndelta run (+{figures['delta_records']:,} records in new deliveries): {d_outcome.seconds:.1f}s = "
+              f"{100 * d_outcome.seconds / outcome.seconds:.0f}% of the full run, peak memory {gib(d_sampler.peak())}")
+        for st in stage_table(d_outcome, d_sampler):
+            print(f"  {st['stage']:34s} {st['seconds']:8.1f}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
