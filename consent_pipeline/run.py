@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, materialize
 
@@ -56,10 +58,40 @@ class RunOutcome:
         lines += [f"    FAILED {asset}: {check}" for asset, check, *_ in self.failed_checks]
         lines += [f"    warning {asset}: {check}" for asset, check, *_ in self.warnings]
         lines.append(f"  warehouse:    {s.warehouse}")
-        lines.append(f"  extracts:     {s.extracts}")
+        folder, files = self.extract_files()
+        if files:
+            total = sum(size for _, _, size in files)
+            lines.append(f"  extracts:     {folder} ({len(files)} files, {_size(total)})")
+            lines += [f"    {name:42s} {rows:>10,} rows {_size(size):>10s}" for name, rows, size in files]
+        else:
+            lines.append(f"  extracts:     {s.extracts}")
         if self.error:
             lines.append(f"  error: {self.error}")
         return "\n".join(lines)
+
+
+    def extract_files(self) -> tuple[Path, list[tuple[str, int, int]]]:
+        """This run's extract folder and its files (name, rows, bytes) as its manifest lists them."""
+        folder = self.settings.extracts / f"{self.settings.as_of:%Y-%m-%d}"
+        manifest = folder / "manifest.json"
+        if not manifest.exists():
+            return folder, []
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        if data.get("run_id") != self.run_id:
+            return folder, []
+        return folder, [
+            (f["name"], int(f["rows"]), (folder / f["name"]).stat().st_size)
+            for f in data.get("files", [])
+            if (folder / f["name"]).exists()
+        ]
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
 
 
 def _instance() -> DagsterInstance:

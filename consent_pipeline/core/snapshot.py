@@ -19,6 +19,7 @@ SNAPSHOT_TABLES = (
     "consent_current",
     "consent_history",
     "consent_effects",
+    "consent_events",
     "contact_permission",
     "review_queue",
     "segments",
