@@ -164,20 +164,32 @@ def _scrub_names(con: duckdb.DuckDBPyConnection) -> int:
 def _scrub_quarantine(con: duckdb.DuckDBPyConnection) -> int:
     """Quarantined records of an erased subject lose their text: by party, by contact point, or because
     their raw text mentions an erased email or the digits of an erased phone number."""
-    changed = con.execute(
+    # Each record's searchable forms are computed once, then matched against the (few) patterns.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE er_quarantine_hits AS
+        WITH open AS (
+            SELECT rowid AS rid, party_id, contact_point, lower(raw) AS low,
+                   regexp_replace(raw, '[^0-9]', '', 'g') AS digits
+            FROM quarantine WHERE raw IS DISTINCT FROM '[erased]'
+        )
+        SELECT rid FROM open WHERE party_id IN (SELECT party_id FROM er_parties)
+        UNION
+        SELECT o.rid FROM open o JOIN erasure_register r
+            ON r.reestablished_at IS NULL AND sha256(o.contact_point) = r.contact_point_sha256
+        UNION
+        SELECT o.rid FROM open o JOIN er_patterns p
+            ON (p.kind = 'text' AND contains(o.low, p.pattern)) OR (p.kind = 'digits' AND contains(o.digits, p.pattern))
+        """
+    )
+    return con.execute(
         """
         UPDATE quarantine AS q SET raw = '[erased]', detail = '[erased]',
                contact_point = CASE WHEN q.contact_point IS NULL OR q.contact_point LIKE 'sha256:%' THEN q.contact_point
                                     ELSE 'sha256:' || sha256(q.contact_point) END
-        WHERE q.raw IS DISTINCT FROM '[erased]' AND (
-              q.party_id IN (SELECT party_id FROM er_parties)
-           OR sha256(q.contact_point) IN (SELECT contact_point_sha256 FROM erasure_register WHERE reestablished_at IS NULL)
-           OR EXISTS (SELECT 1 FROM er_patterns p WHERE
-                      (p.kind = 'text' AND contains(lower(q.raw), p.pattern))
-                   OR (p.kind = 'digits' AND contains(regexp_replace(q.raw, '[^0-9]', '', 'g'), p.pattern))))
+        WHERE q.rowid IN (SELECT rid FROM er_quarantine_hits)
         """
     ).fetchall()[0][0]
-    return changed
 
 
 def _patterns(con: duckdb.DuckDBPyConnection) -> None:

@@ -170,12 +170,15 @@ PARTY_POINTS = Step(
 PROSPECT_PROFILE = Step(
     "id_prospect_profile",
     """
-    SELECT o.party_id, s.country, s.first_name, s.last_name
-    FROM id_owner_prospect o
-    JOIN subject_profiles s ON s.party_id IS NULL AND (s.email = o.contact_point OR s.phone = o.contact_point)
-    QUALIFY row_number() OVER (
-        PARTITION BY o.party_id ORDER BY s.country IS NULL, s.observed_ts DESC, s.row_id
-    ) = 1
+    SELECT party_id, country, first_name, last_name FROM (
+        -- two equi-joins rather than one join on (email OR phone), which would be a nested loop
+        SELECT o.party_id, s.country, s.first_name, s.last_name, s.observed_ts, s.row_id
+        FROM id_owner_prospect o JOIN subject_profiles s ON s.party_id IS NULL AND s.email = o.contact_point
+        UNION ALL
+        SELECT o.party_id, s.country, s.first_name, s.last_name, s.observed_ts, s.row_id
+        FROM id_owner_prospect o JOIN subject_profiles s ON s.party_id IS NULL AND s.phone = o.contact_point
+    )
+    QUALIFY row_number() OVER (PARTITION BY party_id ORDER BY country IS NULL, observed_ts DESC, row_id) = 1
     """,
 )
 

@@ -109,6 +109,7 @@ KEYS = Step(
     JOIN (SELECT DISTINCT leaf, kind FROM ref_purposes) pu ON true
     JOIN p_party_brands pb ON pb.party_id = o.party_id
     """,
+    view=True,
 )
 
 FACTS = Step(
@@ -146,6 +147,7 @@ FACTS = Step(
         ON cell.region = k.region AND cell.country = k.cell_country AND cell.template_column = k.template_column
        AND cell.purpose = k.purpose
     """,
+    view=True,
 )
 
 # Which bases hold for each key as of the run (and until when).
@@ -182,6 +184,7 @@ BASES = Step(
         ) AS optin_expired
     FROM p_facts f
     """,
+    view=True,
 )
 
 # The decision table, rows 1-11, first that applies.
@@ -212,6 +215,7 @@ DECISION = Step(
         END AS reason
     FROM p_bases
     """,
+    view=True,
 )
 
 PERMISSION = Step(
@@ -253,6 +257,7 @@ PERMISSION = Step(
         contact_point_type, status AS consent_status, basis AS consent_basis
     FROM p_decision
     """,
+    view=True,
 )
 
 STEPS = [

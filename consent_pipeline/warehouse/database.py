@@ -26,7 +26,9 @@ class Warehouse:
     def __init__(self, path: Path | str, threads: int | None = None, memory_limit: str | None = None) -> None:
         self.path = Path(path)
         self.threads = threads
-        self.memory_limit = memory_limit
+        # DuckDB's own default is 80% of RAM; a run shares the machine with polars and Python, so it is capped
+        # (CONSENT_MEMORY_LIMIT, e.g. "8GB"; empty for DuckDB's default). DuckDB spills to disk beyond it.
+        self.memory_limit = memory_limit if memory_limit is not None else os.environ.get("CONSENT_MEMORY_LIMIT", "4GB")
 
     @property
     def lock_path(self) -> Path:
