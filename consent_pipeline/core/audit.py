@@ -21,7 +21,8 @@ OPTOUTS = Step(
     SELECT f.event_id, f.contact_point, min(f.source) AS source, min(f.event_ts) AS event_ts,
            min(f.received_ts) AS received_ts, count(*) AS keys,
            count(*) FILTER (WHERE s.contact_point_sha256 IS NOT NULL) AS keys_suppressed,
-           count(*) FILTER (WHERE c.event_id IS NOT NULL) AS keys_current
+           count(*) FILTER (WHERE c.event_id IS NOT NULL) AS keys_current,
+           count(*) FILTER (WHERE c.event_id IS NOT NULL AND s.contact_point_sha256 IS NOT NULL) AS keys_current_suppressed
     FROM consent_effects f
     LEFT JOIN x_suppression s ON s.key_contact_point = f.contact_point AND s.channel = f.channel AND s.brand = f.brand
                               AND s.purpose = f.purpose
@@ -77,7 +78,8 @@ SLA = Step(
     """,
 )
 
-# A marketing send while the key's state was an opt-out whose deadline had passed, or after an erasure's.
+# A marketing send while the key's state was an opt-out whose deadline had passed, or after an erasure's
+# deadline.
 VIOLATIONS = Step(
     "a_violations",
     """
@@ -91,10 +93,12 @@ VIOLATIONS = Step(
     JOIN a_deadlines d ON d.event_id = h.event_id AND d.contact_point = h.contact_point
     WHERE d.deadline <= s.sent_at AND s.sent_at <= {as_of}
     UNION ALL
-    SELECT s.send_id, s.contact_point, s.channel, s.brand, s.purpose, s.sent_at, 'erased', r.request_id,
+    SELECT * FROM (
+    SELECT s.send_id, s.contact_point, s.channel, s.brand, s.purpose, s.sent_at, 'erased' AS reason,
+           r.request_id AS opt_out_event_id,
            CASE WHEN sla.kind = 'business_days'
                 THEN CAST(cal.due AS TIMESTAMP) + (r.erased_at - CAST(CAST(r.erased_at AS DATE) AS TIMESTAMP))
-                ELSE r.erased_at + (sla.n) * INTERVAL 1 DAY END
+                ELSE r.erased_at + (sla.n) * INTERVAL 1 DAY END AS deadline
     FROM sends s
     JOIN ref_purposes rp ON rp.node = s.purpose AND rp.leaf = s.purpose AND rp.kind = 'marketing'
     JOIN erasure_register r ON r.contact_point = s.contact_point
@@ -103,6 +107,7 @@ VIOLATIONS = Step(
     JOIN ref_sla sla ON sla.region = coalesce(rg.region, f.region)
     LEFT JOIN ref_business_days cal ON sla.kind = 'business_days' AND cal.day = CAST(r.erased_at AS DATE) AND cal.n = sla.n
     WHERE s.sent_at > r.erased_at AND s.sent_at <= {as_of}
+    ) erased_sends WHERE deadline <= sent_at  -- like an opt-out: a violation once the erasure is due
     """,
 )
 
@@ -137,7 +142,8 @@ def _calendar(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) 
 
 
 def record_honoured(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, run_id: str) -> int:
-    """Opt-outs that tonight's suppression extract holds for every key they reached, first time seen."""
+    """Opt-outs that tonight's suppression extract holds for every key they still decide, first time seen (a key a
+    newer opt-in has taken back is no longer this opt-out's to honour)."""
     con.execute(
         "CREATE TABLE IF NOT EXISTS optout_honoured (event_id VARCHAR, contact_point VARCHAR, "
         "honoured_at TIMESTAMP, run_id VARCHAR)"
@@ -147,7 +153,7 @@ def record_honoured(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, run_id: 
         INSERT INTO optout_honoured
         SELECT o.event_id, o.contact_point, {ts(as_of)}, {text(run_id)}
         FROM a_optouts o
-        WHERE o.keys_suppressed = o.keys
+        WHERE o.keys_current > 0 AND o.keys_current_suppressed = o.keys_current
           AND NOT EXISTS (SELECT 1 FROM optout_honoured h WHERE h.event_id = o.event_id AND h.contact_point = o.contact_point)
         """
     ).fetchall()[0][0]
