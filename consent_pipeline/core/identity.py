@@ -198,11 +198,12 @@ PARTIES_BASE = Step(
     """,
 )
 
-# Region from the country; with no country, from the phone's country; else the fallback region.
+# Region from the country; with no country, from the phone's country (which then is the party's country, so
+# that country overrides such as DE's double opt-in apply too); else the fallback region.
 PARTIES = Step(
     "id_parties",
     """
-    SELECT b.party_id, b.party_type, b.household_id, b.is_primary_holder, b.country,
+    SELECT b.party_id, b.party_type, b.household_id, b.is_primary_holder, coalesce(b.country, pc.country) AS country,
            coalesce(r.region, CASE WHEN b.country IS NULL THEN pr.region END, f.region) AS region,
            b.first_name, b.last_name, b.brands
     FROM id_parties_base b

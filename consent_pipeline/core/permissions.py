@@ -162,17 +162,19 @@ BASES = Step(
             AND (NOT coalesce(cell_doi, false) OR state_doi)
             AND (state_valid_until IS NULL OR state_valid_until > {as_of}) AS has_express,
         status = 'opt_in' AND basis = 'third_party'
+            AND (NOT coalesce(cell_doi, false) OR state_doi)
             AND state_ts + ({third_party_days}) * INTERVAL 1 DAY > {as_of}
             AND (state_valid_until IS NULL OR state_valid_until > {as_of}) AS has_third_party,
         status = 'opt_in' AND basis = 'legitimate_interest' AS has_legitimate_interest,
         ever_purchased AS has_soft_opt_in,
-        (last_purchase >= {as_of} - ({implied_purchase}) * INTERVAL 1 MONTH)
-            OR (last_contract >= {as_of} - ({implied_contract}) * INTERVAL 1 MONTH)
-            OR (last_inquiry >= {as_of} - ({implied_inquiry}) * INTERVAL 1 MONTH) AS has_implied,
-        last_purchase >= {as_of} - ({inferred_purchase}) * INTERVAL 1 MONTH AS has_inferred,
+        -- windows as "event + N months >= as-of": the same sum as valid_until (month ends stay consistent)
+        (last_purchase + ({implied_purchase}) * INTERVAL 1 MONTH >= {as_of})
+            OR (last_contract + ({implied_contract}) * INTERVAL 1 MONTH >= {as_of})
+            OR (last_inquiry + ({implied_inquiry}) * INTERVAL 1 MONTH >= {as_of}) AS has_implied,
+        last_purchase + ({inferred_purchase}) * INTERVAL 1 MONTH >= {as_of} AS has_inferred,
         -- the relationship that exempts voice calls from a registry
-        (last_purchase >= {as_of} - (ebr_purchase_months) * INTERVAL 1 MONTH)
-            OR (last_inquiry >= {as_of} - (ebr_inquiry_months) * INTERVAL 1 MONTH) AS has_ebr,
+        (last_purchase + (ebr_purchase_months) * INTERVAL 1 MONTH >= {as_of})
+            OR (last_inquiry + (ebr_inquiry_months) * INTERVAL 1 MONTH >= {as_of}) AS has_ebr,
         -- an express opt-in that counts against a registry listing (AU: one stating no period lapses)
         status = 'opt_in' AND basis IN ({express_bases})
             AND (state_valid_until IS NULL OR state_valid_until > {as_of})
