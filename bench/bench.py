@@ -111,8 +111,9 @@ def floor(landing: Path, warehouse: Path) -> dict[str, float]:
             f"SELECT count(*) FROM read_csv('{path}', all_varchar=true, ignore_errors=true, null_padding=true)"
         ).fetchall()[0][0]
     for path in groups["json"]:
+        fmt = "newline_delimited" if path.endswith(".jsonl") else "array"
         rows += con.sql(
-            f"SELECT count(*) FROM read_json('{path}', format='auto', ignore_errors=true, "
+            f"SELECT count(*) FROM read_json('{path}', format='{fmt}', ignore_errors=true, "
             "maximum_object_size=100000000)"
         ).fetchall()[0][0]
     if groups["text"]:
@@ -187,15 +188,16 @@ def main() -> int:
     full_dir.mkdir()
     outcome, sampler = run(landing, full_dir / "w.duckdb", as_of)
     stages = stage_table(outcome, sampler)
+    print(f"\nfull run: {outcome.seconds:.1f}s, peak memory {gib(sampler.peak())}")
+    print(f"  {'stage':34s} {'seconds':>8s} {'peak memory':>12s}")
+    for st in stages:
+        print(f"  {st['stage']:34s} {st['seconds']:8.1f} {gib(float(st['peak_rss'])):>12s}")  # type: ignore[arg-type]
+    sys.stdout.flush()
     fl = floor(landing, full_dir / "w.duckdb")
     figures: dict[str, object] = {
         "scale": args.scale, "records": report["total_records"], "full_s": outcome.seconds,
         "peak_rss": sampler.peak(), "stages": stages, "floor": fl, "ratio": outcome.seconds / fl["floor_s"],
     }
-    print(f"\nfull run: {outcome.seconds:.1f}s, peak memory {gib(sampler.peak())}")
-    print(f"  {'stage':34s} {'seconds':>8s} {'peak memory':>12s}")
-    for st in stages:
-        print(f"  {st['stage']:34s} {st['seconds']:8.1f} {gib(float(st['peak_rss'])):>12s}")  # type: ignore[arg-type]
     print(f"\nfloor: {fl['floor_s']:.1f}s = DuckDB reading {fl['files']:,} files ({fl['rows_read']:,} rows) "
           f"{fl['read_s']:.1f}s + latest-per-key over {fl['events']:,} events {fl['latest_s']:.1f}s")
     print(f"full / floor: {figures['ratio']:.1f}x")
