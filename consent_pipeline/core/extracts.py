@@ -87,7 +87,9 @@ def suppression_frames(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[str
     frames = {}
     for channel in rules.channels:
         frames[channel] = con.sql(
-            f"SELECT {', '.join(SUPPRESSION_COLUMNS)} FROM x_suppression WHERE channel = {text(channel)} "
+            # In the file an erased contact point is its hash only: contact_point stays empty.
+            "SELECT CASE WHEN contact_point LIKE 'sha256:%' THEN NULL ELSE contact_point END AS contact_point, "
+            f"{', '.join(SUPPRESSION_COLUMNS[1:])} FROM x_suppression WHERE channel = {text(channel)} "
             "ORDER BY contact_point_sha256, brand, purpose"
         ).pl()
     return frames

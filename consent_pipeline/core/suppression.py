@@ -47,7 +47,7 @@ CANDIDATES = Step(
 SUPPRESSION = Step(
     "x_suppression",
     """
-    SELECT CASE WHEN contact_point LIKE 'sha256:%' THEN NULL ELSE contact_point END AS contact_point,
+    SELECT contact_point,  -- an erased one as `sha256:<hex>`, like every warehouse table (outputs.md)
            CASE WHEN contact_point LIKE 'sha256:%' THEN substr(contact_point, 8) ELSE sha256(contact_point) END
                AS contact_point_sha256,
            channel, brand, purpose, reason, since,
