@@ -14,6 +14,7 @@ from dagster import (
     asset,
 )
 
+from consent_pipeline.canonical import TABLES
 from consent_pipeline.core.ingest import SETTLED_FILE_REASONS, read_source
 from consent_pipeline.core.staging import write_batch
 from consent_pipeline.defs.metadata import md_table
@@ -72,10 +73,19 @@ def build_source_asset(source: str) -> AssetsDefinition:
         rejects = batch.rejects
         rows_read = int(files["rows_read"].sum()) if files.height else 0
         by_reason = rejects.group_by("reason").agg(pl.len().alias("rows")).sort("rows", descending=True)
+        # As the ledger counts them: records with a rejected part and no accepted one (a record good in
+        # part is accepted; its rejected parts are still listed in quarantine).
+        keys = ["source_file", "source_record"]
+        accepted = [
+            batch.table(name).select(keys)
+            for name in batch.table_names
+            if TABLES[name].counts_as_part and batch.table(name).height
+        ]
         quarantined_records = (
             rejects.filter(pl.col("source_record").is_not_null())
-            .select("source_file", "source_record")
+            .select(keys)
             .unique()
+            .join(pl.concat(accepted).unique() if accepted else rejects.select(keys).head(0), on=keys, how="anti")
             .height
         )
         share = quarantined_records / rows_read if rows_read else 0.0
