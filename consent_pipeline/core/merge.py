@@ -77,6 +77,7 @@ EFFECTIVE = Step(
         FROM m_effects
     ) WHERE status <> 'pending' OR prior_decision IS NULL OR prior_decision <> 'opt_in'
     """,
+    view=True,  # read once, by the history
 )
 
 HISTORY = Step(
@@ -93,13 +94,15 @@ HISTORY = Step(
     """,
 )
 
+# The open version of each key's history is its current state: the last in the same total order (no second
+# sort of every event).
 CURRENT = Step(
     "m_current",
-    f"""
+    """
     SELECT contact_point, contact_point_type, channel, purpose, brand, status, basis, event_ts, received_ts, source,
            event_id, party_id, valid_until, double_opt_in, source_file, source_record
-    FROM m_effective
-    QUALIFY row_number() OVER (PARTITION BY {KEY} ORDER BY {ORDER_DESC}) = 1
+    FROM m_history
+    WHERE replaced_by IS NULL
     """,
 )
 
