@@ -6,35 +6,15 @@ import datetime as dt
 
 import polars as pl
 
-from consent_pipeline.canonical import TABLES, Batch
+from consent_pipeline.canonical import Batch
 from consent_pipeline.core.ingest import read_source
 from tests.conftest import SCENARIOS
+from tests.connectors.ledger import accounted
 
 S = "dnc_registries"
 D = "2026-02-26T030000Z"
 AT = dt.datetime(2026, 2, 26, 3)
 
-
-def accounted(batch: Batch) -> dict[str, tuple[int, int, int]]:
-    """Per file name: (accepted, skipped, quarantined) records, counted as the ingest ledger does; asserts
-    that every record read is exactly one of them. File-level rows (a snapshot: no record number) are no
-    record's part, as in the ledger."""
-    parts: set[tuple[str, int]] = set()
-    for name in batch.table_names:
-        if TABLES[name].counts_as_part:
-            frame = batch.table(name).drop_nulls("source_record")
-            parts |= set(frame.select("source_file", "source_record").iter_rows())
-    rejected = (
-        set(batch.rejects.drop_nulls("source_record").select("source_file", "source_record").iter_rows())
-        - parts
-    )
-    skipped = set(batch.skips.select("source_file", "source_record").iter_rows()) - parts - rejected
-    out = {}
-    for file, rows_read in batch.files.select("source_file", "rows_read").iter_rows():
-        sets = [{n for f, n in s if f == file} for s in (parts, skipped, rejected)]
-        assert set().union(*sets) == set(range(1, rows_read + 1)), file
-        out[file.rsplit("/", 1)[1]] = tuple(len(s) for s in sets)
-    return out
 
 
 def listings(batch: Batch) -> list[tuple[str, int, str]]:

@@ -6,9 +6,10 @@ import datetime as dt
 
 import polars as pl
 
-from consent_pipeline.canonical import TABLES, Batch
+from consent_pipeline.canonical import Batch
 from consent_pipeline.core.ingest import read_source
 from tests.conftest import SCENARIOS
+from tests.connectors.ledger import accounted
 
 S = "pos"
 D = "2026-11-01T020000Z"
@@ -40,25 +41,6 @@ def receipt(
 def stores(*rows: str) -> str:
     return STORES_HEADER + "".join(rows)
 
-
-def accounted(batch: Batch) -> dict[str, tuple[int, int, int]]:
-    """Per file name: (accepted, skipped, quarantined) records, counted as the ingest ledger does; asserts
-    that every record read is exactly one of them."""
-    parts: set[tuple[str, int]] = set()
-    for name in batch.table_names:
-        if TABLES[name].counts_as_part:
-            parts |= set(batch.table(name).select("source_file", "source_record").iter_rows())
-    rejected = (
-        set(batch.rejects.drop_nulls("source_record").select("source_file", "source_record").iter_rows())
-        - parts
-    )
-    skipped = set(batch.skips.select("source_file", "source_record").iter_rows()) - parts - rejected
-    out = {}
-    for file, rows_read in batch.files.select("source_file", "rows_read").iter_rows():
-        sets = [{n for f, n in s if f == file} for s in (parts, skipped, rejected)]
-        assert set().union(*sets) == set(range(1, rows_read + 1)), file
-        out[file.rsplit("/", 1)[1]] = tuple(len(s) for s in sets)
-    return out
 
 
 def rejects(batch: Batch) -> list[tuple[str, int, str, str]]:
