@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import polars as pl
 
 from consent_pipeline.canonical import Batch, Delivery
+from consent_pipeline.config import Rules
 from source_connectors._io import REC, Records, rejects_for
 
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
@@ -121,3 +122,23 @@ def all_records_rejected(batch: Batch, rel: str, records: Records, reason: str, 
     batch.reject(
         rejects_for(nums, reason, records.raw, detail).with_columns(pl.lit(rel).alias("source_file"))
     )
+
+
+Reader = Callable[[Path], Records]
+Handler = Callable[[Batch, Delivery, str, pl.DataFrame, Rules], None]
+
+
+def parse_files(
+    source: str, delivery: Delivery, rules: Rules, patterns: Sequence[str], read: Reader, handle: Handler
+) -> Batch:
+    """The usual shape of a connector: every file of the delivery matching `patterns` is read with `read`
+    and its readable records handed to `handle`; any other file is reported (`unexpected_file`)."""
+    batch = Batch(source)
+    files = [p for pattern in patterns for p in delivery.files(pattern)]
+    unexpected_files(batch, delivery, files)
+    for path in files:
+        records = read(path)
+        rel = start_file(batch, delivery, path, records)
+        if records.frame.height:
+            handle(batch, delivery, rel, records.frame, rules)
+    return batch

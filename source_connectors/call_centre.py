@@ -24,11 +24,10 @@ from consent_pipeline.config import Rules
 from consent_pipeline.config.rules import CallCentreMap
 from source_connectors._common import (
     field,
+    parse_files,
     reject_where,
     skip_records,
-    start_file,
     text,
-    unexpected_files,
     with_lineage,
 )
 from source_connectors._io import REC, read_jsonl
@@ -45,15 +44,7 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    batch = Batch(SOURCE)
-    files = [p for pattern in PATTERNS for p in delivery.files(pattern)]
-    unexpected_files(batch, delivery, files)
-    for path in files:
-        records = read_jsonl(path)
-        rel = start_file(batch, delivery, path, records)
-        if records.frame.height:
-            _captures(batch, delivery, rel, records.frame, rules)
-    return batch
+    return parse_files(SOURCE, delivery, rules, PATTERNS, read_jsonl, _captures)
 
 
 def _captures(batch: Batch, delivery: Delivery, rel: str, frame: pl.DataFrame, rules: Rules) -> None:

@@ -25,10 +25,9 @@ from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
 from source_connectors._common import (
     field,
+    parse_files,
     skip_records,
-    start_file,
     text,
-    unexpected_files,
     with_lineage,
 )
 from source_connectors._io import REC, Records, read_jsonl
@@ -52,22 +51,14 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    batch = Batch(SOURCE)
-    files = [p for pattern in PATTERNS for p in delivery.files(pattern)]
-    unexpected_files(batch, delivery, files)
-    for path in files:
-        records = _read(path)
-        rel = start_file(batch, delivery, path, records)
-        if records.frame.height:
-            _requests(batch, delivery, rel, records.frame)
-    return batch
+    return parse_files(SOURCE, delivery, rules, PATTERNS, _read, _requests)
 
 
 def _read(path: Path) -> Records:
     return read_jsonl(path, REQUEST)
 
 
-def _requests(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame) -> None:
+def _requests(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, _rules: Rules) -> None:
     rows = rows.select(
         REC,
         text(field(rows, "request_id")).alias("request_id"),

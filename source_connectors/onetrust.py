@@ -33,11 +33,10 @@ from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
 from consent_pipeline.config.rules import OneTrustMap
 from source_connectors._common import (
+    parse_files,
     reject_where,
     skip_records,
-    start_file,
     text,
-    unexpected_files,
     with_lineage,
 )
 from source_connectors._io import REC, Records, read_json_array
@@ -81,15 +80,7 @@ DECISION_COLS = (REC, "pidx", "purpose", "channel", "status", "basis")
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    batch = Batch(SOURCE)
-    files = [p for pattern in PATTERNS for p in delivery.files(pattern)]
-    unexpected_files(batch, delivery, files)
-    for path in files:
-        records = _read(path)
-        rel = start_file(batch, delivery, path, records)
-        if records.frame.height:
-            _receipts(batch, delivery, rel, records.frame, rules)
-    return batch
+    return parse_files(SOURCE, delivery, rules, PATTERNS, _read, _receipts)
 
 
 def _read(path: Path) -> Records:

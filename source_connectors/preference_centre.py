@@ -27,8 +27,6 @@ rule 1: "a preference-centre account whose login email it is, tied to a customer
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 
 from consent_pipeline.canonical import Batch, Delivery
@@ -36,14 +34,13 @@ from consent_pipeline.config import Rules
 from consent_pipeline.config.rules import ChannelBrandPurpose
 from source_connectors._common import (
     field,
+    parse_files,
     reject_where,
     skip_records,
-    start_file,
     text,
-    unexpected_files,
     with_lineage,
 )
-from source_connectors._io import REC, Records, read_jsonl
+from source_connectors._io import REC, read_jsonl
 from source_connectors._time import iso8601
 
 SOURCE = "preference_centre"
@@ -70,22 +67,8 @@ PART_SCHEMA = {
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    batch = Batch(SOURCE)
-    files = [p for pattern in PATTERNS for p in delivery.files(pattern)]
-    unexpected_files(batch, delivery, files)
-    for path in files:
-        records = _read(batch, delivery, path)
-        if records is None:
-            continue
-        rel = start_file(batch, delivery, path, records)
-        if records.frame.height:
-            _accounts(batch, delivery, rel, records.frame, rules)
-    return batch
+    return parse_files(SOURCE, delivery, rules, PATTERNS, read_jsonl, _accounts)
 
-
-def _read(batch: Batch, delivery: Delivery, path: Path) -> Records | None:
-    """The file's accounts (a line whose fields have other JSON types than the rest is rejected alone)."""
-    return read_jsonl(path)
 
 
 # --- reading the nested JSON ---------------------------------------------------------------------

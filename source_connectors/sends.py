@@ -19,7 +19,12 @@ import polars as pl
 from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
 from consent_pipeline.lib.contact_points import postal_raw
-from source_connectors._common import reject_where, start_file, text, unexpected_files, with_lineage
+from source_connectors._common import (
+    parse_files,
+    reject_where,
+    text,
+    with_lineage,
+)
 from source_connectors._io import REC, read_csv
 from source_connectors._time import iso8601
 
@@ -32,15 +37,7 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    batch = Batch(SOURCE)
-    files = [p for pattern in PATTERNS for p in delivery.files(pattern)]
-    unexpected_files(batch, delivery, files)
-    for path in files:
-        records = read_csv(path, REQUIRED, OPTIONAL)
-        rel = start_file(batch, delivery, path, records)
-        if records.frame.height:
-            _sends(batch, delivery, rel, records.frame, rules)
-    return batch
+    return parse_files(SOURCE, delivery, rules, PATTERNS, lambda path: read_csv(path, REQUIRED, OPTIONAL), _sends)
 
 
 def _sends(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, rules: Rules) -> None:

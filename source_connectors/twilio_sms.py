@@ -17,11 +17,10 @@ from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
 from consent_pipeline.config.rules import TwilioMap
 from source_connectors._common import (
+    parse_files,
     reject_where,
     skip_records,
-    start_file,
     text,
-    unexpected_files,
     with_lineage,
 )
 from source_connectors._io import REC, read_csv
@@ -37,15 +36,7 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    batch = Batch(SOURCE)
-    files = [p for pattern in PATTERNS for p in delivery.files(pattern)]
-    unexpected_files(batch, delivery, files)
-    for path in files:
-        records = read_csv(path, REQUIRED, OPTIONAL)
-        rel = start_file(batch, delivery, path, records)
-        if records.frame.height:
-            _messages(batch, delivery, rel, records.frame, rules.mapping(SOURCE))
-    return batch
+    return parse_files(SOURCE, delivery, rules, PATTERNS, lambda path: read_csv(path, REQUIRED, OPTIONAL), _messages)
 
 
 def _any_word(items: Iterable[str]) -> str:
@@ -88,7 +79,8 @@ def _senders(m: TwilioMap) -> pl.DataFrame:
     )
 
 
-def _messages(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, m: TwilioMap) -> None:
+def _messages(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, rules: Rules) -> None:
+    m: TwilioMap = rules.mapping(SOURCE)
     rows = _decisions(batch, rel, rows, m)
     rows = _checked(batch, rel, rows, m)
     # From is E.164 (no region needed): the core normalises and rejects it if it is not a possible number.
