@@ -235,12 +235,17 @@ def _decode_objects(raw: pl.Series, dtype: pl.DataType | None) -> Records:
         # A broken file: find the bad records one by one (the only per-record Python here).
         objects = [_as_object(s) for s in raw.to_list()]
         ok = pl.Series([o is not None for o in objects], dtype=pl.Boolean)
-        odd = _odd_types(objects) if dtype is None else _misfits(raw, objects, dtype)
-        fits = pl.Series([o is not None and i not in odd for i, o in enumerate(objects)], dtype=pl.Boolean)
-        try:
+        fits = ok
+        try:  # usually the broken lines were the only problem
             decoded = raw.filter(fits).str.json_decode(dtype, infer_schema_length=None)
         except pl.exceptions.PolarsError:
-            decoded, fits = raw.head(0).str.json_decode(dtype), pl.Series([False] * n, dtype=pl.Boolean)
+            # then some records have fields of another JSON type: find them (per record, broken files only)
+            odd = _odd_types(objects) if dtype is None else _misfits(raw, objects, dtype)
+            fits = pl.Series([o is not None and i not in odd for i, o in enumerate(objects)], dtype=pl.Boolean)
+            try:
+                decoded = raw.filter(fits).str.json_decode(dtype, infer_schema_length=None)
+            except pl.exceptions.PolarsError:
+                decoded, fits = raw.head(0).str.json_decode(dtype), pl.Series([False] * n, dtype=pl.Boolean)
         mistyped = nums.filter(ok & ~fits)
         ok = fits
         bad_nums = nums.filter(~ok & ~nums.is_in(mistyped.implode()))

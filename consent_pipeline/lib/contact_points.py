@@ -76,6 +76,81 @@ def _phone_slow(value: str, region: str | None) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Phone text the vectorised path reads: digits and the usual separators, an optional leading +.
+_PHONE_SHAPE = r"^\+?[0-9 ().\-/]*[0-9][0-9 ().\-/]*$"
+_CODES = {str(cc) for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
+
+
+def _metadata(region: str) -> dict[str, object] | None:
+    """What the vectorised path needs of a region's numbering plan, or None when it should not try."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.national_prefix_transform_rule or not meta.general_desc.possible_length:
+        return None
+    return {
+        "cc": str(meta.country_code),
+        "np": meta.national_prefix or "",
+        "npfp": meta.national_prefix_for_parsing or "",
+        "lengths": [int(n) for n in meta.general_desc.possible_length],
+        "pattern": meta.general_desc.national_number_pattern,
+    }
+
+
+def _phones_fast(distinct: pl.DataFrame) -> pl.Series:
+    """E.164 for the common shapes, decided with the numbering plan's own patterns over whole columns; null
+    where the library must decide (anything unusual: letters, extensions, a national prefix after +, a
+    number that does not fit the plan). It agrees with `_phone_slow` wherever it decides (tested)."""
+    frame = distinct.with_row_index("i").with_columns(
+        pl.col("clean").str.contains(_PHONE_SHAPE).fill_null(False).alias("shape"),
+        pl.col("clean").str.starts_with("+").fill_null(False).alias("plus"),
+        pl.col("clean").str.replace_all(r"\D", "").alias("digits"),
+    )
+    codes = pl.Series(sorted(_CODES)).implode()
+    cc_intl = (
+        pl.when(pl.col("digits").str.slice(0, 1).is_in(codes)).then(pl.col("digits").str.slice(0, 1))
+        .when(pl.col("digits").str.slice(0, 2).is_in(codes)).then(pl.col("digits").str.slice(0, 2))
+        .when(pl.col("digits").str.slice(0, 3).is_in(codes)).then(pl.col("digits").str.slice(0, 3))
+    )
+    main_region = {str(cc): regions[0] for cc, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()}
+    frame = frame.filter(pl.col("shape")).with_columns(
+        pl.when(pl.col("plus"))
+        .then(cc_intl.replace_strict(main_region, default=None, return_dtype=pl.String))
+        .otherwise(pl.col("region"))
+        .alias("plan")
+    )
+    out = pl.Series("value", [None] * distinct.height, dtype=pl.String)
+    for plan in frame["plan"].drop_nulls().unique().sort().to_list():  # a loop over numbering plans
+        meta = _metadata(plan)
+        if meta is None:
+            continue
+        cc, np_, npfp = str(meta["cc"]), str(meta["np"]), str(meta["npfp"])
+        part = frame.filter(pl.col("plan") == plan).with_columns(
+            pl.when(pl.col("plus")).then(pl.col("digits").str.slice(len(cc))).otherwise(pl.col("digits")).alias("natl")
+        )
+        prefix = pl.col("natl").str.extract(f"^({npfp})", 0) if npfp else pl.lit(None, pl.String)
+        part = part.with_columns(prefix.fill_null("").alias("prefix"))
+        nsn = (
+            pl.when(pl.col("prefix") == "").then(pl.col("natl"))
+            # a national prefix is stripped only in national form, and only when it is the plain prefix
+            .when(~pl.col("plus") & (pl.col("prefix") == np_) & (np_ != ""))
+            .then(pl.col("natl").str.slice(len(np_)))
+        )
+        part = part.with_columns(nsn.alias("nsn")).with_columns(
+            pl.when(
+                (pl.col("plus") & pl.col("digits").str.starts_with(cc)) | ~pl.col("plus"),
+            )
+            .then(
+                pl.when(
+                    pl.col("nsn").str.len_chars().is_in(pl.Series(meta["lengths"], dtype=pl.UInt32).implode())
+                    & pl.col("nsn").str.contains(f"^(?:{meta['pattern']})$")
+                ).then(pl.concat_str([pl.lit("+" + cc), pl.col("nsn")]))
+            )
+            .alias("value")
+        )
+        hit = part.filter(pl.col("value").is_not_null())
+        out = out.scatter(hit["i"], hit["value"])
+    return out
+
+
 def normalise_phones(raw: pl.Series, region: pl.Series | None = None) -> pl.DataFrame:
     """Columns `value` (E.164 or null) and `reason` (`invalid_phone` or null), per row of raw.
 
@@ -91,11 +166,22 @@ def normalise_phones(raw: pl.Series, region: pl.Series | None = None) -> pl.Data
         .unique()
         .filter(pl.col("clean").is_not_null() & (pl.col("clean") != ""))
     )
-    values = [
-        _phone_slow(v, r)
-        for v, r in zip(distinct["clean"].to_list(), distinct["region"].to_list(), strict=True)
+    fast = _phones_fast(distinct)
+    # The library decides the rest (distinct values only).
+    undecided = distinct.with_columns(fast.alias("fast")).filter(pl.col("fast").is_null())
+    slow = [
+        _phone_slow(v, r) for v, r in zip(undecided["clean"].to_list(), undecided["region"].to_list(), strict=True)
     ]
-    lookup = distinct.with_columns(pl.Series("value", values, dtype=pl.String))
+    lookup = (
+        distinct.with_columns(fast.alias("fast"))
+        .join(
+            undecided.select("clean", "region", pl.Series("slow", slow, dtype=pl.String)),
+            on=["clean", "region"],
+            how="left",
+            nulls_equal=True,
+        )
+        .select("clean", "region", pl.coalesce("fast", "slow").alias("value"))
+    )
     out = frame.join(lookup, on=["clean", "region"], how="left", nulls_equal=True, maintain_order="left")
     return out.select(
         "value",
