@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+
 from consent_pipeline.canonical import TABLES, Batch
+from consent_pipeline.core.eventlog import ingest_staged
+from consent_pipeline.core.staging import write_batch
 
 
 def accounted(batch: Batch) -> dict[str, tuple[int, int, int]]:
@@ -24,3 +31,19 @@ def accounted(batch: Batch) -> dict[str, tuple[int, int, int]]:
         assert set().union(*sets) == set(range(1, rows_read + 1)), file
         out[file.rsplit("/", 1)[1]] = tuple(len(s) for s in sets)
     return out
+
+
+def ingest(batch: Batch, tmp: Path) -> tuple[list[tuple], list[tuple]]:
+    """The ledger and quarantine rows the event log writes for a batch (a real DuckDB file)."""
+    write_batch(batch, tmp / "staging")
+    con = duckdb.connect(str(tmp / "w.duckdb"))
+    try:
+        ingest_staged(con, tmp / "staging", "r1", dt.datetime(2026, 3, 1, 6))
+        ledger = con.execute(
+            "SELECT rows_read, rows_accepted, rows_skipped, rows_duplicate, rows_quarantined"
+            " FROM ingest_ledger"
+        ).fetchall()
+        quarantine = con.execute("SELECT source_record, reason FROM quarantine ORDER BY 1, 2").fetchall()
+    finally:
+        con.close()
+    return ledger, quarantine

@@ -7,15 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from consent_pipeline.canonical import Batch
 from consent_pipeline.config import Rules
-from consent_pipeline.core.eventlog import ingest_staged
 from consent_pipeline.core.ingest import read_source
-from consent_pipeline.core.staging import write_batch
 from tests.conftest import SCENARIOS
-from tests.connectors.ledger import accounted
+from tests.connectors.ledger import accounted, ingest
 
 S = "call_centre"
 D = "2026-02-20T020000Z"
@@ -74,21 +70,6 @@ def reviews(batch: Batch) -> list[tuple]:
         batch.table("reviews").select("source_record", "party_id", "reviewed_at").sort("source_record").rows()
     )
 
-
-def ingest(batch: Batch, tmp: Path) -> tuple[list[tuple], list[tuple]]:
-    """The ledger and quarantine rows the event log writes for a batch."""
-    write_batch(batch, tmp / "staging")
-    con = duckdb.connect(str(tmp / "w.duckdb"))
-    try:
-        ingest_staged(con, tmp / "staging", "r1", dt.datetime(2026, 3, 1, 6))
-        ledger = con.execute(
-            "SELECT rows_read, rows_accepted, rows_skipped, rows_duplicate, rows_quarantined"
-            " FROM ingest_ledger"
-        ).fetchall()
-        quarantine = con.execute("SELECT source_record, reason FROM quarantine ORDER BY 1, 2").fetchall()
-    finally:
-        con.close()
-    return ledger, quarantine
 
 
 def test_answers_are_spoken_party_level_consents_for_the_captures_brand(drop, read):
