@@ -11,9 +11,10 @@ import polars as pl
 from consent_pipeline.lib.contact_points import normalise_emails, normalise_phones, sha256_hex
 
 
-def normalise_query(text: str) -> list[str]:
+def normalise_query(text: str, regions: list[str] | None = None) -> list[str]:
     """The forms a user's input may take in the warehouse: an email, an E.164 phone, a postal address,
-    or the hash an erased contact point is kept as."""
+    or the hash an erased contact point is kept as. A phone in national format is tried in each of
+    `regions` (the countries the warehouse knows, most common first)."""
     raw = text.strip()
     if raw.startswith("sha256:"):
         return [raw]
@@ -23,9 +24,9 @@ def normalise_query(text: str) -> list[str]:
         if email:
             forms.append(email)
     else:
-        phone = normalise_phones(pl.Series([raw]))["value"][0]
-        if phone:
-            forms.append(phone)
+        tries = [None, *(regions or [])]
+        phones = normalise_phones(pl.Series([raw] * len(tries)), pl.Series(tries, dtype=pl.String))["value"]
+        forms += [p for p in phones.to_list() if p]
     forms.append(raw.upper() if "," in raw else raw)
     forms += [f"sha256:{sha256_hex(f)}" for f in list(forms)]
     return list(dict.fromkeys(forms))
@@ -44,7 +45,14 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[d
 def explain(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, Any]:
     """Everything the warehouse knows about one contact point, as plain data."""
     tables = _tables(con)
-    forms = normalise_query(query)
+    regions = (
+        [r[0] for r in con.execute(
+            "SELECT country FROM parties WHERE country IS NOT NULL GROUP BY country ORDER BY count(*) DESC, country"
+        ).fetchall()]
+        if "parties" in tables
+        else []
+    )
+    forms = normalise_query(query, regions)
     found = None
     for form in forms:
         if "contact_point_owner" in tables and _rows(
