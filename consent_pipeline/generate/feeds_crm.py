@@ -85,7 +85,6 @@ def customer_master(plan: Plan, pop: Population, land: Landing) -> None:
     idx, _ = tl.assign(rng, delta["updated_at"].to_numpy(), times, late_share=0.0)
     delta = delta.with_columns(pl.Series("d", idx, dtype=pl.Int64))
     rows = pl.concat([full, delta])
-    pop_ids = rows["customer_id"]
     bad = tl.bad_kinds(rng, rows.height, {"missing_fields": 0.0008, "invalid_phone": 0.0015})
     out = rows.with_columns(bad).select(
         "d",
@@ -110,7 +109,6 @@ def customer_master(plan: Plan, pop: Population, land: Landing) -> None:
         strftime("created_at", ISO_Z).alias("created_at"),
         strftime("updated_at", ISO_Z).alias("updated_at"),
     )
-    assert out.height == pop_ids.len()
     for i, (when, part) in enumerate(tl.groups(out, times)):
         d = delivery_name(when)
         body = part.drop("d", "bad")
@@ -213,7 +211,7 @@ def legacy(plan: Plan, pop: Population, land: Landing) -> None:
                 .str.pad_end(10),
                 *[pl.col(f) for f in FLAGS],
                 strftime("flag_day", "%d%m%Y"),
-                pl.col("brand").replace_strict(codes, default="ENE"),
+                pl.col("brand").replace_strict(codes, default=next(iter(codes.values()))),
             ]
         ).alias("line")
     )
@@ -257,21 +255,21 @@ def salesforce_consent(plan: Plan, pop: Population, land: Landing) -> None:
     owner = ind.gather(rng.integers(0, n_ind, k))
     ts = tl.event_times(rng, k, plan.start - 20 * DAY, int(times[-1]))
     idx, _ = tl.assign(rng, ts, times)
-    cpt = choice(rng, ["Email", "Phone", "MailingAddress"], k, [0.6, 0.3, 0.1])
-    channel_of = {"Email": ["Email", ""], "Phone": ["SMS", "Phone Call", ""], "MailingAddress": ["Direct Mail", ""]}
-    u = rng.random(k)
-    chan = pl.DataFrame({"t": cpt, "u": u}).select(
-        pl.when(pl.col("t") == "Email").then(pl.when(pl.col("u") < 0.8).then(pl.lit("Email")).otherwise(pl.lit("")))
-        .when(pl.col("t") == "Phone").then(
-            pl.when(pl.col("u") < 0.5).then(pl.lit("SMS")).when(pl.col("u") < 0.85).then(pl.lit("Phone Call"))
-            .otherwise(pl.lit(""))
-        )
-        .otherwise(pl.when(pl.col("u") < 0.8).then(pl.lit("Direct Mail")).otherwise(pl.lit("")))
-    ).to_series()
-    assert set(channel_of) <= set(m.contact_point_types)
+    # Salesforce's own names for contact-point types and channels, as the mapping in rules/ lists them.
+    channel_type = plan.rules.channel_type
+    cpt_names = list(m.contact_point_types)
+    cpt = choice(rng, cpt_names, k)
+    chan = pl.Series("chan", [""] * k, dtype=pl.String)
+    for name, kind in m.contact_point_types.items():  # a loop over the few contact-point types
+        rows = np.flatnonzero((cpt == name).to_numpy())
+        names = [e for e, ch in m.engagement_channels.items() if channel_type.get(ch) == kind]
+        if rows.size and names:
+            chan = chan.scatter(rows, choice(rng, [*names, ""], rows.size))  # blank: every channel of the type
     display = {b: spec.display_name for b, spec in plan.rules.company.brands.items()}
     brand = _one_brand(rng, owner["brands"]).replace_strict(display)
-    purposes = [p for p in m.data_use_purposes if m.data_use_purposes[p] != "service.billing"]
+    # nobody opts in or out of what cannot be opted out of (bills)
+    required = {p for p, d in plan.rules.company.purposes.items() if not d.opt_out_allowed}
+    purposes = [name for name, p in m.data_use_purposes.items() if p not in required]
     bad = tl.bad_kinds(rng, k, {"bad_timestamp": 0.001, "unmapped_purpose": 0.001})
     effective_to = ts + rng.integers(90, 720, k) * DAY
     frame = pl.DataFrame(
@@ -353,8 +351,12 @@ def sends(plan: Plan, pop: Population, land: Landing) -> None:
     idx, _ = tl.assign(rng, ts, times, late_share=0.0)
     bad = tl.bad_kinds(rng, k, {"bad_timestamp": 0.0005})
     channel_type = plan.rules.channel_type
+    service_purpose = next(
+        (p for p, d in plan.rules.company.purposes.items() if d.kind == "transactional" and d.opt_out_allowed),
+        plan.rules.leaf_purposes[0],
+    )
     frame = pl.concat([pick, people.select("email", "line1", "city", "postcode", "country", "brands",
-                                           phone=phones_e164(people))], how="horizontal").with_columns(
+                                           phone=e164(people))], how="horizontal").with_columns(
         pl.Series("d", idx), bad, pl.Series("ts", ts), pl.Series("service", service),
         ("SND" + pl.Series(np.arange(1, k + 1) + 10_000_000).cast(pl.String)).alias("send_id"),
         _one_brand(rng, people["brands"]).alias("own_brand"),
@@ -363,7 +365,7 @@ def sends(plan: Plan, pop: Population, land: Landing) -> None:
         pl.when(pl.col("service")).then(pl.col("svc_channel")).otherwise(pl.col("c_channel")).alias("channel"),
         pl.when(pl.col("service")).then(pl.col("own_brand")).otherwise(pl.col("c_brand")).alias("brand"),
         pl.when(pl.col("service")).then(pl.lit("")).otherwise(pl.col("campaign_id")).alias("campaign_id"),
-        pl.when(pl.col("service")).then(pl.lit("service.account")).otherwise(pl.col("c_purpose")).alias("purpose"),
+        pl.when(pl.col("service")).then(pl.lit(service_purpose)).otherwise(pl.col("c_purpose")).alias("purpose"),
     ).with_columns(
         pl.col("channel").replace_strict(channel_type, default=None, return_dtype=pl.String).alias("cpt"),
     ).with_columns(
@@ -379,9 +381,6 @@ def sends(plan: Plan, pop: Population, land: Landing) -> None:
     for when, part in tl.groups(frame, times):
         land.csv("sends", delivery_name(when), f"sends_{day_stamp(when)}.csv", part.select(cols))
 
-
-def phones_e164(people: pl.DataFrame) -> pl.Series:
-    return e164(people)
 
 
 # --- erasure_requests ---------------------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def mailchimp(plan: Plan, pop: Population, land: Landing) -> None:
                 *base, strftime("cleaned", SPACE_UTC).alias("CLEAN_TIME"), pl.lit("Weekly offers").alias("T"),
                 pl.lit("c1").alias("CLEAN_CAMPAIGN_ID"), *tail,
             )
-            head = [*MC_HEAD]
+            head = MC_HEAD
             if aud == list(audiences)[-1]:  # an audience with its own merge field and no phone column
                 sub = sub.drop("Phone Number").with_columns(pl.lit("Leeds, North").alias("Preferred Dealer"))
                 sub = sub.select("Preferred Dealer", *[c for c in sub.columns if c != "Preferred Dealer"])
@@ -272,7 +272,7 @@ def twilio_sms(plan: Plan, pop: Population, land: Landing) -> None:
         pl.when(pl.col("in") | pl.col("bad").is_not_null()).then(pl.col("peer")).otherwise(pl.col("num")).alias("From"),
         pl.when(pl.col("in") | pl.col("bad").is_not_null()).then(pl.col("num")).otherwise(pl.col("peer")).alias("To"),
         pl.when(pl.col("in") | pl.col("bad").is_not_null()).then(pl.col("body"))
-        .otherwise(pl.lit("Your Lakeside bill is ready. Reply STOP to opt out.")).alias("Body"),
+        .otherwise(pl.lit("Your bill is ready. Reply STOP to opt out.")).alias("Body"),
         pl.when(pl.col("in") | pl.col("bad").is_not_null()).then(pl.lit("received")).otherwise(pl.lit("delivered"))
         .alias("Status"),
         when_txt.alias("SentDate"),

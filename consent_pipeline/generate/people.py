@@ -97,10 +97,8 @@ def _brands(rng: np.random.Generator, plan: Plan, regions: pl.Series) -> pl.Seri
     company = plan.rules.company.brands
     n = regions.len()
     picked = []
-    eligible_any = np.zeros(n, dtype=bool)
     for spec in company.values():
         ok = regions.is_in(spec.regions).to_numpy()
-        eligible_any |= ok
         picked.append(ok & (rng.random(n) < 0.55))
     chosen = np.stack(picked, axis=1) if picked else np.zeros((n, 0), dtype=bool)
     # Nobody without a brand: the first eligible brand, or any brand where the region has none.

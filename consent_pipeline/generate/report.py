@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -67,11 +66,3 @@ class GenerationReport:
     def write(self, path: Path) -> None:
         path.write_text(self.to_json(), encoding="utf-8")
 
-
-class Tally:
-    """Running counts while files are written (kept apart from the report until the end)."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, int] = defaultdict(int)
-        self.files: dict[str, int] = defaultdict(int)
-        self.deliveries: dict[str, set[str]] = defaultdict(set)

@@ -136,14 +136,10 @@ def _phones_fast(distinct: pl.DataFrame) -> pl.Series:
         )
         part = part.with_columns(nsn.alias("nsn")).with_columns(
             pl.when(
-                (pl.col("plus") & pl.col("digits").str.starts_with(cc)) | ~pl.col("plus"),
+                pl.col("nsn").str.len_chars().is_in(pl.Series(meta["lengths"], dtype=pl.UInt32).implode())
+                & pl.col("nsn").str.contains(f"^(?:{meta['pattern']})$")
             )
-            .then(
-                pl.when(
-                    pl.col("nsn").str.len_chars().is_in(pl.Series(meta["lengths"], dtype=pl.UInt32).implode())
-                    & pl.col("nsn").str.contains(f"^(?:{meta['pattern']})$")
-                ).then(pl.concat_str([pl.lit("+" + cc), pl.col("nsn")]))
-            )
+            .then(pl.concat_str([pl.lit("+" + cc), pl.col("nsn")]))
             .alias("value")
         )
         hit = part.filter(pl.col("value").is_not_null())
