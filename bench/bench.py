@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import platform
 import shutil
@@ -73,7 +74,9 @@ class RssSampler:
         return max(inside, default=0)
 
 
-def landing_for(scale: float, seed: int, cache: Path, as_of: dt.datetime, label: str = "") -> tuple[Path, float]:
+def landing_for(
+    scale: float, seed: int, cache: Path, as_of: dt.datetime, label: str = ""
+) -> tuple[Path, float]:
     out = cache / f"scale-{scale:g}-seed-{seed}{label}" / "landing"
     if (out / REPORT_NAME).exists():
         return out, 0.0
@@ -86,7 +89,10 @@ def landing_for(scale: float, seed: int, cache: Path, as_of: dt.datetime, label:
 
 def run(landing: Path, warehouse: Path, as_of: dt.datetime) -> tuple[RunOutcome, RssSampler]:
     settings = Settings.resolve(
-        landing=landing, warehouse=warehouse, extracts=warehouse.parent / "extracts", rules=ROOT / "rules",
+        landing=landing,
+        warehouse=warehouse,
+        extracts=warehouse.parent / "extracts",
+        rules=ROOT / "rules",
         as_of=as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     with RssSampler() as sampler:
@@ -132,8 +138,14 @@ def floor(landing: Path, warehouse: Path) -> dict[str, float]:
     )
     latest_s = time.perf_counter() - started
     con.close()
-    return {"files": len(files), "rows_read": rows, "read_s": read_s, "events": events, "latest_s": latest_s,
-            "floor_s": read_s + latest_s}
+    return {
+        "files": len(files),
+        "rows_read": rows,
+        "read_s": read_s,
+        "events": events,
+        "latest_s": latest_s,
+        "floor_s": read_s + latest_s,
+    }
 
 
 def delta_landing(base: Path, extra: Path, out: Path) -> None:
@@ -152,8 +164,13 @@ def stage_table(outcome: RunOutcome, sampler: RssSampler) -> list[dict[str, obje
     sources = [(k, v) for k, v in outcome.steps.items() if k.startswith("source__")]
     if sources:  # the fifteen source steps as one stage: "parse feeds"
         start, end = min(v[0] for _, v in sources), max(v[1] for _, v in sources)
-        stages.append({"stage": "parse feeds (15 sources)", "seconds": sum(v[1] - v[0] for _, v in sources),
-                       "peak_rss": sampler.peak(start, end)})
+        stages.append(
+            {
+                "stage": "parse feeds (15 sources)",
+                "seconds": sum(v[1] - v[0] for _, v in sources),
+                "peak_rss": sampler.peak(start, end),
+            }
+        )
     for key, (start, end) in outcome.steps.items():
         if not key.startswith("source__"):
             stages.append({"stage": key, "seconds": end - start, "peak_rss": sampler.peak(start, end)})
@@ -172,7 +189,11 @@ def main() -> int:
     ap.add_argument("--work", type=Path, help="where warehouses go (default: a temporary folder)")
     ap.add_argument("--no-delta", action="store_true", help="skip the 1%% delta run")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
+    ap.add_argument("--profile", action="store_true", help="also print each SQL step's time (stderr)")
     args = ap.parse_args()
+    if args.profile:
+        logging.basicConfig(format="  %(name)s %(message)s", stream=sys.stderr)
+        logging.getLogger("consent_pipeline").setLevel(logging.DEBUG)
     as_of = DEFAULT_AS_OF
     work = args.work or Path(tempfile.mkdtemp(prefix="consent-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -180,8 +201,10 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     landing, gen_s = landing_for(args.scale, args.seed, args.cache, as_of)
     report = json.loads((landing / REPORT_NAME).read_text())
-    print(f"landing: {landing} ({report['total_records']:,} records, {report['files']:,} files"
-          + (f", generated in {gen_s:.1f}s)" if gen_s else ", cached)"))
+    print(
+        f"landing: {landing} ({report['total_records']:,} records, {report['files']:,} files"
+        + (f", generated in {gen_s:.1f}s)" if gen_s else ", cached)")
+    )
 
     full_dir = work / "full"
     shutil.rmtree(full_dir, ignore_errors=True)
@@ -195,15 +218,24 @@ def main() -> int:
     sys.stdout.flush()
     fl = floor(landing, full_dir / "w.duckdb")
     figures: dict[str, object] = {
-        "scale": args.scale, "records": report["total_records"], "full_s": outcome.seconds,
-        "peak_rss": sampler.peak(), "stages": stages, "floor": fl, "ratio": outcome.seconds / fl["floor_s"],
+        "scale": args.scale,
+        "records": report["total_records"],
+        "full_s": outcome.seconds,
+        "peak_rss": sampler.peak(),
+        "stages": stages,
+        "floor": fl,
+        "ratio": outcome.seconds / fl["floor_s"],
     }
-    print(f"\nfloor: {fl['floor_s']:.1f}s = DuckDB reading {fl['files']:,} files ({fl['rows_read']:,} rows) "
-          f"{fl['read_s']:.1f}s + latest-per-key over {fl['events']:,} events {fl['latest_s']:.1f}s")
+    print(
+        f"\nfloor: {fl['floor_s']:.1f}s = DuckDB reading {fl['files']:,} files ({fl['rows_read']:,} rows) "
+        f"{fl['read_s']:.1f}s + latest-per-key over {fl['events']:,} events {fl['latest_s']:.1f}s"
+    )
     print(f"full / floor: {figures['ratio']:.1f}x")
 
     if not args.no_delta:
-        extra, _ = landing_for(args.scale * 0.01, args.seed + 1, args.cache, as_of + dt.timedelta(days=1), "-delta")
+        extra, _ = landing_for(
+            args.scale * 0.01, args.seed + 1, args.cache, as_of + dt.timedelta(days=1), "-delta"
+        )
         delta_dir = work / "delta"
         shutil.rmtree(delta_dir, ignore_errors=True)
         shutil.copytree(full_dir, delta_dir, ignore=shutil.ignore_patterns("extracts"))
@@ -214,8 +246,10 @@ def main() -> int:
         figures["delta_s"] = d_outcome.seconds
         figures["delta_records"] = d_outcome.figures.get("rows_read", 0)
         figures["delta_ratio"] = d_outcome.seconds / outcome.seconds
-        print(f"\ndelta run (+{figures['delta_records']:,} records in new deliveries): {d_outcome.seconds:.1f}s = "
-              f"{100 * d_outcome.seconds / outcome.seconds:.0f}% of the full run, peak memory {gib(d_sampler.peak())}")
+        print(
+            f"\ndelta run (+{figures['delta_records']:,} records in new deliveries): {d_outcome.seconds:.1f}s = "
+            f"{100 * d_outcome.seconds / outcome.seconds:.0f}% of the full run, peak memory {gib(d_sampler.peak())}"
+        )
         for st in stage_table(d_outcome, d_sampler):
             print(f"  {st['stage']:34s} {st['seconds']:8.1f}")
     if args.json:

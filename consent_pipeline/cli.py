@@ -54,6 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         extracts=args.extracts,
         rules=args.rules,
         as_of=args.as_of,
+        full_rebuild=args.full_rebuild or None,
     )
     if not settings.landing.is_dir():
         raise CliError(f"landing directory {settings.landing} does not exist")
@@ -118,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rules", help="default: $CONSENT_RULES or rules/")
     run.add_argument(
         "--as-of", help="the run's 'now' (ISO 8601; default: $CONSENT_AS_OF or the current time)"
+    )
+    run.add_argument(
+        "--full-rebuild",
+        action="store_true",
+        help="recompute every golden key and permission, not only those new data can have changed "
+        "(same result, slower; default: $CONSENT_FULL_REBUILD)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
     run.add_argument("--strict", action="store_true", help="exit 3 when a data check fails")

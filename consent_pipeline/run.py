@@ -50,7 +50,19 @@ class RunOutcome:
             f"  event log:    {f.get('events', 0):,} events",
         ]
         if "keys" in f:
-            lines.append(f"  golden keys:  {f['keys']:,}")
+            how = (
+                f"recomputed for {f['golden_scope']:,} contact points"
+                if f.get("golden_scope", -1) >= 0
+                else "rebuilt whole"
+            )
+            lines.append(f"  golden keys:  {f['keys']:,} ({how})")
+        if "permissions" in f:
+            how = (
+                f"recomputed for {f['permission_scope']:,} parties"
+                if f.get("permission_scope", -1) >= 0
+                else "rebuilt whole"
+            )
+            lines.append(f"  permissions:  {f['permissions']:,} keys ({how})")
         passed = len(self.checks) - len(self.failed_checks) - len(self.warnings)
         lines.append(
             f"  checks:       {passed} passed, {len(self.failed_checks)} failed, {len(self.warnings)} warnings"
@@ -68,7 +80,6 @@ class RunOutcome:
         if self.error:
             lines.append(f"  error: {self.error}")
         return "\n".join(lines)
-
 
     def extract_files(self) -> tuple[Path, list[tuple[str, int, int]]]:
         """This run's extract folder and its files (name, rows, bytes) as its manifest lists them."""
@@ -106,6 +117,7 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> RunOutcome:
         extracts=str(settings.extracts),
         rules=str(settings.rules),
         as_of=settings.as_of.isoformat(),
+        full_rebuild=settings.full_rebuild,
     )
     progress.enable(not quiet)
     started = time.perf_counter()
@@ -172,6 +184,14 @@ def _figures(settings: Settings, run_id: str) -> dict[str, int]:
             out["events"] = con.execute("SELECT count(*) FROM event_log").fetchall()[0][0]
         if "consent_current" in tables:
             out["keys"] = con.execute("SELECT count(*) FROM consent_current").fetchall()[0][0]
+        if "golden_build" in tables:
+            n = con.execute("SELECT max(recomputed_contact_points) FROM golden_build").fetchall()[0][0]
+            out["golden_scope"] = -1 if n is None else int(n)
+        if "contact_permission" in tables:
+            out["permissions"] = con.execute("SELECT count(*) FROM contact_permission").fetchall()[0][0]
+        if "permission_build" in tables:
+            n = con.execute("SELECT max(recomputed_parties) FROM permission_build").fetchall()[0][0]
+            out["permission_scope"] = -1 if n is None else int(n)
     return out
 
 

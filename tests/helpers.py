@@ -35,11 +35,12 @@ def rows(warehouse: Path, sql: str, params: list[object] | None = None) -> list[
 
 
 def table_hash(warehouse: Path, table: str, exclude: tuple[str, ...] = ()) -> str:
-    """A content hash of a table (all rows in their stored order, columns except `exclude`)."""
+    """A content hash of a table (all rows, in a canonical order: row order is not part of the contract;
+    columns except `exclude`)."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] not in exclude]
-        data = con.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall()
+        data = con.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY ALL").fetchall()
     finally:
         con.close()
     return hashlib.sha256(repr(data).encode()).hexdigest()

@@ -19,6 +19,7 @@ ENV = {
     "extracts": "CONSENT_EXTRACTS",
     "rules": "CONSENT_RULES",
     "as_of": "CONSENT_AS_OF",
+    "full_rebuild": "CONSENT_FULL_REBUILD",
 }
 
 
@@ -37,6 +38,9 @@ class Settings:
     extracts: Path
     rules: Path
     as_of: dt.datetime  # naive UTC: the run's "now" for every time-dependent rule
+    # Recompute every golden key and permission instead of only those that can have changed (the result is
+    # the same; this is for after a manual repair of the warehouse).
+    full_rebuild: bool = False
 
     @classmethod
     def resolve(
@@ -46,6 +50,7 @@ class Settings:
         extracts: str | Path | None = None,
         rules: str | Path | None = None,
         as_of: str | dt.datetime | None = None,
+        full_rebuild: bool | None = None,
     ) -> Settings:
         given = {"landing": landing, "warehouse": warehouse, "extracts": extracts, "rules": rules}
         paths = {
@@ -60,7 +65,9 @@ class Settings:
             when = as_of.astimezone(dt.UTC).replace(tzinfo=None) if as_of.tzinfo else as_of
         else:
             when = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-        return cls(as_of=when, **paths)
+        if full_rebuild is None:
+            full_rebuild = os.environ.get(ENV["full_rebuild"], "").strip().lower() in ("1", "true", "yes")
+        return cls(as_of=when, full_rebuild=full_rebuild, **paths)
 
     @property
     def snapshots(self) -> Path:

@@ -1,49 +1,110 @@
-"""The golden stage: identity + merge computed in temporary tables, then swapped in in one transaction, so a
-run killed at any point leaves the last good state."""
+"""The golden stage: identity + merge, written in one transaction, so a run killed at any point leaves the
+last good state.
+
+Identity is recomputed every run (it is cheap next to the merge). The merge is incremental: only the
+contact points whose keys can have changed since the last build are recomputed, and their rows in the three
+consent tables replaced (see `core/golden_scope.py` for which ones). A first run, changed rules or a changed
+merge logic rebuild every key; so does `full=True`.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import duckdb
 
 from consent_pipeline.config import Rules
+from consent_pipeline.core.golden_scope import golden_scope, record_golden_inputs
 from consent_pipeline.core.identity import build_identity
 from consent_pipeline.core.invariants import Invariant, register
-from consent_pipeline.core.merge import KEY, build_merge, create_macros
+from consent_pipeline.core.merge import INPUT_STEPS, KEY, TABLE_STEPS, create_macros, scope_params
 from consent_pipeline.core.reference import load_reference, persist_rules_tables
+from consent_pipeline.core.sql import run_steps
 from consent_pipeline.lib import faults
 from consent_pipeline.warehouse.schema import ensure_ingest_tables
 
-# warehouse table -> (temporary table it is built in, sort order that makes re-runs byte-identical)
-GOLDEN_TABLES: dict[str, tuple[str, str]] = {
-    "parties": ("id_parties", "party_id"),
-    "contact_point_owner": ("id_owner", "contact_point"),
-    "party_contact_points": ("id_party_points", "party_id, contact_point"),
-    "consent_effects": ("m_effects", f"{KEY}, event_ts, event_id"),
-    "consent_history": ("m_history", f"{KEY}, valid_from, valid_to NULLS LAST, event_id"),
-    "consent_current": ("m_current", KEY),
-    "waiting_events": ("id_waiting", "event_id"),
+# Identity tables: warehouse table -> the temporary table identity builds. Replaced whole every run.
+IDENTITY_TABLES: dict[str, str] = {
+    "parties": "id_parties",
+    "contact_point_owner": "id_owner",
+    "party_contact_points": "id_party_points",
+    "waiting_events": "id_waiting",
 }
+# Consent tables, keyed by contact point: rebuilt whole, or only for the contact points in scope.
+CONSENT_TABLES: dict[str, str] = {
+    "consent_effects": "m_effects",
+    "consent_history": "m_history",
+    "consent_current": "m_current",
+}
+GOLDEN_TABLES: list[str] = [
+    "parties",
+    "contact_point_owner",
+    "party_contact_points",
+    "consent_effects",
+    "consent_history",
+    "consent_current",
+    "waiting_events",
+]
 
 
-def build_golden(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[str, int]:
+@dataclass
+class GoldenResult:
+    counts: dict[str, int]
+    mode: str  # "full" or "incremental"
+    reason: str  # why full, or how many contact points were recomputed
+    scope: int  # contact points recomputed (incremental)
+
+
+def build_golden(con: duckdb.DuckDBPyConnection, rules: Rules, full: bool = False) -> GoldenResult:
     ensure_ingest_tables(con)
     load_reference(con, rules)
     build_identity(con)
-    build_merge(con)
-    counts: dict[str, int] = {}
+    scope = None if full else golden_scope(con)
+    scoped = scope is not None and scope.incremental
+    run_steps(con, INPUT_STEPS, scope_params(scoped))
     con.execute("BEGIN TRANSACTION")
     try:
-        for table, (temp, order) in GOLDEN_TABLES.items():
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp} ORDER BY {order}")
-            counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        for table, temp in IDENTITY_TABLES.items():
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
             faults.pause(f"golden:{table}")
+        if scoped:
+            _replace_scope(con)
+        else:
+            _rebuild(con)
         create_macros(con)
         persist_rules_tables(con, rules)
+        record_golden_inputs(con, scoped)
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in GOLDEN_TABLES}
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return counts
+    if scope is None:
+        return GoldenResult(counts, "full", "asked for a full rebuild", 0)
+    return GoldenResult(counts, "incremental" if scoped else "full", scope.reason, scope.contact_points)
+
+
+def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
+    """Every key: each consent table written straight from the one before (no temporary copy; row order is
+    not part of the contract, so no sort)."""
+    params = scope_params(False, effects="consent_effects", history="consent_history")
+    for step in TABLE_STEPS:
+        sql = step.sql.format(**params)
+        if step.view:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {step.name} AS {sql}")
+            continue
+        table = next(t for t, s in CONSENT_TABLES.items() if s == step.name)
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}")
+        faults.pause(f"golden:{table}")
+
+
+def _replace_scope(con: duckdb.DuckDBPyConnection) -> None:
+    """Only the contact points in g_scope: computed in temporary tables, then their rows replaced."""
+    run_steps(con, TABLE_STEPS, scope_params(True))
+    for table, temp in CONSENT_TABLES.items():
+        con.execute(f"DELETE FROM {table} WHERE contact_point IN (SELECT contact_point FROM g_scope)")
+        con.execute(f"INSERT INTO {table} SELECT * FROM {temp}")
+        faults.pause(f"golden:{table}")
 
 
 register(

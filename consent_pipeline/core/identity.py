@@ -209,7 +209,7 @@ PARTIES = Step(
     FROM id_parties_base b
     CROSS JOIN ref_fallback f
     LEFT JOIN ref_regions r ON r.country = b.country
-    LEFT JOIN ref_phone_country pc ON b.country IS NULL AND pc.phone = b.phone
+    LEFT JOIN id_phone_country pc ON b.country IS NULL AND pc.phone = b.phone
     LEFT JOIN ref_regions pr ON pr.country = pc.country
     """,
 )
@@ -258,7 +258,7 @@ def _phone_countries(con: duckdb.DuckDBPyConnection) -> None:
             rows.append((phone, phonenumbers.region_code_for_number(phonenumbers.parse(phone, None))))
         except phonenumbers.NumberParseException:
             continue
-    values_table(con, "ref_phone_country", ["phone", "country"], rows)
+    values_table(con, "id_phone_country", ["phone", "country"], rows)
 
 
 def build_identity(con: duckdb.DuckDBPyConnection) -> None:

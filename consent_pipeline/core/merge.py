@@ -25,6 +25,7 @@ EVENTS = Step(
            coalesce(sp.priority, '9999') AS priority,
            (e.party_id IS NULL OR EXISTS (SELECT 1 FROM id_customers c WHERE c.party_id = e.party_id)) AS party_known
     FROM consent_events e LEFT JOIN ref_source_priority sp ON sp.source = e.source
+    WHERE {event_scope}
     """,
 )
 
@@ -32,6 +33,7 @@ EVENTS = Step(
 TARGETS = Step(
     "m_targets",
     """
+    SELECT * FROM (
     SELECT e.event_id, e.contact_point AS target, e.contact_point_type AS target_type
     FROM m_events e LEFT JOIN id_owner o ON o.contact_point = e.contact_point
     WHERE e.contact_point IS NOT NULL
@@ -46,6 +48,7 @@ TARGETS = Step(
     FROM m_events e JOIN id_owner o ON o.party_id = e.party_id
     WHERE e.contact_point IS NULL AND e.status <> 'opt_out' AND e.party_known
       AND (e.contact_point_type IS NULL OR e.contact_point_type = o.contact_point_type)
+    ) WHERE {target_scope}
     """,
 )
 
@@ -74,7 +77,7 @@ EFFECTIVE = Step(
                last_value(CASE WHEN status <> 'pending' THEN status END IGNORE NULLS) OVER (
                    PARTITION BY {KEY} ORDER BY {ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
                ) AS prior_decision
-        FROM m_effects
+        FROM {{effects}}
     ) WHERE status <> 'pending' OR prior_decision IS NULL OR prior_decision <> 'opt_in'
     """,
     view=True,  # read once, by the history
@@ -101,12 +104,39 @@ CURRENT = Step(
     """
     SELECT contact_point, contact_point_type, channel, purpose, brand, status, basis, event_ts, received_ts, source,
            event_id, party_id, valid_until, double_opt_in, source_file, source_record
-    FROM m_history
+    FROM {history}
     WHERE replaced_by IS NULL
     """,
 )
 
-STEPS = [EVENTS, TARGETS, EFFECTS, EFFECTIVE, HISTORY, CURRENT]
+# Events and their targets (temporary), then the three golden tables, each computed from the one before.
+INPUT_STEPS = [EVENTS, TARGETS]
+TABLE_STEPS = [EFFECTS, EFFECTIVE, HISTORY, CURRENT]
+STEPS = INPUT_STEPS + TABLE_STEPS
+# golden table -> the step that computes it
+TABLE_OF_STEP = {
+    "m_effects": "consent_effects",
+    "m_history": "consent_history",
+    "m_current": "consent_current",
+}
+
+# Bumped when the merge's logic changes: the next run then rebuilds every key instead of only touched ones.
+LOGIC_VERSION = "merge-2"
+
+
+def scope_params(scoped: bool, effects: str = "m_effects", history: str = "m_history") -> dict[str, str]:
+    """Every key, or only the contact points in `g_scope` (and the party-level events of their parties,
+    `g_scope_parties`). `effects` / `history` name the tables the later steps read."""
+    if not scoped:
+        return {"event_scope": "true", "target_scope": "true", "effects": effects, "history": history}
+    return {
+        "event_scope": "(e.contact_point IN (SELECT contact_point FROM g_scope)"
+        " OR (e.contact_point IS NULL AND e.party_id IN (SELECT party_id FROM g_scope_parties)))",
+        "target_scope": "target IN (SELECT contact_point FROM g_scope)",
+        "effects": effects,
+        "history": history,
+    }
+
 
 # Table macros for auditors: the state at a source time, from all that is known now (history), and from
 # only what had been received by `known_at` (recomputed from the projected events).
@@ -140,9 +170,10 @@ MACROS = [
 ]
 
 
-def build_merge(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp tables m_effects, m_history, m_current (identity and reference tables must exist)."""
-    run_steps(con, STEPS)
+def build_merge(con: duckdb.DuckDBPyConnection, scoped: bool = False) -> None:
+    """Temp tables m_effects, m_history, m_current (identity and reference tables must exist); with `scoped`,
+    only for the contact points in g_scope."""
+    run_steps(con, STEPS, scope_params(scoped))
 
 
 def create_macros(con: duckdb.DuckDBPyConnection) -> None:

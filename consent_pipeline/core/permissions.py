@@ -108,6 +108,7 @@ KEYS = Step(
     JOIN ref_columns col ON col.channel = ch.channel
     JOIN (SELECT DISTINCT leaf, kind FROM ref_purposes) pu ON true
     JOIN p_party_brands pb ON pb.party_id = o.party_id
+    WHERE {party_scope}
     """,
     view=True,
 )
@@ -262,19 +263,10 @@ PERMISSION = Step(
     view=True,
 )
 
-STEPS = [
-    ACTIVITY_PARTY,
-    PARTY_BRANDS,
-    RELATIONSHIP,
-    REGISTRY_STATUS,
-    LISTED,
-    UNDELIVERABLE,
-    KEYS,
-    FACTS,
-    BASES,
-    DECISION,
-    PERMISSION,
-]
+# Party-level inputs (whole tables, cheap), then the per-key chain, for every party or those in perm_scope.
+INPUT_STEPS = [ACTIVITY_PARTY, PARTY_BRANDS, RELATIONSHIP, REGISTRY_STATUS, LISTED, UNDELIVERABLE]
+KEY_STEPS = [KEYS, FACTS, BASES, DECISION, PERMISSION]
+STEPS = INPUT_STEPS + KEY_STEPS
 
 
 def params(rules: Rules, as_of: dt.datetime) -> dict[str, str]:
@@ -291,12 +283,25 @@ def params(rules: Rules, as_of: dt.datetime) -> dict[str, str]:
         "implied_contract": str(t.implied_consent.contract_months),
         "implied_inquiry": str(t.implied_consent.inquiry_months),
         "inferred_purchase": str(t.inferred_consent.purchase_months),
+        "party_scope": "true",
     }
 
 
-def build_permissions(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> None:
-    """Temp table p_permission (identity, merge, erasure register and reference tables must exist)."""
-    run_steps(con, STEPS, params(rules, as_of))
+def build_permission_inputs(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> None:
+    """Temp tables p_activity_party, p_party_brands, p_relationship, p_registry_status, p_listed,
+    p_undeliverable (identity, merge, erasure register and reference tables must exist)."""
+    run_steps(con, INPUT_STEPS, params(rules, as_of))
+
+
+def build_permissions(
+    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, scoped: bool = False
+) -> None:
+    """View p_permission: every key, or (scoped) the keys of the parties in perm_scope. The inputs must have
+    been built by build_permission_inputs."""
+    p = params(rules, as_of)
+    if scoped:
+        p["party_scope"] = "o.party_id IN (SELECT party_id FROM perm_scope)"
+    run_steps(con, KEY_STEPS, p)
 
 
 register(

@@ -19,7 +19,9 @@ PURCHASES = Step(
     """
     SELECT party_id, brand,
            count(*) FILTER (WHERE occurred_at >= {as_of} - INTERVAL 365 DAY) AS recent_purchases,
-           coalesce(sum(amount) FILTER (WHERE occurred_at >= {as_of} - INTERVAL 365 DAY), 0) AS recent_spend,
+           -- summed as decimals: a float sum depends on row order, and so would the quartiles
+           coalesce(sum(CAST(amount AS DECIMAL(18, 2))) FILTER (WHERE occurred_at >= {as_of} - INTERVAL 365 DAY), 0)
+               AS recent_spend,
            max(occurred_at) AS last_purchase
     FROM party_activity
     WHERE kind = 'purchase'

@@ -7,10 +7,14 @@ a stage is just its list of steps. Parameters are inlined as literals: the SQL s
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import duckdb
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,9 @@ def run_steps(
     for step in steps:
         sql = step.sql.format(**(params or {}))
         kind = "VIEW" if step.view else "TABLE"
+        started = time.perf_counter()
         con.execute(f"CREATE OR REPLACE TEMP {kind} {step.name} AS {sql}")
+        log.debug("step %s: %.2fs", step.name, time.perf_counter() - started)
 
 
 def values_table(

@@ -17,6 +17,7 @@ class PipelineResource(ConfigurableResource):
     extracts: str = ""
     rules: str = ""
     as_of: str = ""
+    full_rebuild: bool = False
 
     _settings: Settings | None = PrivateAttr(default=None)
     _rules: Rules | None = PrivateAttr(default=None)
@@ -37,6 +38,7 @@ class PipelineResource(ConfigurableResource):
                 extracts=self.extracts or None,
                 rules=self.rules or None,
                 as_of=self.as_of or None,
+                full_rebuild=self.full_rebuild or None,
             )
         return self._settings
 

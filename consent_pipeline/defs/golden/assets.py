@@ -66,13 +66,17 @@ FRESHNESS = FreshnessPolicy.time_window(
 def golden_consent(context: AssetExecutionContext, pipeline: PipelineResource):
     progress.report("building golden consent")
     with pipeline.db.connect() as con:
-        counts = build_golden(con, pipeline.company_rules)
+        result = build_golden(con, pipeline.company_rules, full=pipeline.settings.full_rebuild)
         checks = {name: violations(con, name, limit=1000) for name in CHECKED}
         waiting = con.sql(
             "SELECT source, count(*) AS events, min(received_ts) AS oldest_received FROM waiting_events GROUP BY source"
         ).pl()
+    context.log.info(f"golden consent: {result.mode} ({result.reason})")
     for name in GOLDEN_TABLES:
-        yield MaterializeResult(asset_key=AssetKey(name), metadata={"rows": counts[name]})
+        yield MaterializeResult(
+            asset_key=AssetKey(name),
+            metadata={"rows": result.counts[name], "build": result.mode, "why": result.reason},
+        )
     for name, bad in checks.items():
         yield AssetCheckResult(
             asset_key=AssetKey(INVARIANTS[name].table),

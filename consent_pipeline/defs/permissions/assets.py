@@ -2,7 +2,8 @@
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
-from consent_pipeline.core.permissions import build_permissions
+from consent_pipeline.core.permission_scope import Scope, permission_scope, record_permission_inputs
+from consent_pipeline.core.permissions import build_permission_inputs, build_permissions
 from consent_pipeline.core.reference import load_reference
 from consent_pipeline.core.reviews import build_review_queue
 from consent_pipeline.defs.checks import invariant_results, invariant_specs
@@ -11,11 +12,12 @@ from consent_pipeline.defs.metadata import md_table
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 
+# warehouse table -> the temporary table or view it is written from (no sort: row order is not a contract)
 TABLES = {
-    "contact_permission": ("p_permission", "party_id, contact_point, channel, purpose, brand"),
-    "review_queue": ("r_queue", "party_id, reason"),
-    "party_brands": ("p_party_brands", "party_id, brand"),
-    "party_activity": ("p_activity_party", "party_id, brand, occurred_at, activity_row"),
+    "contact_permission": "p_permission",
+    "review_queue": "r_queue",
+    "party_brands": "p_party_brands",
+    "party_activity": "p_activity_party",
 }
 
 
@@ -59,12 +61,32 @@ def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
     rules, as_of = pipeline.company_rules, pipeline.settings.as_of
     with pipeline.db.connect() as con:
         load_reference(con, rules)
-        build_permissions(con, rules, as_of)
+        build_permission_inputs(con, rules, as_of)
+        scope = (
+            Scope(False, "asked for a full rebuild")
+            if pipeline.settings.full_rebuild
+            else permission_scope(con, rules, as_of)
+        )
+        build_permissions(con, rules, as_of, scoped=scope.incremental)
         build_review_queue(con, rules, as_of)
+        context.log.info(f"permissions: {'incremental' if scope.incremental else 'full'} ({scope.reason})")
         con.execute("BEGIN TRANSACTION")
-        for table, (temp, order) in TABLES.items():
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp} ORDER BY {order}")
-        con.execute("COMMIT")
+        try:
+            if scope.incremental:  # only the parties in scope: their rows replaced
+                con.execute(
+                    "DELETE FROM contact_permission WHERE party_id IN (SELECT party_id FROM perm_scope)"
+                )
+                con.execute("INSERT INTO contact_permission SELECT * FROM p_permission")
+            else:
+                con.execute("CREATE OR REPLACE TABLE contact_permission AS SELECT * FROM p_permission")
+            for table, temp in TABLES.items():
+                if table != "contact_permission":
+                    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
+            record_permission_inputs(con, as_of, scope)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         by_reason = con.sql(
             "SELECT reason, allowed, count(*) AS keys FROM contact_permission GROUP BY ALL ORDER BY keys DESC"
         ).pl()
@@ -72,7 +94,12 @@ def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
         queue = con.sql("SELECT reason, count(*) AS parties FROM review_queue GROUP BY ALL").pl()
         yield MaterializeResult(
             asset_key=AssetKey("contact_permission"),
-            metadata={"rows": rows["contact_permission"], "by_reason": md_table(by_reason)},
+            metadata={
+                "rows": rows["contact_permission"],
+                "by_reason": md_table(by_reason),
+                "build": "incremental" if scope.incremental else "full",
+                "why": scope.reason,
+            },
         )
         for table in ("party_brands", "party_activity"):
             yield MaterializeResult(asset_key=AssetKey(table), metadata={"rows": rows[table]})

@@ -1,0 +1,183 @@
+"""Which contact points the merge must recompute since the last golden build (g_scope), or why it must
+rebuild every key.
+
+Golden keys are partitioned by contact point, so recomputing a contact point from all of its events gives
+exactly what a full rebuild would. A contact point's events or targets can change only if
+- a file ingested since the last build brought an event naming it (or naming its party, for party-level
+  events), or moved an event's lineage to an earlier delivery;
+- its owner changed, or the set of parties associated with it changed;
+- a party named by its events became a known customer (waiting events take effect);
+- its erasure changed (erased, re-established): its clear and hashed forms both move.
+Anything else (other rules, other merge logic, no previous build) rebuilds every key.
+
+Identity tables (id_*) of this run and the warehouse's tables of the last build must both be present.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import duckdb
+
+from consent_pipeline.core.merge import LOGIC_VERSION
+
+STATE_TABLES = ("golden_inputs", "golden_build", "golden_erasures", "golden_customers")
+_PREVIOUS = ("contact_point_owner", "party_contact_points", "parties", "consent_current", *STATE_TABLES)
+
+
+@dataclass(frozen=True)
+class Scope:
+    incremental: bool
+    reason: str
+    contact_points: int = 0
+
+
+def rules_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """A hash of every reference table loaded from the rules (ref_*), order-independent."""
+    names = [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE 'ref\\_%' ESCAPE '\\' "
+            "ORDER BY table_name"
+        ).fetchall()
+    ]
+    digest = hashlib.sha256()
+    for name in names:
+        rows = con.execute(
+            f"SELECT coalesce(string_agg(CAST(t AS VARCHAR), chr(30) ORDER BY CAST(t AS VARCHAR)), '') FROM {name} t"
+        ).fetchall()[0][0]
+        digest.update(f"{name}\x1f{rows}\x1e".encode())
+    return digest.hexdigest()
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database()"
+        ).fetchall()
+    }
+
+
+def golden_scope(con: duckdb.DuckDBPyConnection) -> Scope:
+    """Create temp tables g_scope (contact_point) and g_scope_parties (party_id); say whether to use them."""
+    missing = [t for t in _PREVIOUS if t not in _tables(con)]
+    if missing:
+        return Scope(False, "no previous golden build")
+    build = con.execute("SELECT logic_version, rules_fingerprint FROM golden_build").fetchall()
+    if build != [(LOGIC_VERSION, rules_fingerprint(con))]:
+        return Scope(False, "the rules or the merge logic changed since the last build")
+
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE g_new_events AS
+        SELECT contact_point, party_id FROM consent_events
+        WHERE source_file IN (SELECT source_file FROM ingest_ledger EXCEPT SELECT source_file FROM golden_inputs)
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE g_erasure_changes AS
+        SELECT contact_point_sha256 AS hex FROM (
+            (SELECT contact_point_sha256, reestablished_at FROM erasure_register
+             EXCEPT SELECT contact_point_sha256, reestablished_at FROM golden_erasures)
+            UNION ALL
+            (SELECT contact_point_sha256, reestablished_at FROM golden_erasures
+             EXCEPT SELECT contact_point_sha256, reestablished_at FROM erasure_register)
+        )
+        """
+    )
+    erased_clear = ""
+    if con.execute("SELECT count(*) FROM g_erasure_changes").fetchall()[0][0]:
+        # the clear form a changed erasure hides (or shows again): known to the old or the new owner table
+        erased_clear = """
+            UNION ALL SELECT 'sha256:' || hex FROM g_erasure_changes
+            UNION ALL SELECT contact_point FROM contact_point_owner
+                WHERE contact_point NOT LIKE 'sha256:%' AND sha256(contact_point) IN (SELECT hex FROM g_erasure_changes)
+            UNION ALL SELECT contact_point FROM id_owner
+                WHERE contact_point NOT LIKE 'sha256:%' AND sha256(contact_point) IN (SELECT hex FROM g_erasure_changes)
+        """
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE g_scope AS
+        WITH new_customers AS (
+            SELECT party_id FROM id_customers
+            EXCEPT SELECT party_id FROM golden_customers
+        ), touched_parties AS (
+            SELECT party_id FROM g_new_events WHERE contact_point IS NULL AND party_id IS NOT NULL
+            UNION SELECT party_id FROM new_customers
+        )
+        SELECT DISTINCT contact_point FROM (
+            SELECT contact_point FROM g_new_events WHERE contact_point IS NOT NULL
+            UNION ALL SELECT contact_point FROM consent_events
+                WHERE contact_point IS NOT NULL AND party_id IN (SELECT party_id FROM new_customers)
+            UNION ALL SELECT contact_point FROM id_party_points WHERE party_id IN (SELECT party_id FROM touched_parties)
+            UNION ALL SELECT contact_point FROM id_owner WHERE party_id IN (SELECT party_id FROM touched_parties)
+            UNION ALL SELECT contact_point FROM party_contact_points
+                WHERE party_id IN (SELECT party_id FROM touched_parties)
+            -- owner changed (or the contact point appeared / disappeared)
+            UNION ALL SELECT coalesce(n.contact_point, o.contact_point)
+                FROM id_owner n FULL JOIN contact_point_owner o ON o.contact_point = n.contact_point
+                WHERE n.party_id IS DISTINCT FROM o.party_id
+            -- associations added or gone
+            UNION ALL SELECT contact_point FROM (
+                (SELECT party_id, contact_point FROM id_party_points
+                 EXCEPT SELECT party_id, contact_point FROM party_contact_points)
+                UNION ALL
+                (SELECT party_id, contact_point FROM party_contact_points
+                 EXCEPT SELECT party_id, contact_point FROM id_party_points)
+            )
+            {erased_clear}
+        ) WHERE contact_point IS NOT NULL
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE g_scope_parties AS
+        SELECT DISTINCT party_id FROM (
+            SELECT party_id FROM id_party_points WHERE contact_point IN (SELECT contact_point FROM g_scope)
+            UNION ALL SELECT party_id FROM id_owner WHERE contact_point IN (SELECT contact_point FROM g_scope)
+        )
+        """
+    )
+    n = con.execute("SELECT count(*) FROM g_scope").fetchall()[0][0]
+    return Scope(True, f"{n:,} contact points touched since the last build", n)
+
+
+def record_golden_inputs(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
+    """What this build reflects (the ingested files, the erasure register, customers, the rules and merge
+    logic), its sequence number, and the contact points it changed (golden_changes, read by permissions)."""
+    prev = (
+        con.execute("SELECT seq, full_seq FROM golden_build").fetchall()
+        if "golden_build" in _tables(con) and _has_seq(con)
+        else []
+    )
+    seq = (prev[0][0] + 1) if prev else 1
+    full_seq = prev[0][1] if (prev and scoped) else seq
+    con.execute("CREATE OR REPLACE TABLE golden_inputs AS SELECT DISTINCT source_file FROM ingest_ledger")
+    con.execute("CREATE OR REPLACE TABLE golden_customers AS SELECT party_id FROM id_customers")
+    con.execute(
+        "CREATE OR REPLACE TABLE golden_erasures AS SELECT contact_point_sha256, reestablished_at FROM erasure_register"
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE golden_build AS "
+        "SELECT $v AS logic_version, $f AS rules_fingerprint, CAST($s AS BIGINT) AS seq, CAST($fs AS BIGINT) AS full_seq, "
+        "CAST($n AS BIGINT) AS recomputed_contact_points",
+        {
+            "v": LOGIC_VERSION,
+            "f": rules_fingerprint(con),
+            "s": seq,
+            "fs": full_seq,
+            "n": con.execute("SELECT count(*) FROM g_scope").fetchall()[0][0] if scoped else None,
+        },
+    )
+    if not scoped or "golden_changes" not in _tables(con):
+        con.execute("CREATE OR REPLACE TABLE golden_changes (contact_point VARCHAR, seq BIGINT)")
+    if scoped:
+        con.execute("INSERT INTO golden_changes SELECT contact_point, $s FROM g_scope", {"s": seq})
+
+
+def _has_seq(con: duckdb.DuckDBPyConnection) -> bool:
+    cols = {r[0] for r in con.execute("DESCRIBE golden_build").fetchall()}
+    return {"seq", "full_seq"} <= cols
