@@ -126,14 +126,28 @@ NAME_COLUMNS: list[tuple[str, str, str, tuple[str, ...]]] = [
 ]
 
 
+def _clear_values(con: duckdb.DuckDBPyConnection) -> None:
+    """er_clear: every distinct clear value of any contact column that is an erased contact point, with its
+    register row. Each distinct value is hashed once, instead of every row of every table."""
+    values = " UNION ALL ".join(f"SELECT {col} AS value FROM {table}" for table, col, _ in CONTACT_COLUMNS)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE er_clear AS
+        SELECT v.value, r.contact_point_sha256, r.contact_point_type, r.reestablished_at
+        FROM (SELECT DISTINCT value FROM ({values}) WHERE value IS NOT NULL AND value NOT LIKE 'sha256:%') v
+        JOIN erasure_register r ON sha256(v.value) = r.contact_point_sha256
+        """
+    )
+
+
 def _scrub_contact(con: duckdb.DuckDBPyConnection, table: str, col: str, time: str) -> int:
     """Hash the clear values of erased contact points, except from their re-establishment on."""
     return con.execute(
         f"""
         UPDATE {table} AS t SET {col} = {_hash("t." + col)}
-        FROM erasure_register r
-        WHERE t.{col} NOT LIKE 'sha256:%' AND sha256(t.{col}) = r.contact_point_sha256
-          AND (r.reestablished_at IS NULL OR t.{time} IS NULL OR t.{time} < r.reestablished_at)
+        FROM er_clear c
+        WHERE t.{col} = c.value
+          AND (c.reestablished_at IS NULL OR t.{time} IS NULL OR t.{time} < c.reestablished_at)
         """
     ).fetchall()[0][0]
 
@@ -196,18 +210,7 @@ def _patterns(con: duckdb.DuckDBPyConnection) -> None:
     """Clear forms of the contact points erased in this run's data (they are still in the clear somewhere:
     the rows scrubbed now), to find them in quarantined raw text."""
     clear = con.execute(
-        """
-        SELECT DISTINCT c.value, c.kind FROM (
-            SELECT contact_point AS value, contact_point_type AS kind FROM event_log
-            UNION ALL SELECT email, 'email' FROM customer_records
-            UNION ALL SELECT mobile_phone, 'phone' FROM customer_records
-            UNION ALL SELECT home_phone, 'phone' FROM customer_records
-            UNION ALL SELECT contact_point, contact_point_type FROM erasure_requests
-            UNION ALL SELECT email, 'email' FROM subject_profiles
-            UNION ALL SELECT phone, 'phone' FROM subject_profiles
-        ) c JOIN erasure_register r ON c.value NOT LIKE 'sha256:%' AND sha256(c.value) = r.contact_point_sha256
-        WHERE r.reestablished_at IS NULL
-        """
+        "SELECT value, contact_point_type FROM er_clear WHERE reestablished_at IS NULL ORDER BY value"
     ).fetchall()
     rows = []
     for value, kind in clear:
@@ -234,6 +237,7 @@ def apply_erasures(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         con.execute(
             "CREATE OR REPLACE TABLE erasure_register AS SELECT * FROM er_register ORDER BY contact_point"
         )
+        _clear_values(con)
         _patterns(con)
         changed: dict[str, int] = {}
         for table, col, time in CONTACT_COLUMNS:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import duckdb
+import polars as pl
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,10 @@ def values_table(
     cols = ", ".join(f'"{c}" {t}' for c, t in types.items())
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({cols})")
     if rows:
-        con.executemany(
-            f"INSERT INTO {name} VALUES ({', '.join('?' for _ in types)})", [tuple(r) for r in rows]
-        )
+        # through a polars frame: executemany costs about 0.2 ms a row (12 s for 46,000 phone countries)
+        frame = pl.DataFrame([tuple(r) for r in rows], schema=list(types), orient="row", infer_schema_length=None)
+        con.register("_values_rows", frame)
+        try:
+            con.execute(f"INSERT INTO {name} SELECT * FROM _values_rows")
+        finally:
+            con.unregister("_values_rows")

@@ -14,15 +14,14 @@ def build_snapshot_asset(deps: Sequence[AssetKey]) -> AssetsDefinition:
         name="snapshot",
         group_name="audit",
         deps=list(deps),
-        description="A self-contained, read-only DuckDB copy of the run's golden, permission, history, "
-        "quarantine, ledger and audit tables (snapshots/<run_id>.duckdb).",
+        description="A self-contained, read-only DuckDB copy of the warehouse as the run left it: golden, "
+        "permission, history, quarantine, ledger and audit tables (snapshots/<run_id>.duckdb).",
         kinds={"duckdb"},
     )
     def snapshot(context: AssetExecutionContext, pipeline: PipelineResource) -> MaterializeResult:
         progress.report("writing the audit snapshot")
         folder = pipeline.settings.snapshots
-        with pipeline.db.connect() as con:
-            path = write_snapshot(con, folder, context.run.run_id)
+        path = write_snapshot(pipeline.settings.warehouse, folder, context.run.run_id)
         return MaterializeResult(
             metadata={"path": MetadataValue.path(str(path)), "bytes": path.stat().st_size}
         )
