@@ -215,6 +215,15 @@ def main() -> int:
     print(f"  {'stage':34s} {'seconds':>8s} {'peak memory':>12s}")
     for st in stages:
         print(f"  {st['stage']:34s} {st['seconds']:8.1f} {gib(float(st['peak_rss'])):>12s}")  # type: ignore[arg-type]
+    sources = sorted(
+        (
+            (k.removeprefix("source__"), v[1] - v[0])
+            for k, v in outcome.steps.items()
+            if k.startswith("source__")
+        ),
+        key=lambda kv: -kv[1],
+    )
+    print("  sources: " + ", ".join(f"{name} {sec:.1f}s" for name, sec in sources))
     sys.stdout.flush()
     fl = floor(landing, full_dir / "w.duckdb")
     figures: dict[str, object] = {
@@ -223,6 +232,11 @@ def main() -> int:
         "full_s": outcome.seconds,
         "peak_rss": sampler.peak(),
         "stages": stages,
+        "sources": {
+            k.removeprefix("source__"): v[1] - v[0]
+            for k, v in outcome.steps.items()
+            if k.startswith("source__")
+        },
         "floor": fl,
         "ratio": outcome.seconds / fl["floor_s"],
     }

@@ -37,9 +37,11 @@ def _steps(rules: Rules) -> list[tuple[str, str]]:
     p = permissions.params(rules, AS_OF)
     groups: list[tuple[list[Step], dict[str, str]]] = [
         (identity.BEFORE_PHONES + identity.AFTER_PHONES, {}),
-        (merge.STEPS, {}),
+        (merge.STEPS, merge.scope_params(False)),
+        (merge.STEPS, merge.scope_params(True)),  # an incremental run: only the contact points in scope
         (erasure.STEPS, {}),
         (permissions.STEPS, p),
+        (permissions.KEY_STEPS, {**p, "party_scope": "o.party_id IN (SELECT party_id FROM perm_scope)"}),
         ([suppression.CANDIDATES, suppression.SUPPRESSION], p),
         ([audit.OPTOUTS, audit.REGION, audit.DEADLINES, audit.SLA, audit.VIOLATIONS], p),
         ([reviews.LAST_REVIEW, reviews.QUEUE], {"as_of": ts(AS_OF), "interval_months": "6"}),

@@ -90,10 +90,10 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
     params = scope_params(False, effects="consent_effects", history="consent_history")
     for step in TABLE_STEPS:
         sql = step.sql.format(**params)
-        if step.view:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {step.name} AS {sql}")
+        table = next((t for t, temp in CONSENT_TABLES.items() if temp == step.name), None)
+        if table is None:  # an intermediate step: temporary
+            con.execute(f"CREATE OR REPLACE TEMP {'VIEW' if step.view else 'TABLE'} {step.name} AS {sql}")
             continue
-        table = next(t for t, s in CONSENT_TABLES.items() if s == step.name)
         con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}")
         faults.pause(f"golden:{table}")
 

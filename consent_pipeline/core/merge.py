@@ -68,26 +68,52 @@ EFFECTS = Step(
     """,
 )
 
-# A pending is effective unless the key's last decision before it (opt_in / opt_out) is an opt_in.
+# Most keys have a single effect (at scale 10: 10.4M keys, 1.35M with more than one): those need no window
+# at all, so the two windows below (effective pendings, then the history's lead) sort only the rest.
+MULTI_KEYS = Step(
+    "m_multi_keys",
+    f"""
+    SELECT {KEY} FROM {{effects}} GROUP BY {KEY} HAVING count(*) > 1
+    """,
+)
+
+# A pending is effective unless the key's last decision before it (opt_in / opt_out) is an opt_in. A lone
+# effect is always effective (a pending with no decision before it included).
 EFFECTIVE = Step(
     "m_effective",
     f"""
     SELECT * FROM (
-        SELECT *,
-               last_value(CASE WHEN status <> 'pending' THEN status END IGNORE NULLS) OVER (
+        SELECT e.*,
+               last_value(CASE WHEN e.status <> 'pending' THEN e.status END IGNORE NULLS) OVER (
                    PARTITION BY {KEY} ORDER BY {ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
                ) AS prior_decision
-        FROM {{effects}}
+        FROM {{effects}} e JOIN m_multi_keys m USING ({KEY})
     ) WHERE status <> 'pending' OR prior_decision IS NULL OR prior_decision <> 'opt_in'
     """,
     view=True,  # read once, by the history
 )
 
+_HISTORY_COLUMNS = """contact_point, contact_point_type, channel, purpose, brand, status, basis, event_ts, received_ts,
+           source, event_id, party_id, valid_until, double_opt_in, source_file, source_record"""
+
 HISTORY = Step(
     "m_history",
     f"""
-    SELECT contact_point, contact_point_type, channel, purpose, brand, status, basis, event_ts, received_ts, source,
-           event_id, party_id, valid_until, double_opt_in, source_file, source_record,
+    SELECT {_HISTORY_COLUMNS},
+           event_ts AS valid_from,
+           CAST(NULL AS TIMESTAMP) AS valid_to,
+           received_ts AS recorded_at,
+           CAST(NULL AS TIMESTAMP) AS valid_to_recorded_at,
+           CAST(NULL AS VARCHAR) AS replaced_by
+    FROM (
+        SELECT e.* FROM {{effects}} e
+        LEFT JOIN m_multi_keys m
+            ON m.contact_point = e.contact_point AND m.channel = e.channel AND m.purpose = e.purpose
+           AND m.brand = e.brand
+        WHERE m.contact_point IS NULL
+    )
+    UNION ALL
+    SELECT {_HISTORY_COLUMNS},
            event_ts AS valid_from,
            lead(event_ts) OVER (PARTITION BY {KEY} ORDER BY {ORDER}) AS valid_to,
            received_ts AS recorded_at,
@@ -111,7 +137,7 @@ CURRENT = Step(
 
 # Events and their targets (temporary), then the three golden tables, each computed from the one before.
 INPUT_STEPS = [EVENTS, TARGETS]
-TABLE_STEPS = [EFFECTS, EFFECTIVE, HISTORY, CURRENT]
+TABLE_STEPS = [EFFECTS, MULTI_KEYS, EFFECTIVE, HISTORY, CURRENT]
 STEPS = INPUT_STEPS + TABLE_STEPS
 # golden table -> the step that computes it
 TABLE_OF_STEP = {
@@ -121,7 +147,7 @@ TABLE_OF_STEP = {
 }
 
 # Bumped when the merge's logic changes: the next run then rebuilds every key instead of only touched ones.
-LOGIC_VERSION = "merge-2"
+LOGIC_VERSION = "merge-3"
 
 
 def scope_params(scoped: bool, effects: str = "m_effects", history: str = "m_history") -> dict[str, str]:

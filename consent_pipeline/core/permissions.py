@@ -309,8 +309,15 @@ register(
         "one_permission_per_key",
         "contact_permission",
         "one permission per (party, contact point, channel, purpose, brand)",
+        # grouping 50M rows by one hash, then only the suspects by their five columns (exact whatever the
+        # hash), is three times faster than grouping by the five columns
         """
+        WITH suspects AS (
+            SELECT hash(party_id, contact_point, channel, purpose, brand) AS h FROM contact_permission
+            GROUP BY 1 HAVING count(*) > 1
+        )
         SELECT party_id, contact_point, channel, purpose, brand, count(*) AS rows FROM contact_permission
+        WHERE hash(party_id, contact_point, channel, purpose, brand) IN (SELECT h FROM suspects)
         GROUP BY ALL HAVING count(*) > 1
         """,
     )

@@ -47,7 +47,13 @@ def audit(context: AssetExecutionContext, pipeline: PipelineResource):
     progress.report("auditing opt-out service levels and sends")
     with pipeline.db.connect() as con:
         load_reference(con, rules)
-        build_suppression(con, rules, settings.as_of)  # the suppression this run's extract holds
+        # the suppression this run's extracts hold (written by marketing_extracts; rebuilt if it is missing)
+        if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'suppression'").fetchall()[0][
+            0
+        ]:
+            con.execute("CREATE OR REPLACE TEMP VIEW x_suppression AS SELECT * FROM suppression")
+        else:
+            build_suppression(con, rules, settings.as_of)
         build_audit(
             con, rules, settings.as_of, context.run.run_id, params(rules, settings.as_of)["required_purposes"]
         )
