@@ -232,16 +232,20 @@ def _decode_objects(raw: pl.Series, dtype: pl.DataType | None) -> Records:
             raise pl.exceptions.ComputeError("not objects")
         ok = pl.Series([True] * n, dtype=pl.Boolean)
     except (pl.exceptions.ComputeError, pl.exceptions.PolarsError):
-        # A broken file: find the bad records one by one (the only per-record Python here).
-        objects = [_as_object(s) for s in raw.to_list()]
-        ok = pl.Series([o is not None for o in objects], dtype=pl.Boolean)
+        # A broken file. Which lines are JSON objects, over the whole column (json_path_match is null for
+        # invalid JSON, where json_decode fails the whole column).
+        ok = raw.str.json_path_match("$").str.starts_with("{").fill_null(False)
         fits = ok
         try:  # usually the broken lines were the only problem
             decoded = raw.filter(fits).str.json_decode(dtype, infer_schema_length=None)
         except pl.exceptions.PolarsError:
             # then some records have fields of another JSON type: find them (per record, broken files only)
+            objects = [_as_object(s) for s in raw.to_list()]
+            ok = pl.Series([o is not None for o in objects], dtype=pl.Boolean)
             odd = _odd_types(objects) if dtype is None else _misfits(raw, objects, dtype)
-            fits = pl.Series([o is not None and i not in odd for i, o in enumerate(objects)], dtype=pl.Boolean)
+            fits = pl.Series(
+                [o is not None and i not in odd for i, o in enumerate(objects)], dtype=pl.Boolean
+            )
             try:
                 decoded = raw.filter(fits).str.json_decode(dtype, infer_schema_length=None)
             except pl.exceptions.PolarsError:
@@ -249,10 +253,12 @@ def _decode_objects(raw: pl.Series, dtype: pl.DataType | None) -> Records:
         mistyped = nums.filter(ok & ~fits)
         ok = fits
         bad_nums = nums.filter(~ok & ~nums.is_in(mistyped.implode()))
-        rejects = pl.concat([
-            rejects_for(bad_nums, "invalid_json", raw, "not a complete JSON object"),
-            rejects_for(mistyped, "bad_json_type", raw, "a field holds another JSON type than expected"),
-        ]).sort(REC)
+        rejects = pl.concat(
+            [
+                rejects_for(bad_nums, "invalid_json", raw, "not a complete JSON object"),
+                rejects_for(mistyped, "bad_json_type", raw, "a field holds another JSON type than expected"),
+            ]
+        ).sort(REC)
         frame = (
             decoded.struct.unnest().with_columns(nums.filter(ok))
             if decoded.len() and decoded.dtype.base_type() == pl.Struct
@@ -291,7 +297,9 @@ def _shape(value: object, path: str, out: dict[str, str]) -> None:
         for item in value:
             _shape(item, f"{path}[]", out)
     else:
-        out[path] = "bool" if isinstance(value, bool) else "number" if isinstance(value, int | float) else "string"
+        out[path] = (
+            "bool" if isinstance(value, bool) else "number" if isinstance(value, int | float) else "string"
+        )
 
 
 def _misfits(raw: pl.Series, objects: list[dict | None], dtype: pl.DataType) -> set[int]:

@@ -41,7 +41,7 @@ def _steps(rules: Rules) -> list[tuple[str, str]]:
         (merge.STEPS, merge.scope_params(True)),  # an incremental run: only the contact points in scope
         (erasure.STEPS, {}),
         (permissions.STEPS, p),
-        (permissions.KEY_STEPS, {**p, "party_scope": "o.party_id IN (SELECT party_id FROM perm_scope)"}),
+        (permissions.KEY_STEPS, permissions.params(rules, AS_OF, scoped=True)),
         ([suppression.CANDIDATES, suppression.SUPPRESSION], p),
         ([audit.OPTOUTS, audit.REGION, audit.DEADLINES, audit.SLA, audit.VIOLATIONS], p),
         ([reviews.LAST_REVIEW, reviews.QUEUE], {"as_of": ts(AS_OF), "interval_months": "6"}),

@@ -128,27 +128,75 @@ def campaign_frame(
         ORDER BY p.contact_point
         """
     ).pl()
-    return _with_timezones(frame, rules).select(CAMPAIGN_COLUMNS)
+    return _with_timezones(con, frame, rules).select(CAMPAIGN_COLUMNS)
 
 
-def _with_timezones(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    """A phone's own time zone when the number tells one; else the country's default; else the fallback."""
-    phones = frame.filter(pl.col("contact_point_type") == "phone")["contact_point"].unique().to_list()
-    by_phone = {}
-    for phone in phones:
+# Each phone's time zone is looked up once and kept (phonenumbers' lookup costs about 0.1 ms a number: 13 s
+# for the 164,000 campaign phones at scale 10). The cache is keyed by the number's SHA-256, so it holds no
+# contact point in the clear (erasure has nothing to scrub there), and by the library version, so an
+# upgrade looks them up again.
+TIMEZONE_CACHE = "phone_timezones"
+
+
+def _phone_zones(con: duckdb.DuckDBPyConnection, phones: pl.Series) -> pl.DataFrame:
+    """(contact_point, phone_zone) for the given phones: from the cache, the missing ones looked up."""
+    version = text(phonenumbers.__version__)
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {TIMEZONE_CACHE} (phone_sha256 VARCHAR, library VARCHAR, timezone VARCHAR)"
+    )
+    con.register("_wanted_phones", pl.DataFrame({"phone": phones.unique()}))
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE x_wanted_phones AS
+            SELECT w.phone, sha256(w.phone) AS phone_sha256, c.phone_sha256 IS NOT NULL AS cached, c.timezone
+            FROM _wanted_phones w
+            LEFT JOIN (SELECT * FROM {TIMEZONE_CACHE} WHERE library = {version}) c ON c.phone_sha256 = sha256(w.phone)
+            """
+        )
+    finally:
+        con.unregister("_wanted_phones")
+    missing = con.sql("SELECT phone, phone_sha256 FROM x_wanted_phones WHERE NOT cached").fetchall()
+    rows = []
+    for phone, digest in missing:  # only numbers never seen before
+        zone = None
         try:
             zones = phone_timezone.time_zones_for_number(phonenumbers.parse(phone, None))
+            if zones and zones[0] != "Etc/Unknown":
+                zone = zones[0]
         except phonenumbers.NumberParseException:
-            continue
-        if zones and zones[0] != "Etc/Unknown":
-            by_phone[phone] = zones[0]
+            pass
+        rows.append((digest, zone))
+    if rows:
+        con.register("_new_zones", pl.DataFrame(rows, schema=["phone_sha256", "timezone"], orient="row"))
+        try:
+            con.execute(
+                f"INSERT INTO {TIMEZONE_CACHE} SELECT phone_sha256, {version}, timezone FROM _new_zones"
+            )
+            con.execute(
+                "UPDATE x_wanted_phones AS w SET timezone = n.timezone, cached = true FROM _new_zones n "
+                "WHERE n.phone_sha256 = w.phone_sha256"
+            )
+        finally:
+            con.unregister("_new_zones")
+    return con.sql("SELECT phone AS contact_point, timezone AS phone_zone FROM x_wanted_phones").pl()
+
+
+def _with_timezones(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+    """A phone's own time zone when the number tells one; else the country's default; else the fallback."""
+    phones = frame.filter(pl.col("contact_point_type") == "phone")["contact_point"]
+    zones = _phone_zones(con, phones)
     by_country = rules.company.default_timezones
-    return frame.with_columns(
-        pl.coalesce(
-            pl.col("contact_point").replace_strict(by_phone, default=None, return_dtype=pl.String),
-            pl.col("country").replace_strict(by_country, default=None, return_dtype=pl.String),
-            pl.lit(rules.company.fallback_timezone),
-        ).alias("timezone")
+    return (
+        frame.join(zones, on="contact_point", how="left")
+        .with_columns(
+            pl.coalesce(
+                pl.col("phone_zone"),
+                pl.col("country").replace_strict(by_country, default=None, return_dtype=pl.String),
+                pl.lit(rules.company.fallback_timezone),
+            ).alias("timezone")
+        )
+        .drop("phone_zone")
     )
 
 

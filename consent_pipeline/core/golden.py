@@ -9,6 +9,8 @@ merge logic rebuild every key; so does `full=True`.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
 import duckdb
@@ -19,9 +21,11 @@ from consent_pipeline.core.identity import build_identity
 from consent_pipeline.core.invariants import Invariant, register
 from consent_pipeline.core.merge import INPUT_STEPS, KEY, TABLE_STEPS, create_macros, scope_params
 from consent_pipeline.core.reference import load_reference, persist_rules_tables
-from consent_pipeline.core.sql import run_steps
+from consent_pipeline.core.sql import run_steps, timed
 from consent_pipeline.lib import faults
 from consent_pipeline.warehouse.schema import ensure_ingest_tables
+
+log = logging.getLogger(__name__)
 
 # Identity tables: warehouse table -> the temporary table identity builds. Replaced whole every run.
 IDENTITY_TABLES: dict[str, str] = {
@@ -59,13 +63,15 @@ def build_golden(con: duckdb.DuckDBPyConnection, rules: Rules, full: bool = Fals
     ensure_ingest_tables(con)
     load_reference(con, rules)
     build_identity(con)
+    started = time.perf_counter()
     scope = None if full else golden_scope(con)
+    log.debug("golden scope: %.2fs", time.perf_counter() - started)
     scoped = scope is not None and scope.incremental
     run_steps(con, INPUT_STEPS, scope_params(scoped))
     con.execute("BEGIN TRANSACTION")
     try:
         for table, temp in IDENTITY_TABLES.items():
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
+            timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
             faults.pause(f"golden:{table}")
         if scoped:
             _replace_scope(con)
@@ -75,7 +81,7 @@ def build_golden(con: duckdb.DuckDBPyConnection, rules: Rules, full: bool = Fals
         persist_rules_tables(con, rules)
         record_golden_inputs(con, scoped)
         counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in GOLDEN_TABLES}
-        con.execute("COMMIT")
+        timed(con, "golden commit", "COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
@@ -92,9 +98,13 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
         sql = step.sql.format(**params)
         table = next((t for t, temp in CONSENT_TABLES.items() if temp == step.name), None)
         if table is None:  # an intermediate step: temporary
-            con.execute(f"CREATE OR REPLACE TEMP {'VIEW' if step.view else 'TABLE'} {step.name} AS {sql}")
+            timed(
+                con,
+                f"step {step.name}",
+                f"CREATE OR REPLACE TEMP {'VIEW' if step.view else 'TABLE'} {step.name} AS {sql}",
+            )
             continue
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}")
+        timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS {sql}")
         faults.pause(f"golden:{table}")
 
 
@@ -102,8 +112,12 @@ def _replace_scope(con: duckdb.DuckDBPyConnection) -> None:
     """Only the contact points in g_scope: computed in temporary tables, then their rows replaced."""
     run_steps(con, TABLE_STEPS, scope_params(True))
     for table, temp in CONSENT_TABLES.items():
-        con.execute(f"DELETE FROM {table} WHERE contact_point IN (SELECT contact_point FROM g_scope)")
-        con.execute(f"INSERT INTO {table} SELECT * FROM {temp}")
+        timed(
+            con,
+            f"delete {table}",
+            f"DELETE FROM {table} WHERE contact_point IN (SELECT contact_point FROM g_scope)",
+        )
+        timed(con, f"insert {table}", f"INSERT INTO {table} SELECT * FROM {temp}")
         faults.pause(f"golden:{table}")
 
 

@@ -133,7 +133,7 @@ FACTS = Step(
            cell.accepts_inferred_consent, cell.accepts_third_party_consent, cell.accepts_legitimate_interest,
            cell.accepts_opt_out_model
     FROM p_keys k
-    LEFT JOIN consent_current c
+    LEFT JOIN {current} c
         ON c.contact_point = k.contact_point AND c.channel = k.channel AND c.purpose = k.purpose AND c.brand = k.brand
     LEFT JOIN (SELECT DISTINCT contact_point FROM erasure_register WHERE reestablished_at IS NULL) er
         ON er.contact_point = k.contact_point
@@ -269,7 +269,8 @@ KEY_STEPS = [KEYS, FACTS, BASES, DECISION, PERMISSION]
 STEPS = INPUT_STEPS + KEY_STEPS
 
 
-def params(rules: Rules, as_of: dt.datetime) -> dict[str, str]:
+def params(rules: Rules, as_of: dt.datetime, scoped: bool = False) -> dict[str, str]:
+    """The steps' parameters; `scoped`: only the keys of the parties in perm_scope."""
     t = rules.templates
     required = [
         p for p, d in rules.company.purposes.items() if d.kind == "transactional" and not d.opt_out_allowed
@@ -283,7 +284,14 @@ def params(rules: Rules, as_of: dt.datetime) -> dict[str, str]:
         "implied_contract": str(t.implied_consent.contract_months),
         "implied_inquiry": str(t.implied_consent.inquiry_months),
         "inferred_purchase": str(t.inferred_consent.purchase_months),
-        "party_scope": "true",
+        "party_scope": "o.party_id IN (SELECT party_id FROM perm_scope)" if scoped else "true",
+        # scoped, the states of those parties' contact points only: the join never builds over every key
+        "current": (
+            "(SELECT * FROM consent_current WHERE contact_point IN (SELECT contact_point FROM contact_point_owner"
+            " WHERE party_id IN (SELECT party_id FROM perm_scope)))"
+            if scoped
+            else "consent_current"
+        ),
     }
 
 
@@ -298,9 +306,7 @@ def build_permissions(
 ) -> None:
     """View p_permission: every key, or (scoped) the keys of the parties in perm_scope. The inputs must have
     been built by build_permission_inputs."""
-    p = params(rules, as_of)
-    if scoped:
-        p["party_scope"] = "o.party_id IN (SELECT party_id FROM perm_scope)"
+    p = params(rules, as_of, scoped)
     run_steps(con, KEY_STEPS, p)
 
 

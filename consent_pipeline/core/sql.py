@@ -34,6 +34,16 @@ def text(value: str | None) -> str:
     return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
 
 
+def timed(
+    con: duckdb.DuckDBPyConnection, label: str, sql: str, params: object = None
+) -> duckdb.DuckDBPyConnection:
+    """Execute one statement and log its time (DEBUG: `bench/bench.py --profile` shows them)."""
+    started = time.perf_counter()
+    result = con.execute(sql, params) if params is not None else con.execute(sql)
+    log.debug("%s: %.2fs", label, time.perf_counter() - started)
+    return result
+
+
 def run_steps(
     con: duckdb.DuckDBPyConnection, steps: Iterable[Step], params: Mapping[str, str] | None = None
 ) -> None:

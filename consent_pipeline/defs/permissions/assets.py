@@ -1,16 +1,22 @@
 """Permissions (semantics §5) and the review queue (§7)."""
 
+import logging
+import time
+
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
 from consent_pipeline.core.permission_scope import Scope, permission_scope, record_permission_inputs
 from consent_pipeline.core.permissions import build_permission_inputs, build_permissions
 from consent_pipeline.core.reference import load_reference
 from consent_pipeline.core.reviews import build_review_queue
+from consent_pipeline.core.sql import timed
 from consent_pipeline.defs.checks import invariant_results, invariant_specs
 from consent_pipeline.defs.golden.assets import GOLDEN_TABLES
 from consent_pipeline.defs.metadata import md_table
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
+
+log = logging.getLogger(__name__)
 
 # warehouse table -> the temporary table or view it is written from (no sort: row order is not a contract)
 TABLES = {
@@ -62,28 +68,42 @@ def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
     with pipeline.db.connect() as con:
         load_reference(con, rules)
         build_permission_inputs(con, rules, as_of)
+        started = time.perf_counter()
         scope = (
             Scope(False, "asked for a full rebuild")
             if pipeline.settings.full_rebuild
             else permission_scope(con, rules, as_of)
         )
+        log.debug("permission scope: %.2fs", time.perf_counter() - started)
         build_permissions(con, rules, as_of, scoped=scope.incremental)
         build_review_queue(con, rules, as_of)
         context.log.info(f"permissions: {'incremental' if scope.incremental else 'full'} ({scope.reason})")
         con.execute("BEGIN TRANSACTION")
         try:
             if scope.incremental:  # only the parties in scope: their rows replaced
-                con.execute(
-                    "DELETE FROM contact_permission WHERE party_id IN (SELECT party_id FROM perm_scope)"
+                timed(
+                    con,
+                    "delete contact_permission",
+                    "DELETE FROM contact_permission WHERE party_id IN (SELECT party_id FROM perm_scope)",
                 )
-                con.execute("INSERT INTO contact_permission SELECT * FROM p_permission")
+                timed(
+                    con,
+                    "insert contact_permission",
+                    "INSERT INTO contact_permission SELECT * FROM p_permission",
+                )
             else:
-                con.execute("CREATE OR REPLACE TABLE contact_permission AS SELECT * FROM p_permission")
+                timed(
+                    con,
+                    "write contact_permission",
+                    "CREATE OR REPLACE TABLE contact_permission AS SELECT * FROM p_permission",
+                )
             for table, temp in TABLES.items():
                 if table != "contact_permission":
-                    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
+                    timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
+            started = time.perf_counter()
             record_permission_inputs(con, as_of, scope)
-            con.execute("COMMIT")
+            log.debug("record permission inputs: %.2fs", time.perf_counter() - started)
+            timed(con, "permissions commit", "COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -111,4 +131,6 @@ def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
                 "as_of": MetadataValue.text(as_of.isoformat()),
             },
         )
+        started = time.perf_counter()
         yield from invariant_results(con, TABLES)
+        log.debug("permission checks: %.2fs", time.perf_counter() - started)
