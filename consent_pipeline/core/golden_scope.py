@@ -23,7 +23,16 @@ import duckdb
 from consent_pipeline.core.merge import LOGIC_VERSION
 
 STATE_TABLES = ("golden_inputs", "golden_build", "golden_erasures", "golden_customers")
-_PREVIOUS = ("contact_point_owner", "party_contact_points", "parties", "consent_current", *STATE_TABLES)
+_PREVIOUS = (
+    "contact_point_owner",
+    "party_contact_points",
+    "parties",
+    "consent_effects",
+    "consent_history",
+    "consent_current",
+    "erasure_register",
+    *STATE_TABLES,
+)
 
 
 @dataclass(frozen=True)
