@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from consent_pipeline.canonical import TABLES
+from consent_pipeline.core.sql import timed
 from consent_pipeline.core.staging import staged_files
 from consent_pipeline.warehouse.schema import ID_COLUMN, WAREHOUSE_NAME, ensure_ingest_tables
 
@@ -53,7 +54,7 @@ def ingest_staged(
     con.execute("BEGIN TRANSACTION")
     try:
         summary = _ingest(con, staging, files, run_id, now)
-        con.execute("COMMIT")
+        timed(con, "event log commit", "COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
@@ -64,12 +65,14 @@ def _ingest(
     con: duckdb.DuckDBPyConnection, staging: Path, files: list[str], run_id: str, now: dt.datetime
 ) -> IngestSummary:
     # Files not ingested before (a stale staged batch of an ingested file is ignored).
-    con.execute(
+    timed(
+        con,
+        "staged files",
         f"""
         CREATE OR REPLACE TEMP TABLE stg_files AS
         SELECT DISTINCT * FROM read_parquet({_list(files)})
         WHERE source_file NOT IN (SELECT source_file FROM ingest_ledger)
-        """
+        """,
     )
     new_rows: dict[str, int] = {}
     part_selects = []
@@ -79,7 +82,9 @@ def _ingest(
             continue
         target, id_col = WAREHOUSE_NAME[name], ID_COLUMN[name]
         cols = ", ".join(f'"{c}"' for c in spec.all_columns)
-        con.execute(
+        timed(
+            con,
+            f"stage {name}",
             f"""
             CREATE OR REPLACE TEMP TABLE stg_{name} AS
             WITH staged AS (
@@ -93,9 +98,13 @@ def _ingest(
                     AND known."{id_col}" IS NULL) AS is_new
             FROM staged s
             LEFT JOIN (SELECT DISTINCT "{id_col}" FROM "{target}") known USING ("{id_col}")
-            """
+            """,
         )
-        con.execute(f'INSERT INTO "{target}" SELECT "{id_col}", {cols} FROM stg_{name} WHERE is_new')
+        timed(
+            con,
+            f"insert {target}",
+            f'INSERT INTO "{target}" SELECT "{id_col}", {cols} FROM stg_{name} WHERE is_new',
+        )
         _keep_first_delivery(con, name, target, id_col)
         new_rows[target] = con.execute(f"SELECT count(*) FILTER (is_new) FROM stg_{name}").fetchall()[0][0]
         if spec.counts_as_part:
@@ -157,7 +166,9 @@ def _ingest(
 def _keep_first_delivery(con: duckdb.DuckDBPyConnection, name: str, target: str, id_col: str) -> None:
     """A duplicate delivered earlier than the copy already stored (deliveries ingested out of order) becomes
     the stored copy's lineage: a row's lineage is always its first delivery, whatever order runs saw them."""
-    con.execute(
+    timed(
+        con,
+        f"first delivery {target}",
         f"""
         UPDATE "{target}" AS t
         SET received_ts = s.received_ts, delivery = s.delivery, source_file = s.source_file,
@@ -170,7 +181,7 @@ def _keep_first_delivery(con: duckdb.DuckDBPyConnection, name: str, target: str,
           AND (s.received_ts < t.received_ts
                OR (s.received_ts = t.received_ts AND (s.source_file < t.source_file
                    OR (s.source_file = t.source_file AND s.source_record < t.source_record))))
-        """
+        """,
     )
 
 
