@@ -6,7 +6,8 @@ exactly what a full rebuild would. A contact point's events or targets can chang
 - a file ingested since the last build brought an event naming it (or naming its party, for party-level
   events), or moved an event's lineage to an earlier delivery;
 - its owner changed, or the set of parties associated with it changed;
-- a party named by its events became a known customer (waiting events take effect);
+- a party named by its events became a known customer (waiting events take effect), or a source system's
+  party id its events name was linked (again) to a customer;
 - its erasure changed (erased, re-established): its clear and hashed forms both move.
 Anything else (other rules, other merge logic, no previous build) rebuilds every key.
 
@@ -80,9 +81,22 @@ def golden_scope(con: duckdb.DuckDBPyConnection) -> Scope:
 
     con.execute(
         """
+        CREATE OR REPLACE TEMP TABLE g_new_files AS
+        SELECT source_file FROM ingest_ledger EXCEPT SELECT source_file FROM golden_inputs
+        """
+    )
+    con.execute(
+        """
         CREATE OR REPLACE TEMP TABLE g_new_events AS
-        SELECT contact_point, party_id FROM consent_events
-        WHERE source_file IN (SELECT source_file FROM ingest_ledger EXCEPT SELECT source_file FROM golden_inputs)
+        SELECT contact_point, party_id FROM consent_events WHERE source_file IN (SELECT source_file FROM g_new_files)
+        """
+    )
+    # A new link of a source system's party id (a Salesforce Individual) re-resolves the party of every event
+    # naming it, old ones included: their contact points, and every party that id was ever linked to.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE g_relinked AS
+        SELECT DISTINCT source_party_id FROM party_links WHERE source_file IN (SELECT source_file FROM g_new_files)
         """
     )
     con.execute(
@@ -116,11 +130,14 @@ def golden_scope(con: duckdb.DuckDBPyConnection) -> Scope:
         ), touched_parties AS (
             SELECT party_id FROM g_new_events WHERE contact_point IS NULL AND party_id IS NOT NULL
             UNION SELECT party_id FROM new_customers
+            UNION SELECT party_id FROM party_links WHERE source_party_id IN (SELECT source_party_id FROM g_relinked)
         )
         SELECT DISTINCT contact_point FROM (
             SELECT contact_point FROM g_new_events WHERE contact_point IS NOT NULL
             UNION ALL SELECT contact_point FROM consent_events
                 WHERE contact_point IS NOT NULL AND party_id IN (SELECT party_id FROM new_customers)
+            UNION ALL SELECT contact_point FROM consent_events
+                WHERE contact_point IS NOT NULL AND party_ref IN (SELECT source_party_id FROM g_relinked)
             UNION ALL SELECT contact_point FROM id_party_points WHERE party_id IN (SELECT party_id FROM touched_parties)
             UNION ALL SELECT contact_point FROM id_owner WHERE party_id IN (SELECT party_id FROM touched_parties)
             UNION ALL SELECT contact_point FROM party_contact_points

@@ -100,3 +100,23 @@ def test_full_rebuild_is_available_and_agrees(world: dict[str, Path], tmp_path: 
     assert outcome.success
     assert outcome.figures["golden_scope"] == -1 and outcome.figures["permission_scope"] == -1
     assert {t: table_hash(warehouse, t) for t in before} == before
+
+
+def test_a_late_link_of_a_salesforce_individual_reaches_its_old_events(tmp_path: Path) -> None:
+    """Consents naming an Individual arrive first (they wait); the Individual linking it to a customer comes
+    a week later. The incremental run must apply the old consents, as a full run does."""
+    from tests.golden.conftest import AS_OF, DELIVERIES, land
+
+    individual = next(d for d in DELIVERIES if d[2].startswith("Individual_"))
+    first = [d for d in DELIVERIES if d is not individual]
+    later = (individual[0], "2026-02-27T020000Z", individual[2], individual[3])
+    landing = tmp_path / "landing"
+    land(landing, first)
+    inc = tmp_path / "inc" / "w.duckdb"
+    run(landing, inc, AS_OF)
+    land(landing, [later])
+    outcome = run(landing, inc, AS_OF)
+    assert outcome.figures["golden_scope"] >= 0, "the second run was not incremental"
+    full = tmp_path / "full" / "w.duckdb"
+    run(landing, full, AS_OF)
+    assert [t for t in DERIVED if table_hash(inc, t) != table_hash(full, t)] == []
