@@ -126,7 +126,13 @@ register(
         "one_current_state_per_key",
         "consent_current",
         "each key (contact point, channel, leaf purpose, brand) has exactly one current state",
-        f"SELECT {KEY}, count(*) AS states FROM consent_current GROUP BY {KEY} HAVING count(*) > 1",
+        # by one hash first, then the suspects by their four columns (exact whatever the hash)
+        f"""
+        WITH suspects AS (SELECT hash({KEY}) AS h FROM consent_current GROUP BY 1 HAVING count(*) > 1)
+        SELECT {KEY}, count(*) AS states FROM consent_current
+        WHERE hash({KEY}) IN (SELECT h FROM suspects)
+        GROUP BY {KEY} HAVING count(*) > 1
+        """,
     )
 )
 register(
