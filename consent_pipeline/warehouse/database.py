@@ -28,7 +28,12 @@ class Warehouse:
         self.threads = threads
         # DuckDB's own default is 80% of RAM; a run shares the machine with polars and Python, so it is capped
         # (CONSENT_MEMORY_LIMIT, e.g. "8GB"; empty for DuckDB's default). DuckDB spills to disk beyond it.
-        self.memory_limit = memory_limit if memory_limit is not None else os.environ.get("CONSENT_MEMORY_LIMIT", "4GB")
+        self.memory_limit = (
+            memory_limit if memory_limit is not None else os.environ.get("CONSENT_MEMORY_LIMIT", "4GB")
+        )
+        # Where DuckDB spills (default: beside the warehouse file). A large run can spill tens of GB: point it
+        # at a disk with room (CONSENT_TEMP_DIR).
+        self.temp_directory = os.environ.get("CONSENT_TEMP_DIR", "")
 
     @property
     def lock_path(self) -> Path:
@@ -53,6 +58,8 @@ class Warehouse:
                 con.execute(f"SET threads = {int(self.threads)}")
             if self.memory_limit:
                 con.execute(f"SET memory_limit = '{self.memory_limit}'")
+            if self.temp_directory and not read_only:
+                con.execute("SET temp_directory = $dir", {"dir": self.temp_directory})
             yield con
         finally:
             con.close()
