@@ -41,6 +41,9 @@ class Settings:
     # Recompute every golden key and permission instead of only those that can have changed (the result is
     # the same; this is for after a manual repair of the warehouse).
     full_rebuild: bool = False
+    # A full permissions build goes by batches of this many parties (CONSENT_PERMISSION_BATCH_PARTIES): one
+    # batch up to about 50M permission rows; more keep a very large run's joins in memory.
+    permission_batch_parties: int = 2_000_000
 
     @classmethod
     def resolve(
@@ -67,7 +70,8 @@ class Settings:
             when = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
         if full_rebuild is None:
             full_rebuild = os.environ.get(ENV["full_rebuild"], "").strip().lower() in ("1", "true", "yes")
-        return cls(as_of=when, full_rebuild=full_rebuild, **paths)
+        batch = int(os.environ.get("CONSENT_PERMISSION_BATCH_PARTIES") or 2_000_000)
+        return cls(as_of=when, full_rebuild=full_rebuild, permission_batch_parties=batch, **paths)
 
     @property
     def snapshots(self) -> Path:

@@ -13,7 +13,7 @@ import duckdb
 
 from consent_pipeline.config import Rules
 from consent_pipeline.core.invariants import Invariant, register
-from consent_pipeline.core.sql import Step, run_steps, ts
+from consent_pipeline.core.sql import Step, run_steps, timed, ts
 
 # Brands each party has a relationship with: the master's brands, and any event, transaction or receipt.
 PARTY_BRANDS = Step(
@@ -308,6 +308,37 @@ def build_permissions(
     been built by build_permission_inputs."""
     p = params(rules, as_of, scoped)
     run_steps(con, KEY_STEPS, p)
+
+
+def write_all_permissions(
+    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, batch_parties: int
+) -> int:
+    """contact_permission for every party, in batches of about `batch_parties` parties: each batch is the
+    scoped computation over its parties (perm_scope), so the joins of a very large run stay in memory
+    instead of spilling the whole table's build. Returns the number of batches."""
+    parties = con.execute("SELECT count(*) FROM parties").fetchall()[0][0]
+    batches = max(1, -(-parties // max(1, batch_parties)))
+    if batches == 1:
+        build_permissions(con, rules, as_of)
+        timed(
+            con,
+            "write contact_permission",
+            "CREATE OR REPLACE TABLE contact_permission AS SELECT * FROM p_permission",
+        )
+        return 1
+    con.execute("CREATE OR REPLACE TEMP TABLE perm_scope (party_id VARCHAR)")
+    build_permissions(con, rules, as_of, scoped=True)
+    con.execute("CREATE OR REPLACE TABLE contact_permission AS SELECT * FROM p_permission LIMIT 0")
+    for batch in range(batches):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE perm_scope AS SELECT party_id FROM parties WHERE hash(party_id) % {batches} = {batch}"
+        )
+        timed(
+            con,
+            f"write contact_permission {batch + 1}/{batches}",
+            "INSERT INTO contact_permission SELECT * FROM p_permission",
+        )
+    return batches
 
 
 register(

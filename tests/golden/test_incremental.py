@@ -120,3 +120,14 @@ def test_a_late_link_of_a_salesforce_individual_reaches_its_old_events(tmp_path:
     full = tmp_path / "full" / "w.duckdb"
     run(landing, full, AS_OF)
     assert [t for t in DERIVED if table_hash(inc, t) != table_hash(full, t)] == []
+
+
+def test_a_full_permissions_build_in_batches_of_parties_equals_one_batch(
+    world: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONSENT_PERMISSION_BATCH_PARTIES", "150")  # about ten batches in this world
+    batched = tmp_path / "batched" / "w.duckdb"
+    run(world["root"] / "base", batched, _iso(DEFAULT_AS_OF))
+    assert table_hash(batched, "contact_permission") == table_hash(
+        world["base_warehouse"], "contact_permission"
+    )

@@ -6,7 +6,11 @@ import time
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
 from consent_pipeline.core.permission_scope import Scope, permission_scope, record_permission_inputs
-from consent_pipeline.core.permissions import build_permission_inputs, build_permissions
+from consent_pipeline.core.permissions import (
+    build_permission_inputs,
+    build_permissions,
+    write_all_permissions,
+)
 from consent_pipeline.core.reference import load_reference
 from consent_pipeline.core.reviews import build_review_queue
 from consent_pipeline.core.sql import timed
@@ -75,7 +79,8 @@ def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
             else permission_scope(con, rules, as_of)
         )
         log.debug("permission scope: %.2fs", time.perf_counter() - started)
-        build_permissions(con, rules, as_of, scoped=scope.incremental)
+        if scope.incremental:
+            build_permissions(con, rules, as_of, scoped=True)
         build_review_queue(con, rules, as_of)
         context.log.info(f"permissions: {'incremental' if scope.incremental else 'full'} ({scope.reason})")
         con.execute("BEGIN TRANSACTION")
@@ -92,11 +97,7 @@ def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
                     "INSERT INTO contact_permission SELECT * FROM p_permission",
                 )
             else:
-                timed(
-                    con,
-                    "write contact_permission",
-                    "CREATE OR REPLACE TABLE contact_permission AS SELECT * FROM p_permission",
-                )
+                write_all_permissions(con, rules, as_of, pipeline.settings.permission_batch_parties)
             for table, temp in TABLES.items():
                 if table != "contact_permission":
                     timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
