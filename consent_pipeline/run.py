@@ -50,19 +50,13 @@ class RunOutcome:
             f"  event log:    {f.get('events', 0):,} events",
         ]
         if "keys" in f:
-            how = (
-                f"recomputed for {f['golden_scope']:,} contact points"
-                if f.get("golden_scope", -1) >= 0
-                else "rebuilt whole"
+            lines.append(
+                f"  golden keys:  {f['keys']:,} ({_recomputed(f.get('golden_scope', -1), 'contact points')})"
             )
-            lines.append(f"  golden keys:  {f['keys']:,} ({how})")
         if "permissions" in f:
-            how = (
-                f"recomputed for {f['permission_scope']:,} parties"
-                if f.get("permission_scope", -1) >= 0
-                else "rebuilt whole"
+            lines.append(
+                f"  permissions:  {f['permissions']:,} keys ({_recomputed(f.get('permission_scope', -1), 'parties')})"
             )
-            lines.append(f"  permissions:  {f['permissions']:,} keys ({how})")
         passed = len(self.checks) - len(self.failed_checks) - len(self.warnings)
         lines.append(
             f"  checks:       {passed} passed, {len(self.failed_checks)} failed, {len(self.warnings)} warnings"
@@ -95,6 +89,11 @@ class RunOutcome:
             for f in data.get("files", [])
             if (folder / f["name"]).exists()
         ]
+
+
+def _recomputed(scope: int, what: str) -> str:
+    """How a build went: -1 is a full rebuild, else how many contact points / parties it recomputed."""
+    return "rebuilt whole" if scope < 0 else f"recomputed for {scope:,} {what}"
 
 
 def _size(n: int) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import duckdb
 
 from consent_pipeline.core.merge import LOGIC_VERSION
+from consent_pipeline.core.sql import symmetric_difference, warehouse_tables
 
 STATE_TABLES = ("golden_inputs", "golden_build", "golden_erasures", "golden_customers")
 _PREVIOUS = (
@@ -61,18 +62,10 @@ def rules_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     return digest.hexdigest()
 
 
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {
-        r[0]
-        for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database()"
-        ).fetchall()
-    }
-
-
 def golden_scope(con: duckdb.DuckDBPyConnection) -> Scope:
     """Create temp tables g_scope (contact_point) and g_scope_parties (party_id); say whether to use them."""
-    missing = [t for t in _PREVIOUS if t not in _tables(con)]
+    present = warehouse_tables(con)
+    missing = [t for t in _PREVIOUS if t not in present]
     if missing:
         return Scope(False, "no previous golden build")
     build = con.execute("SELECT logic_version, rules_fingerprint FROM golden_build").fetchall()
@@ -100,15 +93,10 @@ def golden_scope(con: duckdb.DuckDBPyConnection) -> Scope:
         """
     )
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE g_erasure_changes AS
-        SELECT contact_point_sha256 AS hex FROM (
-            (SELECT contact_point_sha256, reestablished_at FROM erasure_register
-             EXCEPT SELECT contact_point_sha256, reestablished_at FROM golden_erasures)
-            UNION ALL
-            (SELECT contact_point_sha256, reestablished_at FROM golden_erasures
-             EXCEPT SELECT contact_point_sha256, reestablished_at FROM erasure_register)
-        )
+        SELECT contact_point_sha256 AS hex FROM
+        {symmetric_difference("erasure_register", "golden_erasures", "contact_point_sha256, reestablished_at")}
         """
     )
     erased_clear = ""
@@ -147,13 +135,8 @@ def golden_scope(con: duckdb.DuckDBPyConnection) -> Scope:
                 FROM id_owner n FULL JOIN contact_point_owner o ON o.contact_point = n.contact_point
                 WHERE n.party_id IS DISTINCT FROM o.party_id
             -- associations added or gone
-            UNION ALL SELECT contact_point FROM (
-                (SELECT party_id, contact_point FROM id_party_points
-                 EXCEPT SELECT party_id, contact_point FROM party_contact_points)
-                UNION ALL
-                (SELECT party_id, contact_point FROM party_contact_points
-                 EXCEPT SELECT party_id, contact_point FROM id_party_points)
-            )
+            UNION ALL SELECT contact_point FROM
+                {symmetric_difference("id_party_points", "party_contact_points", "party_id, contact_point")}
             {erased_clear}
         ) WHERE contact_point IS NOT NULL
         """
@@ -176,7 +159,7 @@ def record_golden_inputs(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
     logic), its sequence number, and the contact points it changed (golden_changes, read by permissions)."""
     prev = (
         con.execute("SELECT seq, full_seq FROM golden_build").fetchall()
-        if "golden_build" in _tables(con) and _has_seq(con)
+        if "golden_build" in warehouse_tables(con) and _has_seq(con)
         else []
     )
     seq = (prev[0][0] + 1) if prev else 1
@@ -198,7 +181,7 @@ def record_golden_inputs(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
             "n": con.execute("SELECT count(*) FROM g_scope").fetchall()[0][0] if scoped else None,
         },
     )
-    if not scoped or "golden_changes" not in _tables(con):
+    if not scoped or "golden_changes" not in warehouse_tables(con):
         con.execute("CREATE OR REPLACE TABLE golden_changes (contact_point VARCHAR, seq BIGINT)")
     if scoped:
         con.execute("INSERT INTO golden_changes SELECT contact_point, $s FROM g_scope", {"s": seq})

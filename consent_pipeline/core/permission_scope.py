@@ -23,7 +23,7 @@ import duckdb
 
 from consent_pipeline.config import Rules
 from consent_pipeline.core.golden_scope import rules_fingerprint
-from consent_pipeline.core.sql import ts
+from consent_pipeline.core.sql import symmetric_difference, ts, warehouse_tables
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +52,6 @@ class Scope:
     parties: int = 0
 
 
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {
-        r[0]
-        for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database()"
-        ).fetchall()
-    }
-
-
 def _months(con: duckdb.DuckDBPyConnection, rules: Rules) -> list[int]:
     """Every window length in months that a purchase, contract or inquiry can open."""
     t = rules.templates
@@ -80,17 +71,10 @@ def _months(con: duckdb.DuckDBPyConnection, rules: Rules) -> list[int]:
     return sorted(months)
 
 
-def _symmetric(new: str, old: str, cols: str) -> str:
-    """Rows in one of the two relations and not in the other."""
-    return (
-        f"((SELECT {cols} FROM {new} EXCEPT SELECT {cols} FROM {old})"
-        f" UNION ALL (SELECT {cols} FROM {old} EXCEPT SELECT {cols} FROM {new}))"
-    )
-
-
 def permission_scope(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> Scope:
     """Create temp table perm_scope (party_id); the p_* steps before p_keys must exist."""
-    if any(t not in _tables(con) for t in _PREVIOUS):
+    present = warehouse_tables(con)
+    if any(t not in present for t in _PREVIOUS):
         return Scope(False, "no previous permissions")
     prev = con.execute(
         "SELECT logic_version, rules_fingerprint, as_of, golden_seq FROM permission_build"
@@ -125,8 +109,8 @@ def permission_scope(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.dat
         SELECT DISTINCT contact_point FROM (
             SELECT contact_point FROM golden_changes WHERE seq > {int(golden_seq)}
             UNION ALL SELECT contact_point FROM consent_current WHERE {state_limits}
-            UNION ALL SELECT contact_point FROM {_symmetric("p_listed", "perm_listed", "*")}
-            UNION ALL SELECT contact_point FROM {_symmetric("p_undeliverable", "perm_undeliverable", "*")}
+            UNION ALL SELECT contact_point FROM {symmetric_difference("p_listed", "perm_listed", "*")}
+            UNION ALL SELECT contact_point FROM {symmetric_difference("p_undeliverable", "perm_undeliverable", "*")}
         )
         """
     )
@@ -138,13 +122,13 @@ def permission_scope(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.dat
                 WHERE contact_point IN (SELECT contact_point FROM perm_changed_points)
             UNION ALL SELECT party_id, 'contact point' FROM contact_point_owner
                 WHERE contact_point IN (SELECT contact_point FROM perm_changed_points)
-            UNION ALL SELECT party_id, 'party' FROM {_symmetric(KEPT["perm_parties"], "perm_parties", "*")}
-            UNION ALL SELECT party_id, 'brands' FROM {_symmetric("p_party_brands", "party_brands", "*")}
-            UNION ALL SELECT party_id, 'activity' FROM {_symmetric("p_activity_party", "party_activity", "*")}
+            UNION ALL SELECT party_id, 'party' FROM {symmetric_difference(KEPT["perm_parties"], "perm_parties", "*")}
+            UNION ALL SELECT party_id, 'brands' FROM {symmetric_difference("p_party_brands", "party_brands", "*")}
+            UNION ALL SELECT party_id, 'activity' FROM {symmetric_difference("p_activity_party", "party_activity", "*")}
             UNION ALL SELECT party_id, 'relationship window' FROM p_relationship WHERE {rel_limits}
             -- a registry turned fresh or stale (a new delivery alone changes only the listed points, above)
             UNION ALL SELECT p.party_id, 'registry' FROM parties p WHERE p.region IN (SELECT region FROM
-                {_symmetric("p_registry_status", "perm_registry_status", "registry, region, max_age_days, fresh")})
+                {symmetric_difference("p_registry_status", "perm_registry_status", "registry, region, max_age_days, fresh")})
         ) WHERE party_id IS NOT NULL
         """
     )

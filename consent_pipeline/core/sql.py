@@ -44,6 +44,24 @@ def timed(
     return result
 
 
+def warehouse_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Names of the connection's own (not temporary) tables."""
+    return {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database()"
+        ).fetchall()
+    }
+
+
+def symmetric_difference(new: str, old: str, cols: str) -> str:
+    """SQL for the rows (of `cols`) in one of two relations and not in the other."""
+    return (
+        f"((SELECT {cols} FROM {new} EXCEPT SELECT {cols} FROM {old})"
+        f" UNION ALL (SELECT {cols} FROM {old} EXCEPT SELECT {cols} FROM {new}))"
+    )
+
+
 def run_steps(
     con: duckdb.DuckDBPyConnection, steps: Iterable[Step], params: Mapping[str, str] | None = None
 ) -> None:

@@ -11,19 +11,14 @@ from pathlib import Path
 import pytest
 
 from consent_pipeline.config import Settings, load_rules
+from consent_pipeline.core.golden import GOLDEN_TABLES
 from consent_pipeline.generate import generate
 from consent_pipeline.generate.plan import DEFAULT_AS_OF
 from consent_pipeline.run import run_pipeline
 from tests.helpers import ROOT, run, table_hash
 
 DERIVED = [
-    "parties",
-    "contact_point_owner",
-    "party_contact_points",
-    "consent_effects",
-    "consent_history",
-    "consent_current",
-    "waiting_events",
+    *GOLDEN_TABLES,
     "contact_permission",
     "party_brands",
     "party_activity",

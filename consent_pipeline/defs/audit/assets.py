@@ -12,6 +12,7 @@ from dagster import (
 from consent_pipeline.core.audit import build_audit
 from consent_pipeline.core.permissions import params
 from consent_pipeline.core.reference import load_reference
+from consent_pipeline.core.sql import warehouse_tables
 from consent_pipeline.core.suppression import build_suppression
 from consent_pipeline.defs.checks import invariant_results, invariant_specs
 from consent_pipeline.defs.metadata import md_table
@@ -48,9 +49,7 @@ def audit(context: AssetExecutionContext, pipeline: PipelineResource):
     with pipeline.db.connect() as con:
         load_reference(con, rules)
         # the suppression this run's extracts hold (written by marketing_extracts; rebuilt if it is missing)
-        if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'suppression'").fetchall()[0][
-            0
-        ]:
+        if "suppression" in warehouse_tables(con):
             con.execute("CREATE OR REPLACE TEMP VIEW x_suppression AS SELECT * FROM suppression")
         else:
             build_suppression(con, rules, settings.as_of)
