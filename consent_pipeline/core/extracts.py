@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from phonenumbers import timezone as phone_timezone
 from consent_pipeline.config import Rules
 from consent_pipeline.core.permissions import params
 from consent_pipeline.core.sql import text, ts
+
+log = logging.getLogger(__name__)
 
 E164 = r"^\+[1-9][0-9]{6,14}$"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -47,52 +51,49 @@ class ExtractFile:
     bytes: int
 
 
-def defuse(frame: pl.DataFrame) -> pl.DataFrame:
-    """Prefix a quote to any text cell that a spreadsheet would read as a formula; a contact point that is a
-    validated E.164 number stays as it is."""
-    exprs = []
-    for name, dtype in frame.schema.items():
-        if dtype != pl.String:
-            continue
-        col = pl.col(name)
-        risky = col.str.starts_with(FORMULA_START[0])
-        for start in FORMULA_START[1:]:
-            risky = risky | col.str.starts_with(start)
-        if name == "contact_point":
-            risky = risky & ~col.str.contains(E164)
-        exprs.append(pl.when(risky.fill_null(False)).then(pl.lit("'") + col).otherwise(col).alias(name))
-    return frame.with_columns(exprs) if exprs else frame
+def _cell(name: str, dtype: str) -> str:
+    """One column as its CSV cell: times as ISO-8601 UTC text; text that a spreadsheet would read as a
+    formula prefixed with a quote, except a contact point that is a validated E.164 number."""
+    col = f'"{name}"'
+    if dtype.startswith("TIMESTAMP"):
+        return f"strftime({col}, '%Y-%m-%dT%H:%M:%SZ') AS {col}"
+    if dtype != "VARCHAR":
+        return col
+    starts = ", ".join(f"chr({ord(c)})" for c in FORMULA_START)
+    risky = f"left({col}, 1) IN ({starts})"
+    if name == "contact_point":
+        risky = f"{risky} AND NOT regexp_matches({col}, '{E164}')"
+    return f"CASE WHEN {risky} THEN '''' || {col} ELSE {col} END AS {col}"
 
 
-def _text_times(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(
-        [
-            pl.col(n).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-            for n, t in frame.schema.items()
-            if isinstance(t, pl.Datetime)
-        ]
-    )
-
-
-def write_csv(frame: pl.DataFrame, path: Path) -> ExtractFile:
-    """Write a CSV atomically (temporary name, then rename) and describe it for the manifest."""
-    data = defuse(_text_times(frame)).write_csv(None, include_header=True).encode("utf-8")
+def write_csv(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> ExtractFile:
+    """Write a query's rows as CSV with a header, atomically (temporary name, then rename), and describe it
+    for the manifest. DuckDB writes the file straight from the query, in its order, on all cores."""
+    started = time.perf_counter()
+    rel = con.sql(query)
+    cells = ", ".join(_cell(n, str(t)) for n, t in zip(rel.columns, rel.types, strict=True))
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
+    rows = con.execute(
+        f"COPY (SELECT {cells} FROM ({query})) TO {text(str(tmp))} (FORMAT csv, HEADER true)"
+    ).fetchall()[0][0]
+    digest = hashlib.sha256()
+    with tmp.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
     os.replace(tmp, path)
-    return ExtractFile(path.name, frame.height, hashlib.sha256(data).hexdigest(), len(data))
+    log.debug("write %s: %.2fs", path.name, time.perf_counter() - started)
+    return ExtractFile(path.name, int(rows), digest.hexdigest(), path.stat().st_size)
 
 
-def suppression_frames(con: duckdb.DuckDBPyConnection, rules: Rules) -> dict[str, pl.DataFrame]:
-    frames = {}
-    for channel in rules.channels:
-        frames[channel] = con.sql(
-            # In the file an erased contact point is its hash only: contact_point stays empty.
-            "SELECT CASE WHEN contact_point LIKE 'sha256:%' THEN NULL ELSE contact_point END AS contact_point, "
-            f"{', '.join(SUPPRESSION_COLUMNS[1:])} FROM x_suppression WHERE channel = {text(channel)} "
-            "ORDER BY contact_point_sha256, brand, purpose"
-        ).pl()
-    return frames
+def suppression_query(channel: str) -> str:
+    """One channel's suppression list, in a total order (an erased and a re-established form of one contact
+    point share a hash: the clear one last)."""
+    return (
+        # In the file an erased contact point is its hash only: contact_point stays empty.
+        "SELECT CASE WHEN contact_point LIKE 'sha256:%' THEN NULL ELSE contact_point END AS contact_point, "
+        f"{', '.join(SUPPRESSION_COLUMNS[1:])} FROM x_suppression WHERE channel = {text(channel)} "
+        "ORDER BY contact_point_sha256, brand, purpose, contact_point NULLS FIRST, reason, since"
+    )
 
 
 def campaign_frame(
@@ -156,6 +157,7 @@ def _phone_zones(con: duckdb.DuckDBPyConnection, phones: pl.Series) -> pl.DataFr
         )
     finally:
         con.unregister("_wanted_phones")
+    started = time.perf_counter()
     missing = con.sql("SELECT phone, phone_sha256 FROM x_wanted_phones WHERE NOT cached").fetchall()
     rows = []
     for phone, digest in missing:  # only numbers never seen before
@@ -167,6 +169,7 @@ def _phone_zones(con: duckdb.DuckDBPyConnection, phones: pl.Series) -> pl.DataFr
         except phonenumbers.NumberParseException:
             pass
         rows.append((digest, zone))
+    log.debug("phone time zones: %d looked up, %.2fs", len(rows), time.perf_counter() - started)
     if rows:
         con.register("_new_zones", pl.DataFrame(rows, schema=["phone_sha256", "timezone"], orient="row"))
         try:
@@ -207,12 +210,16 @@ def write_extracts(
     folder = root / as_of.strftime("%Y-%m-%d")
     folder.mkdir(parents=True, exist_ok=True)
     written: list[ExtractFile] = []
-    for channel, frame in suppression_frames(con, rules).items():
-        written.append(write_csv(frame, folder / f"suppression_{channel}.csv"))
+    for channel in rules.channels:
+        written.append(write_csv(con, suppression_query(channel), folder / f"suppression_{channel}.csv"))
     for cid in rules.campaigns:
-        written.append(write_csv(campaign_frame(con, rules, as_of, cid), folder / f"campaign_{cid}.csv"))
-    queue = con.sql(f"SELECT {', '.join(REVIEW_COLUMNS)} FROM review_queue ORDER BY party_id, reason").pl()
-    written.append(write_csv(queue, folder / "review_queue.csv"))
+        con.register("_campaign", campaign_frame(con, rules, as_of, cid))
+        try:
+            written.append(write_csv(con, "SELECT * FROM _campaign", folder / f"campaign_{cid}.csv"))
+        finally:
+            con.unregister("_campaign")
+    queue = f"SELECT {', '.join(REVIEW_COLUMNS)} FROM review_queue ORDER BY party_id, reason"
+    written.append(write_csv(con, queue, folder / "review_queue.csv"))
     names = {f.name for f in written}
     for stale in folder.glob("*.csv"):  # files of campaigns no longer in rules would contradict the manifest
         if stale.name not in names:

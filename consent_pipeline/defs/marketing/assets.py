@@ -1,5 +1,6 @@
 """What marketing pulls each night: customer segments, suppression lists and campaign audiences."""
 
+import polars as pl
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
 from consent_pipeline.core.extracts import write_extracts
@@ -79,7 +80,7 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
             metadata={
                 "folder": MetadataValue.path(str(folder)),
                 "files": md_table(
-                    __import__("polars").DataFrame(
+                    pl.DataFrame(
                         [{"file": f.name, "rows": f.rows, "bytes": f.bytes} for f in files]
                     )
                 ),
