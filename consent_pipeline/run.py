@@ -49,6 +49,10 @@ class RunOutcome:
             f"  quarantined:  {f.get('quarantined', 0):,} records this run ({f.get('quarantine_total', 0):,} rows in quarantine)",
             f"  event log:    {f.get('events', 0):,} events",
         ]
+        if "erased" in f:
+            scope = f.get("erasure_scope", -1)
+            scrubbed = "every row scrubbed" if scope < 0 else f"rows of {scope:,} new files scrubbed"
+            lines.append(f"  erasure:      {f['erased']:,} erased contact points ({scrubbed})")
         if "keys" in f:
             lines.append(
                 f"  golden keys:  {f['keys']:,} ({_recomputed(f.get('golden_scope', -1), 'contact points')})"
@@ -181,6 +185,10 @@ def _figures(settings: Settings, run_id: str) -> dict[str, int]:
             out["quarantine_total"] = con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
         if "event_log" in tables:
             out["events"] = con.execute("SELECT count(*) FROM event_log").fetchall()[0][0]
+        if "erasure_build" in tables:
+            n = con.execute("SELECT max(scrubbed_files) FROM erasure_build").fetchall()[0][0]
+            out["erasure_scope"] = -1 if n is None else int(n)
+            out["erased"] = con.execute("SELECT count(*) FROM erasure_register").fetchall()[0][0]
         if "consent_current" in tables:
             out["keys"] = con.execute("SELECT count(*) FROM consent_current").fetchall()[0][0]
         if "golden_build" in tables:

@@ -8,16 +8,25 @@ re-delivered old file brings nothing back). Only a new opt-in given after T by t
 re-establishes it in the clear, from that opt-in on.
 
 The erasure register is rebuilt each run from the (hashed) requests; scrubbing is an UPDATE of the rows that
-still hold an erased value in the clear.
+still hold an erased value in the clear. When the register is what it was after the last scrub, every row
+stored then is clean, so only rows of runs not yet scrubbed are looked at (see `_scope`).
 """
 
 from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
 
 import duckdb
 import phonenumbers
 
 from consent_pipeline.core.invariants import Invariant, register
-from consent_pipeline.core.sql import Step, run_steps, values_table
+from consent_pipeline.core.sql import Step, run_steps, timed, values_table, warehouse_tables
+
+log = logging.getLogger(__name__)
+
+# Part of the register's fingerprint: a change to how rows are scrubbed makes the next run scrub everything.
+ERASURE_LOGIC = "erasure-2"
 
 HASHED = "'sha256:' || sha256({col})"
 
@@ -126,11 +135,23 @@ NAME_COLUMNS: list[tuple[str, str, str, tuple[str, ...]]] = [
 ]
 
 
-def _clear_values(con: duckdb.DuckDBPyConnection) -> None:
+# Rows of the runs this pass looks at (all rows when it scrubs everything).
+NEW_ROWS = "source_file IN (SELECT source_file FROM er_new_files)"
+
+
+def _where(scoped: bool, alias: str = "") -> str:
+    return f" AND {alias}{NEW_ROWS}" if scoped else ""
+
+
+def _clear_values(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
     """er_clear: every distinct clear value of any contact column that is an erased contact point, with its
     register row. Each distinct value is hashed once, instead of every row of every table."""
-    values = " UNION ALL ".join(f"SELECT {col} AS value FROM {table}" for table, col, _ in CONTACT_COLUMNS)
-    con.execute(
+    values = " UNION ALL ".join(
+        f"SELECT {col} AS value FROM {table} WHERE true{_where(scoped)}" for table, col, _ in CONTACT_COLUMNS
+    )
+    timed(
+        con,
+        "erasure clear values",
         f"""
         CREATE OR REPLACE TEMP TABLE er_clear AS
         SELECT v.value, r.contact_point_sha256, r.contact_point_type, r.reestablished_at
@@ -140,19 +161,21 @@ def _clear_values(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _scrub_contact(con: duckdb.DuckDBPyConnection, table: str, col: str, time: str) -> int:
+def _scrub_contact(con: duckdb.DuckDBPyConnection, table: str, col: str, time: str, scoped: bool) -> int:
     """Hash the clear values of erased contact points, except from their re-establishment on."""
-    return con.execute(
+    return timed(
+        con,
+        f"erasure scrub {table}.{col}",
         f"""
         UPDATE {table} AS t SET {col} = {_hash("t." + col)}
         FROM er_clear c
         WHERE t.{col} = c.value
-          AND (c.reestablished_at IS NULL OR t.{time} IS NULL OR t.{time} < c.reestablished_at)
-        """
+          AND (c.reestablished_at IS NULL OR t.{time} IS NULL OR t.{time} < c.reestablished_at){_where(scoped, "t.")}
+        """,
     ).fetchall()[0][0]
 
 
-def _scrub_names(con: duckdb.DuckDBPyConnection) -> int:
+def _scrub_names(con: duckdb.DuckDBPyConnection, scoped: bool) -> int:
     """Names of erased customers, and of profiles of erased contact points, from before the erasure."""
     changed = 0
     for table, party, time, names in NAME_COLUMNS:
@@ -162,6 +185,7 @@ def _scrub_names(con: duckdb.DuckDBPyConnection) -> int:
             f"""
             UPDATE {table} AS t SET {sets} FROM er_parties p
             WHERE t.{party} = p.party_id AND (t.{time} IS NULL OR t.{time} <= p.erased_at) AND ({any_name})
+                  {_where(scoped, "t.")}
             """
         ).fetchall()[0][0]
     for col in ("email", "phone"):  # one equi-join each: a join on (email OR phone) is a nested loop
@@ -170,23 +194,56 @@ def _scrub_names(con: duckdb.DuckDBPyConnection) -> int:
             UPDATE subject_profiles AS t SET first_name = NULL, last_name = NULL
             FROM erasure_register r
             WHERE t.{col} = r.contact_point AND t.observed_ts <= r.erased_at
-              AND (t.first_name IS NOT NULL OR t.last_name IS NOT NULL)
+              AND (t.first_name IS NOT NULL OR t.last_name IS NOT NULL){_where(scoped, "t.")}
             """
         ).fetchall()[0][0]
     return changed
 
 
-def _scrub_quarantine(con: duckdb.DuckDBPyConnection) -> int:
-    """Quarantined records of an erased subject lose their text: by party, by contact point, or because
-    their raw text mentions an erased email or the digits of an erased phone number."""
+# Email-like and phone-like runs in quarantined text, to be hashed and looked up in the register: a record
+# can name an erased contact point that no table holds in the clear any more (delivered after the scrub).
+EMAIL_TOKEN = r"[a-z0-9!#$%&*+/=?^_`{|}~.-]+@[a-z0-9-]+(\.[a-z0-9-]+)+"
+PHONE_TOKEN = r"\+?[0-9][0-9 ().-]{4,}[0-9]"
+
+
+def _calling_codes(con: duckdb.DuckDBPyConnection, countries: list[str]) -> None:
+    """er_calling_codes: the calling codes of the company's countries, to read national numbers."""
+    codes = sorted({phonenumbers.country_code_for_region(c) for c in countries} - {0})
+    values_table(con, "er_calling_codes", ["code"], [(str(c),) for c in codes])
+
+
+def _scrub_quarantine(con: duckdb.DuckDBPyConnection, scoped: bool) -> int:
+    """Quarantined records of an erased subject lose their text: by party, by contact point, because their
+    raw text mentions an erased email or the digits of an erased phone number found in the clear this run,
+    or because an email or phone number in it hashes to an erased one (international form, or national form
+    in one of the company's countries).
+
+    A scoped pass looks only at rows of runs not yet scrubbed, unless it found clear forms to search for:
+    those may be mentioned in any older record, as a full pass would find."""
+    patterns = con.execute("SELECT count(*) FROM er_patterns").fetchall()[0][0]
+    only_new = (
+        " AND (run_id IS NULL OR run_id NOT IN (SELECT run_id FROM er_scanned_runs))"
+        if scoped and not patterns
+        else ""
+    )
     # Each record's searchable forms are computed once, then matched against the (few) patterns.
-    con.execute(
-        """
+    timed(
+        con,
+        "erasure quarantine hits",
+        f"""
         CREATE OR REPLACE TEMP TABLE er_quarantine_hits AS
         WITH open AS (
             SELECT rowid AS rid, party_id, contact_point, lower(raw) AS low,
                    regexp_replace(raw, '[^0-9]', '', 'g') AS digits
-            FROM quarantine WHERE raw IS DISTINCT FROM '[erased]'
+            FROM quarantine WHERE raw IS DISTINCT FROM '[erased]'{only_new}
+        ), phone_digits AS (
+            SELECT rid, regexp_replace(unnest(regexp_extract_all(low, '{PHONE_TOKEN}')), '[^0-9]', '', 'g') AS d
+            FROM open
+        ), candidates AS (
+            SELECT rid, unnest(regexp_extract_all(low, '{EMAIL_TOKEN}')) AS token FROM open
+            UNION ALL SELECT rid, '+' || d FROM phone_digits
+            UNION ALL SELECT rid, '+' || c.code || ltrim(d, '0') FROM phone_digits CROSS JOIN er_calling_codes c
+            UNION ALL SELECT rid, '+' || c.code || d FROM phone_digits CROSS JOIN er_calling_codes c
         )
         SELECT rid FROM open WHERE party_id IN (SELECT party_id FROM er_parties)
         UNION
@@ -195,7 +252,10 @@ def _scrub_quarantine(con: duckdb.DuckDBPyConnection) -> int:
         UNION
         SELECT o.rid FROM open o JOIN er_patterns p
             ON (p.kind = 'text' AND contains(o.low, p.pattern)) OR (p.kind = 'digits' AND contains(o.digits, p.pattern))
-        """
+        UNION
+        SELECT c.rid FROM candidates c JOIN erasure_register r
+            ON r.reestablished_at IS NULL AND sha256(c.token) = r.contact_point_sha256
+        """,
     )
     return con.execute(
         """
@@ -229,27 +289,97 @@ def _patterns(con: duckdb.DuckDBPyConnection) -> None:
 
 STEPS = [ASSOCIATIONS, REQUESTS, ERASED, REESTABLISHED, REGISTER, ERASED_PARTIES]
 
+# What the last scrub was done against, and which runs' rows it covered.
+STATE_TABLES = ("erasure_build", "erasure_scanned_runs")
 
-def apply_erasures(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Rebuild the erasure register and scrub every table; returns rows changed per table."""
+
+@dataclass
+class ErasureResult:
+    changed: dict[str, int]  # rows changed per table
+    new_files: int  # files whose rows were looked at; -1: every row (register changed, or asked for)
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """Everything a scrub depends on: the register's erased values, their erasure and re-establishment
+    times, the erased parties, and the scrub logic."""
+    return con.execute(
+        f"""
+        SELECT sha256(concat_ws('|', '{ERASURE_LOGIC}',
+            (SELECT coalesce(string_agg(concat_ws(',', contact_point_sha256, contact_point_type, erased_at,
+                                                  coalesce(CAST(reestablished_at AS VARCHAR), '-')),
+                                        ';' ORDER BY contact_point_sha256), '') FROM er_register),
+            (SELECT coalesce(string_agg(concat_ws(',', party_id, erased_at), ';' ORDER BY party_id), '')
+             FROM er_parties)))
+        """
+    ).fetchall()[0][0]
+
+
+def _scope(con: duckdb.DuckDBPyConnection, fingerprint: str, full: bool) -> bool:
+    """Whether this pass may look only at new rows: the register is the one the last scrub used (so every
+    row stored then is clean). New rows are those of files ingested by runs not yet scrubbed (er_new_files);
+    an ingested file never changes, and every row of the scrubbed tables comes from one."""
+    con.execute("CREATE OR REPLACE TEMP TABLE er_scanned_runs (run_id VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE er_new_files (source_file VARCHAR)")
+    if full or not set(STATE_TABLES) <= warehouse_tables(con):
+        return False
+    last = con.execute("SELECT fingerprint FROM erasure_build").fetchall()
+    if last != [(fingerprint,)]:
+        return False
+    con.execute("INSERT INTO er_scanned_runs SELECT run_id FROM erasure_scanned_runs")
+    con.execute(
+        """
+        INSERT INTO er_new_files SELECT source_file FROM ingest_ledger
+        WHERE run_id IS NULL OR run_id NOT IN (SELECT run_id FROM er_scanned_runs)
+        """
+    )
+    return True
+
+
+def _record(con: duckdb.DuckDBPyConnection, fingerprint: str, new_files: int) -> None:
+    """Every run's rows are scrubbed against this register now (and how this pass went: -1 every row, else
+    the number of new files looked at)."""
+    con.execute(
+        "CREATE OR REPLACE TABLE erasure_build AS SELECT $f AS fingerprint, $n AS scrubbed_files",
+        {"f": fingerprint, "n": new_files},
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE erasure_scanned_runs AS
+        SELECT run_id FROM ingest_ledger WHERE run_id IS NOT NULL
+        UNION SELECT run_id FROM quarantine WHERE run_id IS NOT NULL
+        """
+    )
+
+
+def apply_erasures(
+    con: duckdb.DuckDBPyConnection, countries: list[str], full: bool = False
+) -> ErasureResult:
+    """Rebuild the erasure register and scrub every table (only new rows when the register is unchanged,
+    unless `full`). `countries`: the company's, whose national phone numbers quarantined text may hold."""
     run_steps(con, STEPS)
+    _calling_codes(con, countries)
+    fingerprint = _fingerprint(con)
     con.execute("BEGIN TRANSACTION")
     try:
+        scoped = _scope(con, fingerprint, full)
+        new_files = con.execute("SELECT count(*) FROM er_new_files").fetchall()[0][0] if scoped else -1
+        log.debug("erasure: %s", f"rows of {new_files} new files" if scoped else "every row")
         con.execute(
             "CREATE OR REPLACE TABLE erasure_register AS SELECT * FROM er_register ORDER BY contact_point"
         )
-        _clear_values(con)
+        _clear_values(con, scoped)
         _patterns(con)
         changed: dict[str, int] = {}
         for table, col, time in CONTACT_COLUMNS:
-            changed[table] = changed.get(table, 0) + _scrub_contact(con, table, col, time)
-        changed["names"] = _scrub_names(con)
-        changed["quarantine"] = _scrub_quarantine(con)
+            changed[table] = changed.get(table, 0) + _scrub_contact(con, table, col, time, scoped)
+        changed["names"] = _scrub_names(con, scoped)
+        changed["quarantine"] = _scrub_quarantine(con, scoped)
+        _record(con, fingerprint, new_files)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return changed
+    return ErasureResult(changed, new_files)
 
 
 register(

@@ -26,10 +26,16 @@ TABLES = ["erasure_register"]
 def erasure(context: AssetExecutionContext, pipeline: PipelineResource):
     progress.report("applying erasure requests")
     with pipeline.db.connect() as con:
-        changed = apply_erasures(con)
+        rules = pipeline.company_rules
+        result = apply_erasures(con, sorted(rules.region_of_country), full=pipeline.settings.full_rebuild)
         rows = con.execute("SELECT count(*) FROM erasure_register").fetchall()[0][0]
         yield MaterializeResult(
             asset_key="erasure_register",
-            metadata={"erased_contact_points": rows, "rows_scrubbed": MetadataValue.json(changed)},
+            metadata={
+                "erased_contact_points": rows,
+                "rows_scrubbed": MetadataValue.json(result.changed),
+                # -1: every row was looked at (the register changed); else the new files' rows only
+                "files_scrubbed": result.new_files,
+            },
         )
         yield from invariant_results(con, TABLES)
