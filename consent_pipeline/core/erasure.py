@@ -236,14 +236,21 @@ def _scrub_quarantine(con: duckdb.DuckDBPyConnection, scoped: bool) -> int:
             SELECT rowid AS rid, party_id, contact_point, lower(raw) AS low,
                    regexp_replace(raw, '[^0-9]', '', 'g') AS digits
             FROM quarantine WHERE raw IS DISTINCT FROM '[erased]'{only_new}
-        ), phone_digits AS (
-            SELECT rid, regexp_replace(unnest(regexp_extract_all(low, '{PHONE_TOKEN}')), '[^0-9]', '', 'g') AS d
-            FROM open
-        ), candidates AS (
+        ), phone_digits AS (  -- a run of digits as long as a phone number can be
+            SELECT rid, d FROM (
+                SELECT rid, regexp_replace(unnest(regexp_extract_all(low, '{PHONE_TOKEN}')), '[^0-9]', '', 'g') AS d
+                FROM open
+            ) WHERE length(d) BETWEEN 5 AND 15
+        ), candidates AS (  -- as written (+...), or national in a company country, with or without a trunk 0
             SELECT rid, unnest(regexp_extract_all(low, '{EMAIL_TOKEN}')) AS token FROM open
             UNION ALL SELECT rid, '+' || d FROM phone_digits
-            UNION ALL SELECT rid, '+' || c.code || ltrim(d, '0') FROM phone_digits CROSS JOIN er_calling_codes c
             UNION ALL SELECT rid, '+' || c.code || d FROM phone_digits CROSS JOIN er_calling_codes c
+                WHERE length(c.code) + length(d) <= 15
+            UNION ALL SELECT rid, '+' || c.code || substr(d, 2) FROM phone_digits CROSS JOIN er_calling_codes c
+                WHERE d LIKE '0%' AND length(c.code) + length(d) <= 16
+        ), erased_tokens AS (  -- each distinct candidate hashed once
+            SELECT t.token FROM (SELECT DISTINCT token FROM candidates) t JOIN erasure_register r
+                ON r.reestablished_at IS NULL AND sha256(t.token) = r.contact_point_sha256
         )
         SELECT rid FROM open WHERE party_id IN (SELECT party_id FROM er_parties)
         UNION
@@ -253,8 +260,7 @@ def _scrub_quarantine(con: duckdb.DuckDBPyConnection, scoped: bool) -> int:
         SELECT o.rid FROM open o JOIN er_patterns p
             ON (p.kind = 'text' AND contains(o.low, p.pattern)) OR (p.kind = 'digits' AND contains(o.digits, p.pattern))
         UNION
-        SELECT c.rid FROM candidates c JOIN erasure_register r
-            ON r.reestablished_at IS NULL AND sha256(c.token) = r.contact_point_sha256
+        SELECT rid FROM candidates WHERE token IN (SELECT token FROM erased_tokens)
         """,
     )
     return con.execute(
