@@ -66,15 +66,18 @@ def _cell(name: str, dtype: str) -> str:
     return f"CASE WHEN {risky} THEN '''' || {col} ELSE {col} END AS {col}"
 
 
-def write_csv(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> ExtractFile:
-    """Write a query's rows as CSV with a header, atomically (temporary name, then rename), and describe it
-    for the manifest. DuckDB writes the file straight from the query, in its order, on all cores."""
+def write_csv(con: duckdb.DuckDBPyConnection, query: str, path: Path, order: list[str]) -> ExtractFile:
+    """Write a query's rows as CSV with a header, sorted by `order` (columns of the query, as they are before
+    any cell is quoted), atomically (temporary name, then rename), and describe it for the manifest. DuckDB
+    writes the file straight from the query, on all cores. The sort is on the outermost query: an ORDER BY
+    inside a subquery does not order the result."""
     started = time.perf_counter()
     rel = con.sql(query)
     cells = ", ".join(_cell(n, str(t)) for n, t in zip(rel.columns, rel.types, strict=True))
+    by = ", ".join(f"q.{item}" for item in order)
     tmp = path.with_name(f".{path.name}.tmp")
     rows = con.execute(
-        f"COPY (SELECT {cells} FROM ({query})) TO {text(str(tmp))} (FORMAT csv, HEADER true)"
+        f"COPY (SELECT {cells} FROM ({query}) AS q ORDER BY {by}) TO {text(str(tmp))} (FORMAT csv, HEADER true)"
     ).fetchall()[0][0]
     digest = hashlib.sha256()
     with tmp.open("rb") as f:
@@ -85,14 +88,19 @@ def write_csv(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> Extract
     return ExtractFile(path.name, int(rows), digest.hexdigest(), path.stat().st_size)
 
 
+# Total orders of the files' rows (an erased and a re-established form of one contact point share a hash in
+# the suppression list: the erased one, with no contact point, first).
+SUPPRESSION_ORDER = ["contact_point_sha256", "brand", "purpose", "contact_point NULLS FIRST", "reason", "since"]
+CAMPAIGN_ORDER = ["contact_point", "party_id", "segment", "basis", "consent_event_id"]
+REVIEW_ORDER = ["party_id", "reason", "last_reviewed_at"]
+
+
 def suppression_query(channel: str) -> str:
-    """One channel's suppression list, in a total order (an erased and a re-established form of one contact
-    point share a hash: the clear one last)."""
+    """One channel's suppression list."""
     return (
         # In the file an erased contact point is its hash only: contact_point stays empty.
         "SELECT CASE WHEN contact_point LIKE 'sha256:%' THEN NULL ELSE contact_point END AS contact_point, "
-        f"{', '.join(SUPPRESSION_COLUMNS[1:])} FROM x_suppression WHERE channel = {text(channel)} "
-        "ORDER BY contact_point_sha256, brand, purpose, contact_point NULLS FIRST, reason, since"
+        f"{', '.join(SUPPRESSION_COLUMNS[1:])} FROM x_suppression WHERE channel = {text(channel)}"
     )
 
 
@@ -202,15 +210,19 @@ def write_extracts(
     folder.mkdir(parents=True, exist_ok=True)
     written: list[ExtractFile] = []
     for channel in rules.channels:
-        written.append(write_csv(con, suppression_query(channel), folder / f"suppression_{channel}.csv"))
+        written.append(
+            write_csv(con, suppression_query(channel), folder / f"suppression_{channel}.csv", SUPPRESSION_ORDER)
+        )
     for cid in rules.campaigns:
         con.register("_campaign", campaign_frame(con, rules, as_of, cid))
         try:
-            written.append(write_csv(con, "SELECT * FROM _campaign", folder / f"campaign_{cid}.csv"))
+            written.append(
+                write_csv(con, "SELECT * FROM _campaign", folder / f"campaign_{cid}.csv", CAMPAIGN_ORDER)
+            )
         finally:
             con.unregister("_campaign")
-    queue = f"SELECT {', '.join(REVIEW_COLUMNS)} FROM review_queue ORDER BY party_id, reason"
-    written.append(write_csv(con, queue, folder / "review_queue.csv"))
+    queue = f"SELECT {', '.join(REVIEW_COLUMNS)} FROM review_queue"
+    written.append(write_csv(con, queue, folder / "review_queue.csv", REVIEW_ORDER))
     names = {f.name for f in written}
     for stale in folder.glob("*.csv"):  # files of campaigns no longer in rules would contradict the manifest
         if stale.name not in names:

@@ -14,7 +14,7 @@ import duckdb
 
 from consent_pipeline.config import Rules
 from consent_pipeline.core.permissions import REGISTRY_STATUS, UNDELIVERABLE, params
-from consent_pipeline.core.sql import Step, run_steps
+from consent_pipeline.core.sql import Step, run_steps, timed
 
 CANDIDATES = Step(
     "x_candidates",
@@ -42,6 +42,7 @@ CANDIDATES = Step(
     FROM contact_permission k JOIN p_registry_status rs ON rs.region = k.region
     WHERE k.reason = 'dnc_registry'
     """,
+    view=True,  # read once, by x_suppression
 )
 
 SUPPRESSION = Step(
@@ -55,9 +56,13 @@ SUPPRESSION = Step(
     FROM x_candidates
     QUALIFY row_number() OVER (PARTITION BY contact_point, channel, brand, purpose ORDER BY rank, since) = 1
     """,
+    view=True,  # computed once, as it is written to the warehouse (`write_suppression`)
 )
 
 
 def build_suppression(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> None:
-    """Temp table x_suppression (reference tables and the golden/permission tables must exist)."""
+    """Warehouse table `suppression`, and x_suppression a view of it for this run's later steps (reference
+    tables and the golden/permission tables must exist). Written straight from its SQL: no temporary copy."""
     run_steps(con, [UNDELIVERABLE, REGISTRY_STATUS, CANDIDATES, SUPPRESSION], params(rules, as_of))
+    timed(con, "write suppression", "CREATE OR REPLACE TABLE suppression AS SELECT * FROM x_suppression")
+    con.execute("CREATE OR REPLACE TEMP VIEW x_suppression AS SELECT * FROM suppression")

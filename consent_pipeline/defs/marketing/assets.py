@@ -51,7 +51,6 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
         build_segments(con, settings.as_of)
         con.execute("CREATE OR REPLACE TABLE segments AS SELECT * FROM s_segments")
         build_suppression(con, rules, settings.as_of)
-        con.execute("CREATE OR REPLACE TABLE suppression AS SELECT * FROM x_suppression")
         folder, files = write_extracts(con, rules, settings.as_of, context.run.run_id, settings.extracts)
         seg = con.sql(
             "SELECT brand, segment, count(*) AS parties FROM segments GROUP BY ALL ORDER BY ALL"
