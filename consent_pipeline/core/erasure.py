@@ -307,7 +307,7 @@ class ErasureResult:
 
 def _fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     """Everything a scrub depends on: the register's erased values, their erasure and re-establishment
-    times, the erased parties, and the scrub logic."""
+    times, the erased parties, the countries whose national numbers are searched for, and the logic."""
     return con.execute(
         f"""
         SELECT sha256(concat_ws('|', '{ERASURE_LOGIC}',
@@ -315,7 +315,8 @@ def _fingerprint(con: duckdb.DuckDBPyConnection) -> str:
                                                   coalesce(CAST(reestablished_at AS VARCHAR), '-')),
                                         ';' ORDER BY contact_point_sha256), '') FROM er_register),
             (SELECT coalesce(string_agg(concat_ws(',', party_id, erased_at), ';' ORDER BY party_id), '')
-             FROM er_parties)))
+             FROM er_parties),
+            (SELECT coalesce(string_agg(code, ',' ORDER BY code), '') FROM er_calling_codes)))
         """
     ).fetchall()[0][0]
 
