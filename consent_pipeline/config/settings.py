@@ -44,6 +44,8 @@ class Settings:
     # A full permissions build goes by batches of this many parties (CONSENT_PERMISSION_BATCH_PARTIES): one
     # batch up to about 50M permission rows; more keep a very large run's joins in memory.
     permission_batch_parties: int = 2_000_000
+    # Deliveries of one source parsed at once (CONSENT_PARSE_THREADS; default one per core, at most 4).
+    parse_threads: int = 1
 
     @classmethod
     def resolve(
@@ -71,7 +73,10 @@ class Settings:
         if full_rebuild is None:
             full_rebuild = os.environ.get(ENV["full_rebuild"], "").strip().lower() in ("1", "true", "yes")
         batch = int(os.environ.get("CONSENT_PERMISSION_BATCH_PARTIES") or 2_000_000)
-        return cls(as_of=when, full_rebuild=full_rebuild, permission_batch_parties=batch, **paths)
+        threads = max(1, int(os.environ.get("CONSENT_PARSE_THREADS") or min(4, os.cpu_count() or 1)))
+        return cls(
+            as_of=when, full_rebuild=full_rebuild, permission_batch_parties=batch, parse_threads=threads, **paths
+        )
 
     @property
     def snapshots(self) -> Path:

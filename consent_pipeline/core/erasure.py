@@ -222,7 +222,7 @@ def _scrub_quarantine(con: duckdb.DuckDBPyConnection, scoped: bool) -> int:
     those may be mentioned in any older record, as a full pass would find."""
     patterns = con.execute("SELECT count(*) FROM er_patterns").fetchall()[0][0]
     only_new = (
-        " AND (run_id IS NULL OR run_id NOT IN (SELECT run_id FROM er_scanned_runs))"
+        " AND (run_id IS NULL OR run_id NOT IN (SELECT run_id FROM erasure_scanned_runs))"
         if scoped and not patterns
         else ""
     )
@@ -325,18 +325,16 @@ def _scope(con: duckdb.DuckDBPyConnection, fingerprint: str, full: bool) -> bool
     """Whether this pass may look only at new rows: the register is the one the last scrub used (so every
     row stored then is clean). New rows are those of files ingested by runs not yet scrubbed (er_new_files);
     an ingested file never changes, and every row of the scrubbed tables comes from one."""
-    con.execute("CREATE OR REPLACE TEMP TABLE er_scanned_runs (run_id VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE er_new_files (source_file VARCHAR)")
     if full or not set(STATE_TABLES) <= warehouse_tables(con):
         return False
     last = con.execute("SELECT fingerprint FROM erasure_build").fetchall()
     if last != [(fingerprint,)]:
         return False
-    con.execute("INSERT INTO er_scanned_runs SELECT run_id FROM erasure_scanned_runs")
     con.execute(
         """
         INSERT INTO er_new_files SELECT source_file FROM ingest_ledger
-        WHERE run_id IS NULL OR run_id NOT IN (SELECT run_id FROM er_scanned_runs)
+        WHERE run_id IS NULL OR run_id NOT IN (SELECT run_id FROM erasure_scanned_runs)
         """
     )
     return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import traceback
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,19 +20,13 @@ from source_connectors import connector
 log = logging.getLogger(__name__)
 
 
-def parse_threads() -> int:
-    """How many deliveries are parsed at once (CONSENT_PARSE_THREADS; default: one per core, at most 4)."""
-    given = os.environ.get("CONSENT_PARSE_THREADS", "").strip()
-    return max(1, int(given)) if given else min(4, os.cpu_count() or 1)
-
-
 def read_source(
-    source: str, landing: Path, rules: Rules, ingested_files: Iterable[str] = (), threads: int | None = None
+    source: str, landing: Path, rules: Rules, ingested_files: Iterable[str] = (), threads: int = 1
 ) -> Batch:
     """Everything new for one source: its deliveries not ingested before, parsed, normalised, validated,
     with the raw text of every rejected record filled in.
 
-    Deliveries are independent, so they are parsed on a few threads at once: a connector spends most of
+    Deliveries are independent, so they can be parsed on a few `threads` at once: a connector spends most of
     its time in polars, which releases the GIL, but also some in Python between calls, which one thread
     alone leaves a core idle for. Results are joined in delivery order, so the batch is the same."""
     deliveries, problems = discover(landing, source, ingested_files)
@@ -50,7 +43,7 @@ def read_source(
                 failed.reject(_connector_error(delivery, exc))
                 return failed
 
-        workers = min(threads or parse_threads(), len(deliveries))
+        workers = min(threads, len(deliveries))
         if workers > 1:
             with ThreadPoolExecutor(workers, thread_name_prefix=f"parse-{source}") as pool:
                 parts = list(pool.map(one, deliveries))

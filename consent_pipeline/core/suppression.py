@@ -56,7 +56,7 @@ SUPPRESSION = Step(
     FROM x_candidates
     QUALIFY row_number() OVER (PARTITION BY contact_point, channel, brand, purpose ORDER BY rank, since) = 1
     """,
-    view=True,  # computed once, as it is written to the warehouse (`write_suppression`)
+    view=True,  # computed once, as it is written to the warehouse (`build_suppression`)
 )
 
 
@@ -65,4 +65,9 @@ def build_suppression(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.da
     tables and the golden/permission tables must exist). Written straight from its SQL: no temporary copy."""
     run_steps(con, [UNDELIVERABLE, REGISTRY_STATUS, CANDIDATES, SUPPRESSION], params(rules, as_of))
     timed(con, "write suppression", "CREATE OR REPLACE TABLE suppression AS SELECT * FROM x_suppression")
+    use_written_suppression(con)
+
+
+def use_written_suppression(con: duckdb.DuckDBPyConnection) -> None:
+    """x_suppression as the warehouse's `suppression` table, for steps after the one that wrote it."""
     con.execute("CREATE OR REPLACE TEMP VIEW x_suppression AS SELECT * FROM suppression")

@@ -87,6 +87,24 @@ def _country_zone(cc: str) -> str:
     return UNKNOWN_ZONE
 
 
+_FIRST_ZONES = {prefix: zones[0] for prefix, zones in TIMEZONE_DATA.items()}
+
+
+def _national_prefixes() -> dict[str, list[str]]:
+    """Per calling code, the national-prefix-for-parsing patterns of its regions."""
+    out: dict[str, list[str]] = {}
+    for cc, regions in _REGIONS.items():
+        for region in regions:
+            meta = _metadata(cc, region)
+            pattern = getattr(meta, "national_prefix_for_parsing", None) if meta is not None else None
+            if pattern:
+                out.setdefault(cc, []).append(pattern)
+    return out
+
+
+_PREFIXES = _national_prefixes()
+
+
 def _plan_zones(part: pl.DataFrame, cc: str) -> pl.DataFrame:
     """(i, zone) for the numbers of one calling code: region, then type, then zone as the library does."""
     regions = _REGIONS[cc]
@@ -108,7 +126,10 @@ def _plan_zones(part: pl.DataFrame, cc: str) -> pl.DataFrame:
                 else _number_type(meta) != PhoneNumberType.UNKNOWN
             )
             part = part.with_columns(
-                pl.when(pl.col("region").is_null() & claims).then(pl.lit(region)).otherwise("region").alias("region")
+                pl.when(pl.col("region").is_null() & claims)
+                .then(pl.lit(region))
+                .otherwise("region")
+                .alias("region")
             )
     first_zones = {k: v for k, v in _FIRST_ZONES.items() if k.startswith(cc) or cc.startswith(k)}
     geo_prefix = pl.coalesce(
@@ -118,6 +139,11 @@ def _plan_zones(part: pl.DataFrame, cc: str) -> pl.DataFrame:
         ]
     ).fill_null(pl.lit(UNKNOWN_ZONE))
     country = pl.lit(_country_zone(cc))
+    geo_types = [
+        t
+        for t in (PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.MOBILE)
+        if is_number_type_geographical(t, int(cc))
+    ]
     # A number no region claims has no metadata: the library calls it UNKNOWN.
     out = [part.filter(pl.col("region").is_null()).select("i", pl.lit(UNKNOWN_ZONE).alias("zone"))]
     for region in part["region"].drop_nulls().unique().sort().to_list():
@@ -127,11 +153,6 @@ def _plan_zones(part: pl.DataFrame, cc: str) -> pl.DataFrame:
             out.append(rows.select("i", pl.lit(UNKNOWN_ZONE).alias("zone")))
             continue
         kind = _number_type(meta)
-        geo_types = [
-            t
-            for t in (PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.MOBILE)
-            if is_number_type_geographical(t, int(cc))
-        ]
         zone = (
             pl.when(kind == PhoneNumberType.UNKNOWN)
             .then(pl.lit(UNKNOWN_ZONE))
@@ -141,26 +162,6 @@ def _plan_zones(part: pl.DataFrame, cc: str) -> pl.DataFrame:
         )
         out.append(rows.select("i", zone.alias("zone")))
     return pl.concat(out)
-
-
-_FIRST_ZONES = {prefix: zones[0] for prefix, zones in TIMEZONE_DATA.items()}
-
-
-def _national_prefixes() -> dict[str, list[str]]:
-    """Per calling code, the national-prefix-for-parsing patterns of its regions."""
-    out: dict[str, list[str]] = {}
-    for cc, regions in _REGIONS.items():
-        for region in regions:
-            meta = _metadata(cc, region)
-            pattern = getattr(meta, "national_prefix_for_parsing", None) if meta is not None else None
-            if pattern:
-                out.setdefault(cc, []).append(pattern)
-    return out
-
-
-_PREFIXES = _national_prefixes()
-
-
 
 
 def phone_zones(phones: pl.Series) -> pl.Series:
@@ -183,11 +184,7 @@ def phone_zones(phones: pl.Series) -> pl.Series:
         _plan_zones(plain.filter(pl.col("cc") == code), code)
         for code in plain["cc"].unique().sort().to_list()  # a loop over numbering plans
     ]
-    zones = (
-        pl.concat(decided)
-        if decided
-        else pl.DataFrame(schema={"i": pl.UInt32, "zone": pl.String})
-    )
+    zones = pl.concat(decided) if decided else pl.DataFrame(schema={"i": pl.UInt32, "zone": pl.String})
     out = frame.join(zones, on="i", how="left").sort("i")
     # Anything else (not plain E.164, an unknown calling code): the library, number by number (rare).
     rest = out.filter(pl.col("zone").is_null() & pl.col("phone").is_not_null())

@@ -13,7 +13,7 @@ from consent_pipeline.core.audit import build_audit
 from consent_pipeline.core.permissions import params
 from consent_pipeline.core.reference import load_reference
 from consent_pipeline.core.sql import warehouse_tables
-from consent_pipeline.core.suppression import build_suppression
+from consent_pipeline.core.suppression import build_suppression, use_written_suppression
 from consent_pipeline.defs.checks import invariant_results, invariant_specs
 from consent_pipeline.defs.metadata import md_table
 from consent_pipeline.defs.resources import PipelineResource
@@ -50,7 +50,7 @@ def audit(context: AssetExecutionContext, pipeline: PipelineResource):
         load_reference(con, rules)
         # the suppression this run's extracts hold (written by marketing_extracts; rebuilt if it is missing)
         if "suppression" in warehouse_tables(con):
-            con.execute("CREATE OR REPLACE TEMP VIEW x_suppression AS SELECT * FROM suppression")
+            use_written_suppression(con)
         else:
             build_suppression(con, rules, settings.as_of)
         build_audit(

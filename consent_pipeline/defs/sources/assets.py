@@ -67,7 +67,9 @@ def build_source_asset(source: str) -> AssetsDefinition:
     def _asset(context: AssetExecutionContext, pipeline: PipelineResource) -> MaterializeResult:
         settings = pipeline.settings
         progress.report(f"reading {source}")
-        batch = read_source(source, settings.landing, pipeline.company_rules, _known_files(pipeline))
+        batch = read_source(
+            source, settings.landing, pipeline.company_rules, _known_files(pipeline), settings.parse_threads
+        )
         write_batch(batch, settings.staging)
         files = batch.files
         rejects = batch.rejects
