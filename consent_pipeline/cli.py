@@ -67,7 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(outcome.summary())
     if not outcome.success:
         return 1
-    if args.strict and outcome.failed_checks:
+    if args.strict and (outcome.failed_checks or outcome.held_back):
         return 3
     return 0
 
@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(same result, slower; default: $CONSENT_FULL_REBUILD)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
-    run.add_argument("--strict", action="store_true", help="exit 3 when a data check fails")
+    run.add_argument(
+        "--strict", action="store_true", help="exit 3 when a data check fails or input was held back"
+    )
     run.set_defaults(func=cmd_run)
 
     exp = sub.add_parser(

@@ -55,8 +55,12 @@ def render(data: dict[str, Any], console: Console | None = None) -> None:
     for e in data["events"]:
         scope = f"{e['scope_channel']} / {e['scope_purpose']} / {e['scope_brand']}"
         who = f", party {e['party_id']}" if e["party_level"] else ""
+        # The source gave no usable time: the event took effect when its delivery was received.
+        when = f"{_t(e['event_ts'])} (estimated: no usable source time)" if e.get("event_ts_estimated") else _t(
+            e["event_ts"]
+        )
         c.print(
-            f"  {_t(e['event_ts'])}  {e['status']} ({e['basis']}) {scope}{who}\n"
+            f"  {when}  {e['status']} ({e['basis']}) {scope}{who}\n"
             f"      received {_t(e['received_ts'])} from {escape(str(e['source_file']))}:{e['source_record']}; "
             f"took effect on {e['keys_decided']} of {e['keys']} keys, decides {e['keys_current']} now"
         )

@@ -16,6 +16,9 @@ from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 from consent_pipeline.warehouse import Warehouse
 
+# Warning checks that mean some input was not applied: `--strict` fails on them.
+STRICT_WARNINGS = ("landing_held_back", "registry_snapshots_held")
+
 
 @dataclass
 class RunOutcome:
@@ -35,6 +38,11 @@ class RunOutcome:
         return [c for c in self.checks if not c[2] and c[3] == "ERROR"]
 
     @property
+    def held_back(self) -> list[tuple[str, str, bool, str]]:
+        """Warnings that mean input was held back (what `--strict` fails on, besides failed checks)."""
+        return [c for c in self.warnings if c[1] in STRICT_WARNINGS]
+
+    @property
     def warnings(self) -> list[tuple[str, str, bool, str]]:
         """Checks that failed with severity WARN (e.g. a feed with many quarantined records)."""
         return [c for c in self.checks if not c[2] and c[3] != "ERROR"]
@@ -47,6 +55,15 @@ class RunOutcome:
             f"  rows in:      {f.get('rows_read', 0):,} records in {f.get('files', 0):,} new files "
             f"({f.get('accepted', 0):,} accepted, {f.get('duplicate', 0):,} duplicate, {f.get('skipped', 0):,} skipped)",
             f"  quarantined:  {f.get('quarantined', 0):,} records this run ({f.get('quarantine_total', 0):,} rows in quarantine)",
+            *(
+                [
+                    f"  held back:    {f.get('files_quarantined', 0):,} files quarantined whole, "
+                    f"{f.get('deliveries_held', 0):,} deliveries held, {f.get('files_noted', 0):,} changed or late files "
+                    "(check landing_held_back)"
+                ]
+                if f.get("landing_report")
+                else []
+            ),
             f"  event log:    {f.get('events', 0):,} events",
         ]
         if "erased" in f:
@@ -183,6 +200,14 @@ def _figures(settings: Settings, run_id: str) -> dict[str, int]:
             )
         if "quarantine" in tables:
             out["quarantine_total"] = con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
+        if "landing_report" in tables:
+            held, files, deliveries, noted = con.execute(
+                "SELECT count(*), count(*) FILTER (reason NOT IN ('dated_after_as_of', 'file_changed', 'late_file')),"
+                " count(*) FILTER (reason = 'dated_after_as_of'),"
+                " count(*) FILTER (reason IN ('file_changed', 'late_file')) FROM landing_report"
+            ).fetchall()[0]
+            out |= {"landing_report": held, "files_quarantined": files, "deliveries_held": deliveries}
+            out["files_noted"] = noted
         if "event_log" in tables:
             out["events"] = con.execute("SELECT count(*) FROM event_log").fetchall()[0][0]
         if "erasure_build" in tables:

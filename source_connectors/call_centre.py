@@ -30,11 +30,11 @@ from source_connectors._common import (
     text,
     with_lineage,
 )
-from source_connectors._io import REC, read_jsonl
 from source_connectors._time import iso8601
+from source_connectors.readers import REC, read_json
 
 SOURCE = "call_centre"
-PATTERNS = ("captures_*.jsonl",)
+KIND = "captures"  # its file patterns: rules/files.yaml
 # The script's answer words (the feed's vocabulary): answer -> status; skip decides nothing.
 DECISIONS = {"yes": "opt_in", "no": "opt_out"}
 SKIP = "skip"
@@ -44,7 +44,7 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    return parse_files(SOURCE, delivery, rules, PATTERNS, read_jsonl, _captures)
+    return parse_files(SOURCE, delivery, rules, KIND, read_json, _captures)
 
 
 def _captures(batch: Batch, delivery: Delivery, rel: str, frame: pl.DataFrame, rules: Rules) -> None:

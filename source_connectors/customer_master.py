@@ -18,11 +18,11 @@ from source_connectors._common import (
     text,
     with_lineage,
 )
-from source_connectors._io import REC, read_csv
 from source_connectors._time import iso8601
+from source_connectors.readers import REC, read_csv
 
 SOURCE = "customer_master"
-PATTERNS = ("customers_*.csv",)
+KIND = "customers"  # its file patterns: rules/files.yaml
 REQUIRED = ("customer_id", "customer_type", "updated_at")
 OPTIONAL = (
     "household_id",
@@ -43,7 +43,7 @@ OPTIONAL = (
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    return parse_files(SOURCE, delivery, rules, PATTERNS, lambda path: read_csv(path, REQUIRED, OPTIONAL), _customers)
+    return parse_files(SOURCE, delivery, rules, KIND, lambda path: read_csv(path, REQUIRED, OPTIONAL), _customers)
 
 
 def _customers(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, rules: Rules) -> None:

@@ -27,11 +27,10 @@ import polars as pl
 from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
 from consent_pipeline.config.rules import Registry
-from source_connectors._common import reject_where, start_file, unexpected_files, with_lineage
-from source_connectors._io import REC, Records, no_rejects, read_lines, rejects_for
+from source_connectors._common import kinds_of, reject_where, start_file, unexpected_files, with_lineage
+from source_connectors.readers import REC, Records, no_rejects, read_lines, rejects_for
 
 SOURCE = "dnc_registries"
-PATTERN = "*.txt"
 FIXED_WIDTH = 12  # national_fixed_width: the whole line
 CODE_WIDTH = 5  # national_fixed_width: the dialling code's field
 
@@ -41,10 +40,7 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 def parse(delivery: Delivery, rules: Rules) -> Batch:
     batch = Batch(SOURCE)
     registries: dict[str, Registry] = rules.mapping(SOURCE).registries
-    files = {
-        registry: sorted(p for p in (delivery.path / registry).glob(PATTERN) if p.is_file())
-        for registry in registries
-    }
+    files = kinds_of(delivery, rules, SOURCE, list(registries))
     unexpected_files(batch, delivery, [p for paths in files.values() for p in paths])
     for registry, paths in files.items():
         for path in paths:

@@ -30,11 +30,11 @@ from source_connectors._common import (
     text,
     with_lineage,
 )
-from source_connectors._io import REC, Records, read_jsonl
 from source_connectors._time import iso8601
+from source_connectors.readers import REC, Records, read_json
 
 SOURCE = "erasure_requests"
-PATTERNS = ("requests_*.jsonl",)
+KIND = "requests"  # its file patterns: rules/files.yaml
 ERASURE = "erasure"
 TEXT_LIST = pl.List(pl.String)
 REQUEST = pl.Struct(
@@ -51,11 +51,11 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    return parse_files(SOURCE, delivery, rules, PATTERNS, _read, _requests)
+    return parse_files(SOURCE, delivery, rules, KIND, _read, _requests)
 
 
 def _read(path: Path) -> Records:
-    return read_jsonl(path, REQUEST)
+    return read_json(path, REQUEST)
 
 
 def _requests(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, _rules: Rules) -> None:

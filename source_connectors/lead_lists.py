@@ -27,11 +27,11 @@ from source_connectors._common import (
     text,
     with_lineage,
 )
-from source_connectors._io import REC, read_csv
 from source_connectors._time import iso8601
+from source_connectors.readers import REC, read_csv
 
 SOURCE = "lead_lists"
-PATTERNS = ("leads_*.csv",)
+KIND = "leads"  # its file patterns: rules/files.yaml
 REQUIRED = ("brand", "consent_channels", "consent_captured_at")
 # A vendor that collects only emails (or only phones) may leave the other column out.
 OPTIONAL = (
@@ -53,7 +53,7 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    return parse_files(SOURCE, delivery, rules, PATTERNS, lambda path: read_csv(path, REQUIRED, OPTIONAL), _leads)
+    return parse_files(SOURCE, delivery, rules, KIND, lambda path: read_csv(path, REQUIRED, OPTIONAL), _leads)
 
 
 def _leads(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, rules: Rules) -> None:

@@ -26,26 +26,25 @@ policies.yaml).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 
 from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
 from source_connectors._common import (
     all_records_rejected,
+    each_file,
+    kinds_of,
     reject_where,
     skip_records,
-    start_file,
     text,
     unexpected_files,
     with_lineage,
 )
-from source_connectors._io import REC, read_lines
 from source_connectors._time import ddmmyyyy
+from source_connectors.readers import REC, Records, read_lines
 
 SOURCE = "legacy"
-PATTERNS = ("LEGACY_FLAGS_*.DAT",)
+KIND = "flags"  # its file patterns: rules/files.yaml
 DETAIL, TRAILER = "DTL", "TRL"
 WIDTH = 39  # the DTL layout ends with the brand code in columns 37-39
 TRAILER_PATTERN = r"^TRL(\d{10}) *$"
@@ -71,25 +70,18 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
     batch = Batch(SOURCE)
-    files = [p for pattern in PATTERNS for p in delivery.files(pattern)]
+    files = kinds_of(delivery, rules, SOURCE, [KIND])[KIND]
     unexpected_files(batch, delivery, files)
-    for path in files:
-        _read_file(batch, delivery, path, rules)
+    each_file(batch, delivery, files, read_lines, lambda part, rel, records: _records(part, delivery, rel, records, rules))
     return batch
 
 
-def _read_file(batch: Batch, delivery: Delivery, path: Path, rules: Rules) -> None:
-    records = read_lines(path)
-    rel = start_file(batch, delivery, path, records)
+def _records(batch: Batch, delivery: Delivery, rel: str, records: Records, rules: Rules) -> None:
     rows = records.frame.with_columns(pl.col("line").str.slice(0, 3).alias("record_type"))
-    # A blank line (an editor's extra line end) is no record of the layout: it neither breaks nor counts.
-    blank = pl.col("line").str.strip_chars() == ""
-    problem = _trailer_problem(rows.filter(~blank))
+    problem = _trailer_problem(rows)
     if problem is not None:
         all_records_rejected(batch, rel, records, "trailer_mismatch", problem)
         return
-    skip_records(batch, rel, rows.filter(blank), "blank_line")
-    rows = rows.filter(~blank)
     skip_records(batch, rel, rows.filter(pl.col("record_type") == TRAILER), "trailer")
     rows = rows.filter(pl.col("record_type") != TRAILER)
     if rows.height:

@@ -17,24 +17,29 @@ from consent_pipeline.config import Rules
 from consent_pipeline.config.rules import BrandPurpose
 from source_connectors._common import (
     all_records_rejected,
+    each_file,
+    kinds_of,
     reject_where,
-    start_file,
+    skip_records,
     text,
     unexpected_files,
+    wildcard,
     with_lineage,
 )
-from source_connectors._io import REC, read_csv
 from source_connectors._time import utc_text
+from source_connectors.readers import REC, Records, read_csv
 
 SOURCE = "mailchimp"
-KINDS = ("subscribed", "unsubscribed", "cleaned")
-PATTERNS = tuple(f"{kind}_members_export_*.csv" for kind in KINDS)
+# Export kinds (their file patterns: rules/files.yaml). Nonsubscribed members are transactional contacts
+# who never subscribed: no decision, skipped.
+KINDS = ("subscribed", "unsubscribed", "cleaned", "nonsubscribed")
 EMAIL = "Email Address"
 # The time columns each kind needs; the standard columns of every Mailchimp export.
 REQUIRED = {
     "subscribed": (EMAIL, "OPTIN_TIME", "CONFIRM_TIME", "LAST_CHANGED"),
     "unsubscribed": (EMAIL, "UNSUB_TIME"),
     "cleaned": (EMAIL, "CLEAN_TIME"),
+    "nonsubscribed": (EMAIL,),
 }
 OPTIONAL = ("First Name", "Last Name", "Phone Number", "CC", "LEID")
 
@@ -43,28 +48,33 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
     batch = Batch(SOURCE)
-    files = {kind: delivery.files(pattern) for kind, pattern in zip(KINDS, PATTERNS, strict=True)}
+    files = kinds_of(delivery, rules, SOURCE, KINDS)
     unexpected_files(batch, delivery, [p for paths in files.values() for p in paths])
+    patterns = rules.source_files(SOURCE).files
     for kind, paths in files.items():
-        for path in paths:
-            _read_file(batch, delivery, path, kind, rules)
+        each_file(
+            batch,
+            delivery,
+            paths,
+            lambda path, kind=kind: read_csv(path, REQUIRED[kind], OPTIONAL),
+            lambda part, rel, records, kind=kind: _read_file(
+                part, delivery, rel, records, kind, wildcard(Path(rel), patterns[kind]), rules
+            ),
+        )
     return batch
 
 
-def _audience_of(path: Path, kind: str) -> str:
-    return path.name.removeprefix(f"{kind}_members_export_").removesuffix(".csv")
-
-
-def _read_file(batch: Batch, delivery: Delivery, path: Path, kind: str, rules: Rules) -> None:
-    records = read_csv(path, REQUIRED[kind], OPTIONAL)
-    audience = _audience_of(path, kind)
-    target = rules.mapping(SOURCE).audiences.get(audience)
+def _read_file(
+    batch: Batch, delivery: Delivery, rel: str, records: Records, kind: str, audience: str | None, rules: Rules
+) -> None:
+    if kind == "nonsubscribed":
+        skip_records(batch, rel, records.frame, "nonsubscribed")
+        return
+    target = rules.mapping(SOURCE).audiences.get(audience or "")
     if target is None:
         # Nothing in the file can be placed: every record is rejected once, for the audience.
-        rel = batch.read_file(delivery, path, records.count, records.raw)
         all_records_rejected(batch, rel, records, "unmapped_audience", f"audience: {audience}")
         return
-    rel = start_file(batch, delivery, path, records)
     if records.frame.height:
         _members(batch, delivery, rel, records.frame, kind, target)
 

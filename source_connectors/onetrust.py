@@ -39,11 +39,11 @@ from source_connectors._common import (
     text,
     with_lineage,
 )
-from source_connectors._io import REC, Records, read_json_array
 from source_connectors._time import iso8601
+from source_connectors.readers import REC, Records, read_json
 
 SOURCE = "onetrust"
-PATTERNS = ("receipts_*.json",)
+KIND = "receipts"  # its file patterns: rules/files.yaml
 
 S = pl.String()
 PREFERENCE = pl.Struct({"TopicId": S, "TransactionType": S})
@@ -80,12 +80,12 @@ DECISION_COLS = (REC, "pidx", "purpose", "channel", "status", "basis")
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    return parse_files(SOURCE, delivery, rules, PATTERNS, _read, _receipts)
+    return parse_files(SOURCE, delivery, rules, KIND, _read, _receipts)
 
 
 def _read(path: Path) -> Records:
     """The receipts with the fixed schema (elements whose fields have other JSON types are rejected)."""
-    return read_json_array(path, RECEIPT)
+    return read_json(path, RECEIPT)
 
 
 def _receipts(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, rules: Rules) -> None:

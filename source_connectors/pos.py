@@ -28,18 +28,19 @@ import polars as pl
 from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
 from source_connectors._common import (
+    each_file,
+    kinds_of,
     reject_where,
     start_file,
     text,
     unexpected_files,
     with_lineage,
 )
-from source_connectors._io import REC, read_csv
 from source_connectors._time import local_wall_clock
+from source_connectors.readers import REC, Records, read_csv
 
 SOURCE = "pos"
-STORES = "stores.csv"
-RECEIPTS = "receipts_*.csv"
+KINDS = ("stores", "receipts")  # their file patterns: rules/files.yaml
 STORE_COLS = ("store_id", "brand", "country", "timezone", "date_format")
 # Every column is required: a dropped customer_id, email or mobile would change whose opt-in a ticked box
 # is, or lose it; a dropped box column would hide decisions.
@@ -79,19 +80,22 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
     batch = Batch(SOURCE)
-    stores_files = [p for p in delivery.files(STORES) if p.parent == delivery.path]
-    receipts = delivery.files(RECEIPTS)
+    files = kinds_of(delivery, rules, SOURCE, KINDS)
+    # The delivery's store list is the one at its top level; another stores file is unexpected.
+    stores_files = [p for p in files["stores"] if p.parent == delivery.path][:1]
+    receipts = files["receipts"]
     unexpected_files(batch, delivery, stores_files + receipts)
     stores = (
         _read_stores(batch, delivery, stores_files[0], rules)
         if stores_files
         else pl.DataFrame(schema=STORE_SCHEMA)
     )
-    for path in receipts:
-        records = read_csv(path, RECEIPT_COLS)
-        rel = start_file(batch, delivery, path, records)
+
+    def one(part: Batch, rel: str, records: Records) -> None:
         if records.frame.height:
-            _receipts(batch, delivery, rel, records.frame, stores, rules)
+            _receipts(part, delivery, rel, records.frame, stores, rules)
+
+    each_file(batch, delivery, receipts, lambda path: read_csv(path, RECEIPT_COLS), one)
     return batch
 
 

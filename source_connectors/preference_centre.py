@@ -40,11 +40,11 @@ from source_connectors._common import (
     text,
     with_lineage,
 )
-from source_connectors._io import REC, read_jsonl
 from source_connectors._time import iso8601
+from source_connectors.readers import REC, read_json
 
 SOURCE = "preference_centre"
-PATTERNS = ("accounts_*.jsonl",)
+KIND = "accounts"  # its file patterns: rules/files.yaml
 
 # SAP CDC's own vocabulary (the product's, not the company's).
 CONFIRMED = "confirmed"
@@ -67,7 +67,7 @@ PART_SCHEMA = {
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    return parse_files(SOURCE, delivery, rules, PATTERNS, read_jsonl, _accounts)
+    return parse_files(SOURCE, delivery, rules, KIND, read_json, _accounts)
 
 
 

@@ -10,27 +10,24 @@ delivery, else the core resolves it through `party_links`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 
 from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
 from source_connectors._common import (
+    each_file,
+    kinds_of,
     reject_where,
     skip_records,
-    start_file,
     text,
     unexpected_files,
     with_lineage,
 )
-from source_connectors._io import REC, read_csv
 from source_connectors._time import iso8601
+from source_connectors.readers import REC, read_csv
 
 SOURCE = "salesforce_consent"
-INDIVIDUALS = "Individual_*.csv"
-CONSENTS = "ContactPointTypeConsent_*.csv"
-PATTERNS = (INDIVIDUALS, CONSENTS)
+KINDS = ("individuals", "type_consents")  # their file patterns: rules/files.yaml
 
 IND_REQUIRED = ("Id", "CustomerId__c", "HasOptedOutSolicit", "ShouldForget", "LastModifiedDate")
 # Every column that changes what a consent means is required: read as blank, a dropped EngagementChannelType
@@ -61,29 +58,34 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
     batch = Batch(SOURCE)
-    individuals, consents = delivery.files(INDIVIDUALS), delivery.files(CONSENTS)
+    files = kinds_of(delivery, rules, SOURCE, KINDS)
+    individuals, consents = files["individuals"], files["type_consents"]
     unexpected_files(batch, delivery, individuals + consents)
     # Individuals first: their customer ids name the parties of this delivery's consents.
-    links = [_read_individuals(batch, delivery, path, rules) for path in individuals]
+    links: list[pl.DataFrame] = []
+    each_file(
+        batch,
+        delivery,
+        individuals,
+        lambda path: read_csv(path, IND_REQUIRED),
+        lambda part, rel, records: links.append(_individuals(part, delivery, rel, records.frame, rules))
+        if records.frame.height
+        else None,
+    )
     customers = _customer_ids(links)
-    for path in consents:
-        records = read_csv(path, CONSENT_REQUIRED, CONSENT_OPTIONAL)
-        rel = start_file(batch, delivery, path, records)
-        if records.frame.height:
-            _consents(batch, delivery, rel, records.frame, rules, customers)
+    each_file(
+        batch,
+        delivery,
+        consents,
+        lambda path: read_csv(path, CONSENT_REQUIRED, CONSENT_OPTIONAL),
+        lambda part, rel, records: _consents(part, delivery, rel, records.frame, rules, customers)
+        if records.frame.height
+        else None,
+    )
     return batch
 
 
 # --- Individual ---------------------------------------------------------------------------------
-
-
-def _read_individuals(batch: Batch, delivery: Delivery, path: Path, rules: Rules) -> pl.DataFrame:
-    """Read one Individual file; returns its (Id, CustomerId__c) pairs."""
-    records = read_csv(path, IND_REQUIRED)
-    rel = start_file(batch, delivery, path, records)
-    if not records.frame.height:
-        return pl.DataFrame(schema={"party_ref": pl.String, "party_id": pl.String})
-    return _individuals(batch, delivery, rel, records.frame, rules)
 
 
 def _flag(col: str) -> pl.Expr:

@@ -9,35 +9,36 @@ email, for the account's brand; epoch-second times.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 
 from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
 from consent_pipeline.config.rules import SendgridMap
 from source_connectors._common import (
+    each_file,
+    envelopes,
     field,
+    kinds_of,
     reject_where,
     skip_records,
-    start_file,
     text,
     unexpected_files,
     with_lineage,
 )
-from source_connectors._io import REC, read_json_array, read_jsonl
 from source_connectors._time import epoch_seconds
+from source_connectors.readers import REC, read_json
 
 SOURCE = "sendgrid"
-# Suppression list file -> (the webhook event it is the list of, its time field, its group field).
+# Suppression list kind (rules/files.yaml names its files) -> (the webhook event it is the list of, its
+# time field, its group field).
 LISTS = {
-    "global_unsubscribes.json": ("unsubscribe", "created", None),
-    "group_unsubscribes.json": ("group_unsubscribe", "created_at", "group_id"),
-    "bounces.json": ("bounce", "created", None),
-    "spam_reports.json": ("spamreport", "created", None),
+    "global_unsubscribes": ("unsubscribe", "created", None),
+    "group_unsubscribes": ("group_unsubscribe", "created_at", "group_id"),
+    "bounces": ("bounce", "created", None),
+    "spam_reports": ("spamreport", "created", None),
 }
-EVENTS = "events_*.jsonl"
-PATTERNS = (*LISTS, EVENTS)
+EVENTS = "events"
+KINDS = (*LISTS, EVENTS)
 
 # Consent kinds -> (status, basis); group kinds take the group's purpose, the others the global one.
 CONSENT = {
@@ -54,24 +55,35 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
     batch = Batch(SOURCE)
-    lists = [p for name in LISTS for p in delivery.files(name)]
-    logs = delivery.files(EVENTS)
-    unexpected_files(batch, delivery, lists + logs)
-    for path in lists:
-        records = read_json_array(path)
-        rel = start_file(batch, delivery, path, records)
-        if records.frame.height:
-            _decide(batch, delivery, rel, _list_rows(records.frame, path), rules)
-    for path in logs:
-        records = read_jsonl(path)
-        rel = start_file(batch, delivery, path, records)
-        if records.frame.height:
-            _decide(batch, delivery, rel, _event_rows(records.frame), rules)
+    files = kinds_of(delivery, rules, SOURCE, KINDS)
+    unexpected_files(batch, delivery, [p for paths in files.values() for p in paths])
+    env = envelopes(rules, SOURCE)
+    for kind in LISTS:
+        each_file(
+            batch,
+            delivery,
+            files[kind],
+            lambda path: read_json(path, envelopes=env),
+            lambda part, rel, records, kind=kind: _decide(
+                part, delivery, rel, _list_rows(records.frame, kind), rules
+            )
+            if records.frame.height
+            else None,
+        )
+    each_file(
+        batch,
+        delivery,
+        files[EVENTS],
+        lambda path: read_json(path, envelopes=env),
+        lambda part, rel, records: _decide(part, delivery, rel, _event_rows(records.frame), rules)
+        if records.frame.height
+        else None,
+    )
     return batch
 
 
-def _list_rows(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
-    kind, time_field, group_field = LISTS[path.name]
+def _list_rows(frame: pl.DataFrame, list_kind: str) -> pl.DataFrame:
+    kind, time_field, group_field = LISTS[list_kind]
     return frame.select(
         REC,
         pl.lit(kind).alias("kind"),

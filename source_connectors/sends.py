@@ -25,11 +25,11 @@ from source_connectors._common import (
     text,
     with_lineage,
 )
-from source_connectors._io import REC, read_csv
 from source_connectors._time import iso8601
+from source_connectors.readers import REC, read_csv
 
 SOURCE = "sends"
-PATTERNS = ("sends_*.csv",)
+KIND = "sends"  # its file patterns: rules/files.yaml
 REQUIRED = ("send_id", "channel", "brand", "purpose", "contact_point", "sent_at")
 OPTIONAL = ("campaign_id",)
 
@@ -37,7 +37,7 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    return parse_files(SOURCE, delivery, rules, PATTERNS, lambda path: read_csv(path, REQUIRED, OPTIONAL), _sends)
+    return parse_files(SOURCE, delivery, rules, KIND, lambda path: read_csv(path, REQUIRED, OPTIONAL), _sends)
 
 
 def _sends(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, rules: Rules) -> None:

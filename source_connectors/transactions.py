@@ -23,11 +23,11 @@ from source_connectors._common import (
     text,
     with_lineage,
 )
-from source_connectors._io import REC, read_csv
 from source_connectors._time import iso8601
+from source_connectors.readers import REC, read_csv
 
 SOURCE = "transactions"
-PATTERNS = ("transactions_*.csv",)
+KIND = "transactions"  # its file patterns: rules/files.yaml
 REQUIRED = ("txn_id", "customer_id", "brand", "txn_type", "occurred_at")
 OPTIONAL = ("amount", "currency")
 
@@ -35,7 +35,7 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    return parse_files(SOURCE, delivery, rules, PATTERNS, lambda path: read_csv(path, REQUIRED, OPTIONAL), _transactions)
+    return parse_files(SOURCE, delivery, rules, KIND, lambda path: read_csv(path, REQUIRED, OPTIONAL), _transactions)
 
 
 def _transactions(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, _rules: Rules) -> None:

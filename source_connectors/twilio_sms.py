@@ -23,11 +23,11 @@ from source_connectors._common import (
     text,
     with_lineage,
 )
-from source_connectors._io import REC, read_csv
 from source_connectors._time import rfc2822_or_iso
+from source_connectors.readers import REC, read_csv
 
 SOURCE = "twilio_sms"
-PATTERNS = ("messages_*.csv",)
+KIND = "messages"  # its file patterns: rules/files.yaml
 REQUIRED = ("From", "To", "Body", "SentDate", "Direction")
 OPTIONAL = ("Sid",)
 INBOUND = "inbound"
@@ -36,7 +36,7 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    return parse_files(SOURCE, delivery, rules, PATTERNS, lambda path: read_csv(path, REQUIRED, OPTIONAL), _messages)
+    return parse_files(SOURCE, delivery, rules, KIND, lambda path: read_csv(path, REQUIRED, OPTIONAL), _messages)
 
 
 def _any_word(items: Iterable[str]) -> str:

@@ -57,6 +57,8 @@ class TableSpec:
     # it is side information about a record that yields something else).
     counts_as_part: bool = True
     raw_columns: dict[str, pl.DataType] = field(default_factory=dict)
+    # (time column, flag column): rows with the flag set leave the time out of their identity.
+    sighting: tuple[str, str] | None = None
 
     @property
     def all_columns(self) -> dict[str, pl.DataType]:
@@ -81,14 +83,17 @@ def _spec(
     times: tuple[str, ...] = (),
     required: tuple[str, ...] = (),
     counts_as_part: bool = True,
+    inputs: dict[str, pl.DataType] | None = None,
+    sighting: tuple[str, str] | None = None,
 ) -> TableSpec:
-    raw = {}
+    raw: dict[str, pl.DataType] = {}
     for c in contacts:
         raw[c.raw] = S
         if c.region:
             raw[c.region] = S
+    raw |= inputs or {}
     raw = {k: v for k, v in raw.items() if k not in columns}
-    return TableSpec(name, columns, identity, contacts, keep_row, times, required, counts_as_part, raw)
+    return TableSpec(name, columns, identity, contacts, keep_row, times, required, counts_as_part, raw, sighting)
 
 
 _CP = ContactColumn("cp_raw", "contact_point", "contact_point_type", "cp_region")
@@ -108,6 +113,11 @@ EVENTS = _spec(
         "event_ts": TS,
         "valid_until": TS,  # an end of validity the source states (Salesforce EffectiveTo)
         "double_opt_in": B,  # confirmed by double opt-in
+        # The source gave no usable time: an opt-out takes effect at its delivery's received_ts.
+        "event_ts_estimated": B,
+        # Dated by the first delivery that showed it (a time no later delivery may move: an estimated
+        # opt-out, a Mailchimp import dated at its first snapshot): event_ts is not part of its identity.
+        "first_sighting": B,
     },
     identity=(
         "source",
@@ -128,6 +138,9 @@ EVENTS = _spec(
     keep_row="all",
     times=("event_ts",),
     required=("channel", "purpose", "brand", "status", "basis", "event_ts"),
+    # What the connector could not read of the source time, for the quarantine row (core/event_times.py).
+    inputs={"time_detail": S},
+    sighting=("event_ts", "first_sighting"),
 )
 
 CUSTOMER_RECORDS = _spec(

@@ -210,6 +210,28 @@ class DncRegistriesMap(_Model):
     registries: dict[str, Registry]
 
 
+# --- files.yaml ---------------------------------------------------------------------------------
+
+
+class SourceFiles(_Model):
+    """The files a source delivers, by kind (globs on the file name; with `/`, on the path inside the
+    delivery), and for JSON sources the keys of API response envelopes that hold records."""
+
+    files: dict[str, list[str]]
+    envelopes: list[str] = Field(default_factory=list)
+
+    @field_validator("files")
+    @classmethod
+    def _patterns(cls, files: dict[str, list[str]]) -> dict[str, list[str]]:
+        for kind, patterns in files.items():
+            if not patterns:
+                raise ValueError(f"{kind}: at least one pattern")
+            for pattern in patterns:
+                if not pattern.strip() or pattern.startswith("/") or ".." in pattern.split("/"):
+                    raise ValueError(f"{kind}: {pattern!r} is not a file name pattern inside a delivery")
+        return files
+
+
 MAPPING_MODELS: dict[str, type[_Model]] = {
     "mailchimp": MailchimpMap,
     "sendgrid": SendgridMap,
@@ -373,8 +395,10 @@ class Rules:
         mappings: Mappings,
         templates: TemplatesFile,
         campaigns: CampaignsFile,
+        files: dict[str, SourceFiles] | None = None,
     ) -> None:
         self.root = root
+        self.files = files or {}
         self.company = company
         self.policies = policies
         self.mappings = mappings
@@ -428,6 +452,14 @@ class Rules:
 
     def mapping(self, source: str) -> Any:
         return getattr(self.mappings, source)
+
+    def source_files(self, source: str) -> SourceFiles:
+        """A source's file patterns (files.yaml); a source it does not name delivers no file we read."""
+        return self.files.get(source) or SourceFiles(files={})
+
+    @property
+    def files_path(self) -> Path:
+        return self.root / "files.yaml"
 
 
 def _read_yaml(path: Path) -> Any:
@@ -579,7 +611,28 @@ def load_rules(root: Path | str) -> Rules:
     _check_templates(root / "templates.yaml", company, templates)
     campaigns = _parse(CampaignsFile, root / "campaigns.yaml", _read_yaml(root / "campaigns.yaml"))
     _check_campaigns(root / "campaigns.yaml", company, campaigns)
-    return Rules(root, company, policies, mappings, templates, campaigns)
+    files = _parse_files(root / "files.yaml")
+    return Rules(root, company, policies, mappings, templates, campaigns, files)
+
+
+def _parse_files(path: Path) -> dict[str, SourceFiles]:
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise RulesError(path, "", "must be a mapping of sources to their files")
+    out = {}
+    for source, spec in data.items():
+        if not isinstance(spec, dict):
+            raise RulesError(path, str(source), "must be a mapping with `files` (and `envelopes`)")
+        try:
+            out[str(source)] = SourceFiles.model_validate(spec)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(p) for p in (source, *err["loc"]))
+            problem = {"missing": "required key is missing", "extra_forbidden": "unknown key"}.get(
+                err["type"], err["msg"]
+            )
+            raise RulesError(path, key, problem) from None
+    return out
 
 
 def _check_campaigns(path: Path, company: CompanyFile, f: CampaignsFile) -> None:

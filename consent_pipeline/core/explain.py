@@ -125,7 +125,7 @@ def explain(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, Any]:
             """
         SELECT f.event_id, f.event_ts, f.received_ts, f.source, f.source_file, f.source_record, e.channel AS scope_channel,
                e.purpose AS scope_purpose, e.brand AS scope_brand, f.status, f.basis, e.party_id,
-               e.contact_point IS NULL AS party_level,
+               e.contact_point IS NULL AS party_level, e.event_ts_estimated,
                count(*) AS keys, count(*) FILTER (WHERE h.event_id IS NOT NULL) AS keys_decided,
                count(*) FILTER (WHERE c.event_id IS NOT NULL) AS keys_current
         FROM consent_effects f

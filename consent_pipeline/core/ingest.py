@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import traceback
 from collections.abc import Iterable
@@ -12,7 +13,9 @@ import polars as pl
 
 from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
-from consent_pipeline.core.landing import discover
+from consent_pipeline.config.rules import RulesError
+from consent_pipeline.core.event_times import settle_event_times
+from consent_pipeline.core.landing import Known, discover
 from consent_pipeline.core.normalise import normalise_batch
 from consent_pipeline.core.validate import validate_batch
 from source_connectors import connector
@@ -21,58 +24,84 @@ log = logging.getLogger(__name__)
 
 
 def read_source(
-    source: str, landing: Path, rules: Rules, ingested_files: Iterable[str] = (), threads: int = 1
+    source: str,
+    landing: Path,
+    rules: Rules,
+    known: dict[str, Known] | Iterable[str] = (),
+    threads: int = 1,
+    as_of: dt.datetime | None = None,
 ) -> Batch:
-    """Everything new for one source: its deliveries not ingested before, parsed, normalised, validated,
-    with the raw text of every rejected record filled in.
+    """Everything new for one source: the files of its deliveries that this run reads (new ones, ones to
+    look at again, ones whose bytes changed), parsed, normalised, validated, with the raw text of every
+    rejected record filled in; deliveries dated after `as_of` are held.
 
     Deliveries are independent, so they can be parsed on a few `threads` at once: a connector spends most of
     its time in polars, which releases the GIL, but also some in Python between calls, which one thread
     alone leaves a core idle for. Results are joined in delivery order, so the batch is the same."""
-    deliveries, problems = discover(landing, source, ingested_files)
+    if not isinstance(known, dict):  # a plain list of files read before (tests, older callers)
+        known = {f: Known("read", None, None, None) for f in known}
+    found = discover(landing, source, known, as_of)
     batch = Batch(source)
-    batch.reject(problems)
-    if deliveries:
+    batch.reject(found.problems)
+    batch.held.extend(found.held)
+    if found.deliveries:
         parse = connector(source).parse
 
         def one(delivery: Delivery) -> Batch:
             try:
-                return parse(delivery, rules)
+                part = parse(delivery, rules)
+            except RulesError:
+                raise
             except Exception as exc:
-                failed = Batch(source)
-                failed.reject(_connector_error(delivery, exc))
-                return failed
+                part = _connector_error(delivery, exc)
+            return _only(part, delivery)
 
-        workers = min(threads, len(deliveries))
+        workers = min(threads, len(found.deliveries))
         if workers > 1:
             with ThreadPoolExecutor(workers, thread_name_prefix=f"parse-{source}") as pool:
-                parts = list(pool.map(one, deliveries))
+                parts = list(pool.map(one, found.deliveries))
         else:
-            parts = [one(d) for d in deliveries]
+            parts = [one(d) for d in found.deliveries]
         for part in parts:
             batch.extend(part)
+    settle_event_times(batch)
     normalise_batch(batch)
     validate_batch(batch, rules)
     _fill_raw(batch)
     return batch
 
 
-# File-level quarantine reasons after which a file is not looked at again (a connector error is retried).
-SETTLED_FILE_REASONS = ("bad_delivery_name", "unexpected_file", "file_after_ingest")
+# File-level quarantine reasons of files without a ledger row that a run does not look at again.
+SETTLED_FILE_REASONS = ("bad_delivery_name",)
 
 
-def _connector_error(delivery: Delivery, exc: Exception) -> pl.DataFrame:
-    """Every file of a delivery the connector failed on, quarantined; it is read again on the next run."""
+def _only(part: Batch, delivery: Delivery) -> Batch:
+    """What a connector made of the files this run reads (it parses a whole delivery, and may open files
+    read before for context, e.g. a POS delivery's stores.csv)."""
+    if delivery.only is None:
+        return part
+    only = sorted(delivery.only)
+    return part.restricted_to(only)
+
+
+def _connector_error(delivery: Delivery, exc: Exception) -> Batch:
+    """A connector that broke on a delivery (a bug, not bad input: readers never raise on content): every
+    file to read is quarantined and marked `failed`, so the next run reads it again."""
     log.error("connector %s failed on %s: %s", delivery.source, delivery.name, traceback.format_exc())
-    files = [delivery.relative(p) for p in delivery.files()]
-    return pl.DataFrame(
-        {
-            "source_file": files,
-            "reason": ["connector_error"] * len(files),
-            "detail": [f"{type(exc).__name__}: {exc}"[:500]] * len(files),
-            "raw": files,
-        }
-    )
+    failed = Batch(delivery.source)
+    for path in delivery.all_files():
+        rel = failed.read_file(delivery, path, 0, None, "failed")
+        failed.reject(
+            pl.DataFrame(
+                {
+                    "source_file": [rel],
+                    "reason": ["unreadable_file"],
+                    "detail": [f"the {delivery.source} connector failed ({type(exc).__name__}: {exc})"[:500]],
+                    "raw": [rel],
+                }
+            )
+        )
+    return failed
 
 
 def _fill_raw(batch: Batch) -> None:

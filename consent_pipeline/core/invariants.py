@@ -18,6 +18,8 @@ class Invariant:
     table: str  # the warehouse table (asset) it guards
     description: str
     sql: str
+    # ERROR: a broken promise (the run's checks fail); WARN: something held back that an operator should see.
+    severity: str = "ERROR"
 
 
 INVARIANTS: dict[str, Invariant] = {}
@@ -44,8 +46,19 @@ register(
     Invariant(
         "file_ingested_once",
         "ingest_ledger",
-        "a file has one ledger row: it is read only once",
-        "SELECT source_file, count(*) AS ledger_rows FROM ingest_ledger GROUP BY source_file HAVING count(*) > 1",
+        "a file has one ledger row for each version of its bytes: it is read only once",
+        "SELECT source_file, file_sha256, count(*) AS ledger_rows FROM ingest_ledger"
+        " GROUP BY source_file, file_sha256 HAVING count(*) > 1",
+    )
+)
+register(
+    Invariant(
+        "landing_held_back",
+        "ingest_ledger",
+        "what the latest run found in the landing tree and held back or read with a caveat: files quarantined "
+        "whole, unexpected files, links and non-files, deliveries dated after the as-of, changed or late files",
+        "SELECT source, delivery, source_file, reason, detail FROM landing_report ORDER BY source_file, reason",
+        severity="WARN",
     )
 )
 register(

@@ -13,7 +13,8 @@ import polars as pl
 
 from consent_pipeline.canonical import Batch
 
-PARTS = ("rejects", "skips", "files")
+PARTS = ("rejects", "skips", "files", "held", "raw")
+HELD = {"source": pl.String, "delivery": pl.String, "files": pl.Int64, "reason": pl.String, "detail": pl.String}
 
 
 def write_batch(batch: Batch, root: Path) -> Path:
@@ -29,8 +30,23 @@ def write_batch(batch: Batch, root: Path) -> Path:
     batch.rejects.write_parquet(tmp / "rejects.parquet", compression="lz4")
     batch.skips.write_parquet(tmp / "skips.parquet", compression="lz4")
     batch.files.write_parquet(tmp / "files.parquet", compression="lz4")
+    pl.DataFrame(batch.held, schema=HELD).write_parquet(tmp / "held.parquet", compression="lz4")
+    _changed_raw(batch).write_parquet(tmp / "raw.parquet", compression="lz4")
     tmp.rename(folder)
     return folder
+
+
+def _changed_raw(batch: Batch) -> pl.DataFrame:
+    """Every record's text of the files whose bytes changed after they were read: the event log may
+    quarantine their new records (`file_changed`) and keeps each one's text."""
+    changed = batch.files.filter(pl.col("file_note") == "changed")["source_file"].to_list()
+    frames = [
+        pl.DataFrame({"source_file": f, "source_record": pl.int_range(1, raw.len() + 1, eager=True), "raw": raw})
+        for f in changed
+        if (raw := batch.raw.get(f)) is not None
+    ]
+    schema = {"source_file": pl.String, "source_record": pl.Int64, "raw": pl.String}
+    return pl.concat([f.cast(schema) for f in frames]) if frames else pl.DataFrame(schema=schema)
 
 
 def staged_sources(root: Path) -> list[Path]:

@@ -58,12 +58,35 @@ LEDGER = {
     "rows_quarantined": "BIGINT",
     "run_id": "VARCHAR",
     "ingested_at": "TIMESTAMP",
+    # read | unreadable | unexpected | failed (landing.py: the last two are looked at again)
+    "file_status": "VARCHAR",
+    "file_sha256": "VARCHAR",
+    "file_bytes": "BIGINT",
+    "file_mtime_ns": "BIGINT",
+    "file_note": "VARCHAR",  # late | changed
+}
+
+# What the latest run found in the landing tree and did not read, or read with a caveat: files quarantined
+# whole (unreadable, unexpected, links, non-files, badly named folders), deliveries held (dated after the
+# as-of), files that changed after they were read or appeared late. Replaced by every run; a warning check.
+LANDING_REPORT = {
+    "source": "VARCHAR",
+    "delivery": "VARCHAR",
+    "source_file": "VARCHAR",
+    "reason": "VARCHAR",
+    "detail": "VARCHAR",
+    "run_id": "VARCHAR",
 }
 
 
 def _create(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
     cols = ", ".join(f'"{c}" {t}' for c, t in columns.items())
     con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({cols})')
+    # A warehouse written by an older version lacks the columns added since: add them (empty), in order.
+    have = {r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()}
+    for c, t in columns.items():
+        if c not in have:
+            con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{c}" {t}')
 
 
 def ensure_ingest_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -71,6 +94,7 @@ def ensure_ingest_tables(con: duckdb.DuckDBPyConnection) -> None:
         _create(con, WAREHOUSE_NAME[name], table_columns(name))
     _create(con, "quarantine", QUARANTINE)
     _create(con, "ingest_ledger", LEDGER)
+    _create(con, "landing_report", LANDING_REPORT)
     con.execute(
         """
         CREATE OR REPLACE VIEW consent_events AS
@@ -81,7 +105,7 @@ def ensure_ingest_tables(con: duckdb.DuckDBPyConnection) -> None:
         SELECT e.event_id, e.source, e.delivery, e.source_file, e.source_record, e.source_record_id,
                e.contact_point, e.contact_point_type, coalesce(e.party_id, link.party_id) AS party_id,
                e.party_ref, e.channel, e.purpose, e.brand, e.status, e.basis, e.event_ts, e.received_ts,
-               e.valid_until, e.double_opt_in
+               e.valid_until, e.double_opt_in, coalesce(e.event_ts_estimated, false) AS event_ts_estimated
         FROM event_log e LEFT JOIN link ON e.party_ref = link.source_party_id
         """
     )

@@ -51,7 +51,7 @@ def test_bad_phone_is_a_rejected_part_and_short_row_is_quarantined(drop, read):
     assert records["customer_id"].to_list() == ["C6"]
     assert records["mobile_phone"].to_list() == [None]
     rejects = batch.rejects.sort("source_record")
-    assert rejects.select("source_record", "reason").rows() == [(1, "invalid_phone"), (2, "missing_fields")]
+    assert rejects.select("source_record", "reason").rows() == [(1, "invalid_phone"), (2, "malformed_row")]
     assert rejects["raw"][1] == "C9,,true,Broken,Row"
 
 

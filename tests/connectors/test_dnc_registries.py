@@ -152,7 +152,12 @@ def test_unknown_registry_and_stray_files_are_unexpected(drop, read):
         (f"{S}/{D}/us_ftc/readme.pdf", None, "unexpected_file"),
         (f"{S}/{D}/us_ftc_20260226.txt", None, "unexpected_file"),
     ]
-    assert accounted(batch) == {"us_ftc_20260226.txt": (1, 0, 0)}
+    # Unexpected files have a ledger row of no records (they are read once the rules name them).
+    assert accounted(batch) == {
+        "us_ftc_20260226.txt": (1, 0, 0),
+        "nz_dnc_20260226.txt": (0, 0, 0),
+        "readme.pdf": (0, 0, 0),
+    }
 
 
 def test_windows_1252_line_is_flagged(drop, read):

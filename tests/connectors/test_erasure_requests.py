@@ -199,7 +199,7 @@ def test_mistyped_line_does_not_stop_the_file(drop, read):
 
 
 def test_unexpected_file(drop, read):
-    drop(S, D, "requests_1.json", "[]")
+    drop(S, D, "requests_1.xml", "<requests/>")
     batch = read(S)
     assert batch.rejects.select("source_record", "reason").rows() == [(None, "unexpected_file")]
 

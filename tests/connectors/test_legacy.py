@@ -298,16 +298,12 @@ def test_customer_id_is_trimmed_and_account_is_the_record_id(drop, read):
     assert row == ("C12", "0000000042")
 
 
-def test_blank_lines_are_skipped_and_lf_line_ends_read(drop, read):
-    drop(S, D, F, dtl(flags="YNNNN") + "\n\n" + trl(1) + "\n\n")
+def test_blank_lines_are_no_records_and_lf_line_ends_read(drop, read):
+    drop(S, D, F, "\n" + dtl(flags="YNNNN") + "\n\n" + trl(1) + "\n\n")
     batch = read(S)
     assert batch.table("events").select("source_record", "channel").rows() == [(1, "email")]
-    assert sorted(batch.skips.select("source_record", "reason").iter_rows()) == [
-        (2, "blank_line"),
-        (3, "trailer"),
-        (4, "blank_line"),
-    ]
-    assert accounted(batch) == {F: (1, 3, 0)}
+    assert sorted(batch.skips.select("source_record", "reason").iter_rows()) == [(2, "trailer")]
+    assert accounted(batch) == {F: (1, 1, 0)}
 
 
 def test_unexpected_file_is_reported(drop, read):
@@ -315,7 +311,7 @@ def test_unexpected_file_is_reported(drop, read):
     drop(S, D, F, dat(dtl(flags="YNNNN"), trl(1)))
     batch = read(S)
     assert batch.rejects.select("source_record", "reason").rows() == [(None, "unexpected_file")]
-    assert accounted(batch) == {F: (1, 1, 0)}
+    assert accounted(batch) == {F: (1, 1, 0), "flags.txt": (0, 0, 0)}
 
 
 def test_public_scenarios(rules):

@@ -381,7 +381,7 @@ def test_truncated_array_keeps_the_elements_before_the_break(drop, read):
     drop(S, D, F, text[: text.rindex('"purposes"')])
     batch = read(S)
     assert batch.table("events")["source_record_id"].unique().to_list() == ["r-1"]
-    assert [(r, reason) for r, reason, _ in rejects(batch)] == [(2, "invalid_json")]
+    assert [(r, reason) for r, reason, _ in rejects(batch)] == [(2, "truncated")]
     assert accounted(batch) == {F: (1, 0, 1)}
 
 
@@ -393,7 +393,7 @@ def test_element_of_unexpected_shape_is_rejected_alone(drop, read):
     assert sorted(batch.table("events")["source_record_id"].unique().to_list()) == ["r-1", "r-3"]
     assert rejects(batch) == [
         (2, "bad_json_type", "a field holds another JSON type than expected"),
-        (4, "invalid_json", "not a complete JSON object"),
+        (4, "bad_json_type", "not a JSON object"),
     ]
     assert accounted(batch) == {F: (2, 0, 2)}
 

@@ -220,7 +220,7 @@ def test_truncated_array_keeps_the_elements_before_the_break(drop, read):
     )
     batch = read(S)
     assert batch.table("events")["contact_point"].to_list() == ["a@x.com"]
-    assert batch.rejects.select("source_record", "reason").rows() == [(2, "invalid_json")]
+    assert batch.rejects.select("source_record", "reason").rows() == [(2, "truncated")]
     assert accounted(batch) == {"global_unsubscribes.json": (1, 0, 1)}
 
 

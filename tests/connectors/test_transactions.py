@@ -148,7 +148,7 @@ def test_columns_by_name_short_row_and_missing_column(drop, read):
     batch = read(S)
     assert batch.table("activity").select("activity_id", "amount", "currency").rows() == [("T-1", None, None)]
     assert sorted(batch.rejects.select("source_file", "source_record", "reason").rows()) == [
-        (f"{S}/{D}/transactions_1.csv", 2, "missing_fields"),
+        (f"{S}/{D}/transactions_1.csv", 2, "malformed_row"),
         (f"{S}/{D}/transactions_2.csv", 1, "missing_column"),
     ]
     assert accounted(batch) == {"transactions_1.csv": (1, 0, 1), "transactions_2.csv": (0, 0, 1)}

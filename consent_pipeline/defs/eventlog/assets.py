@@ -3,6 +3,7 @@ ingest ledger. Its checks are the ingest invariants."""
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -82,5 +83,6 @@ def event_log(context: AssetExecutionContext, pipeline: PipelineResource):
             asset_key=AssetKey(INVARIANTS[name].table),
             check_name=name,
             passed=bad.height == 0,
+            severity=AssetCheckSeverity(INVARIANTS[name].severity),
             metadata={"violations": bad.height, "preview": md_table(bad)},
         )

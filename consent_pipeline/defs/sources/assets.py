@@ -16,6 +16,7 @@ from dagster import (
 
 from consent_pipeline.canonical import TABLES
 from consent_pipeline.core.ingest import SETTLED_FILE_REASONS, read_source
+from consent_pipeline.core.landing import Known
 from consent_pipeline.core.staging import write_batch
 from consent_pipeline.defs.metadata import md_table
 from consent_pipeline.defs.resources import PipelineResource
@@ -29,23 +30,37 @@ def source_key(source: str) -> AssetKey:
     return AssetKey(["source", source])
 
 
-def _known_files(pipeline: PipelineResource) -> list[str]:
-    """Files already ingested, or already reported as unreadable: a run does not read them again."""
+def _known_files(pipeline: PipelineResource, source: str) -> dict[str, Known]:
+    """What the ledger knows of the source's files (the latest row of each), and the files settled by a
+    file-level quarantine row without a ledger row (a badly named delivery folder)."""
     db = pipeline.db
     if not db.exists():
-        return []
+        return {}
     with db.connect(read_only=True) as con:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         if "ingest_ledger" not in tables:
-            return []
-        return [
-            r[0]
-            for r in con.execute(
-                "SELECT source_file FROM ingest_ledger UNION SELECT source_file FROM quarantine "
-                "WHERE source_record IS NULL AND list_contains($reasons, reason)",
-                {"reasons": list(SETTLED_FILE_REASONS)},
-            ).fetchall()
-        ]
+            return {}
+        cols = {r[0] for r in con.execute("DESCRIBE ingest_ledger").fetchall()}
+        hashes = (
+            "file_status, file_sha256, file_bytes, file_mtime_ns"
+            if "file_sha256" in cols
+            else "'read', NULL, NULL, NULL"
+        )
+        rows = con.execute(
+            f"""
+            SELECT source_file, {hashes} FROM ingest_ledger WHERE source = $source
+            QUALIFY row_number() OVER (PARTITION BY source_file ORDER BY ingested_at DESC) = 1
+            """,
+            {"source": source},
+        ).fetchall()
+        known = {r[0]: Known(r[1] or "read", r[2], r[3], r[4]) for r in rows}
+        for (f,) in con.execute(
+            "SELECT DISTINCT source_file FROM quarantine WHERE source = $source AND source_record IS NULL"
+            " AND list_contains($reasons, reason)",
+            {"source": source, "reasons": list(SETTLED_FILE_REASONS)},
+        ).fetchall():
+            known.setdefault(f, Known("read", None, None, None))
+        return known
 
 
 def build_source_asset(source: str) -> AssetsDefinition:
@@ -68,7 +83,12 @@ def build_source_asset(source: str) -> AssetsDefinition:
         settings = pipeline.settings
         progress.report(f"reading {source}")
         batch = read_source(
-            source, settings.landing, pipeline.company_rules, _known_files(pipeline), settings.parse_threads
+            source,
+            settings.landing,
+            pipeline.company_rules,
+            _known_files(pipeline, source),
+            settings.parse_threads,
+            settings.as_of,
         )
         write_batch(batch, settings.staging)
         files = batch.files
