@@ -136,10 +136,13 @@ def _one_value_a_line(content: pl.Series) -> bool:
     """A file written one JSON value a line (JSON lines, POST bodies, envelopes), damaged or not: most of
     its lines hold a whole value. Such a file is read line by line, so a broken line costs only itself."""
     stripped = content.str.strip_chars()
-    whole = (stripped.str.starts_with("{") & stripped.str.ends_with("}")) | (
-        stripped.str.starts_with("[") & stripped.str.ends_with("]")
-    )
-    return int(whole.sum()) * 2 >= content.len() and stripped[0] not in ("[", "{")
+    if stripped[0] in ("[", "{"):  # a pretty-printed document opens with a bracket on its own line
+        return False
+    opens = stripped.str.starts_with("{") | stripped.str.starts_with("[")
+    whole = opens & (stripped.str.ends_with("}") | stripped.str.ends_with("]"))
+    # Every line opens a value (continuation lines of a pretty-printed value start with a key or a
+    # closing bracket), or most lines hold a whole one (a damaged line may start with anything).
+    return bool(opens.all()) or int(whole.sum()) * 2 >= content.len()
 
 
 def _line_pieces(lines: list[str], env: Envelopes, complete: bool) -> list[_Piece]:
