@@ -10,9 +10,10 @@ point: a phone seen with an email joins that email's prospect).
 from __future__ import annotations
 
 import duckdb
-import phonenumbers
+import polars as pl
 
 from consent_pipeline.core.sql import Step, run_steps, values_table
+from consent_pipeline.lib.phone_zones import phone_countries
 
 CUSTOMERS = Step(
     "id_customers",
@@ -245,20 +246,16 @@ AFTER_PHONES = [PARTIES, WAITING]
 
 
 def _phone_countries(con: duckdb.DuckDBPyConnection) -> None:
-    """The country of each phone of a party with no country (phonenumbers, over distinct numbers only)."""
-    phones = [
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT phone FROM id_parties_base WHERE country IS NULL AND phone IS NOT NULL"
-        ).fetchall()
-    ]
-    rows = []
-    for phone in phones:
-        try:
-            rows.append((phone, phonenumbers.region_code_for_number(phonenumbers.parse(phone, None))))
-        except phonenumbers.NumberParseException:
-            continue
-    values_table(con, "id_phone_country", ["phone", "country"], rows)
+    """The country of each phone of a party with no country (company.md Regions): the region the numbering
+    plan gives it, else its calling code's country, so that a fictional or unallocated range (+44 7700
+    900123) is still GB. Decided over the distinct numbers at once (lib/phone_zones)."""
+    phones = con.sql(
+        "SELECT DISTINCT phone FROM id_parties_base WHERE country IS NULL AND phone IS NOT NULL ORDER BY phone"
+    ).pl()["phone"]
+    found = pl.DataFrame({"phone": phones, "country": phone_countries(phones)}).filter(
+        pl.col("country").is_not_null()
+    )
+    values_table(con, "id_phone_country", ["phone", "country"], found.rows())
 
 
 def build_identity(con: duckdb.DuckDBPyConnection) -> None:
