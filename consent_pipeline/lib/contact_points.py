@@ -197,39 +197,46 @@ def normalise_phones(raw: pl.Series, region: pl.Series | None = None) -> pl.Data
     region = region if region is not None else pl.Series([None] * n, dtype=pl.String)
     frame = pl.DataFrame(
         {"raw": raw.cast(pl.String), "region": region.cast(pl.String).str.strip_chars().str.to_uppercase()}
-    ).with_columns(spreadsheet_digits(pl.col("raw").str.strip_chars()).alias("clean"))
+    ).with_columns(pl.col("raw").str.strip_chars().alias("clean"))
     distinct = (
         frame.select("clean", "region")
         .unique()
         .filter(pl.col("clean").is_not_null() & (pl.col("clean") != ""))
+        .with_columns(spreadsheet_digits(pl.col("clean")).alias("text"))
         .with_columns(
-            pl.when(pl.col("clean").str.contains(_SCIENTIFIC))
+            pl.when(pl.col("text").str.contains(_SCIENTIFIC))
             .then(pl.lit("damaged_phone"))
-            .when(pl.col("clean").str.contains(_LETTER))
+            .when(pl.col("text").str.contains(_LETTER))
             .then(pl.lit("invalid_phone"))
             .alias("refused")
         )
     )
     # Refused text never reaches either path (the library would map its letters to digits).
-    readable = distinct.filter(pl.col("refused").is_null()).select("clean", "region")
-    fast = _phones_fast(readable)
+    readable = distinct.filter(pl.col("refused").is_null())
+    parse = readable.select(pl.col("text").alias("clean"), "region")
+    fast = _phones_fast(parse)
     # The library decides the rest (distinct values only).
-    undecided = readable.with_columns(fast.alias("fast")).filter(pl.col("fast").is_null())
+    undecided = parse.filter(fast.is_null()).unique()
     slow = [
         _phone_slow(v, r) for v, r in zip(undecided["clean"].to_list(), undecided["region"].to_list(), strict=True)
     ]
-    lookup = (
-        readable.with_columns(fast.alias("fast"))
+    value = (
+        parse.with_columns(fast.alias("fast"))
         .join(
-            undecided.select("clean", "region", pl.Series("slow", slow, dtype=pl.String)),
+            undecided.with_columns(pl.Series("slow", slow, dtype=pl.String)),
             on=["clean", "region"],
             how="left",
             nulls_equal=True,
+            maintain_order="left",
         )
-        .select("clean", "region", pl.coalesce("fast", "slow").alias("value"))
+        .select(pl.coalesce("fast", "slow").alias("value"))
+        .to_series()
     )
     lookup = distinct.select("clean", "region", "refused").join(
-        lookup, on=["clean", "region"], how="left", nulls_equal=True
+        readable.select("clean", "region", value),
+        on=["clean", "region"],
+        how="left",
+        nulls_equal=True,
     )
     out = frame.join(lookup, on=["clean", "region"], how="left", nulls_equal=True, maintain_order="left")
     return out.select(
