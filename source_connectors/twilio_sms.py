@@ -16,6 +16,7 @@ import polars as pl
 from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
 from consent_pipeline.config.rules import TwilioMap
+from consent_pipeline.lib.contact_points import spreadsheet_damaged, spreadsheet_digits
 from source_connectors._common import (
     parse_files,
     reject_where,
@@ -85,7 +86,7 @@ def _messages(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, ru
     rows = _checked(batch, rel, rows, m)
     # From is E.164 (no region needed): the core normalises and rejects it if it is not a possible number.
     base = with_lineage(rows, delivery, rel, text("Sid")).with_columns(
-        pl.col("From").alias("cp_raw"),
+        _e164(pl.col("From")).alias("cp_raw"),
         pl.lit("phone").alias("contact_point_type"),
         pl.lit(None, pl.String).alias("cp_region"),
     )
@@ -117,10 +118,25 @@ def _decisions(batch: Batch, rel: str, rows: pl.DataFrame, m: TwilioMap) -> pl.D
     return rows.filter(decides)
 
 
+def _e164(col: pl.Expr) -> pl.Expr:
+    """Twilio writes every number in E.164; a spreadsheet round trip that kept all the digits is read back
+    (`18885550100`, `1.8885550100E+10`, `+1 (888) 555-0100` are `+18885550100`). Anything else is left as it
+    is, for the core to refuse (letters: `invalid_phone`; digits lost: `damaged_phone`)."""
+    value = spreadsheet_digits(text(col))
+    readable = value.str.contains(r"^\+?[0-9 ().\-]*[0-9][0-9 ().\-]*$").fill_null(False)
+    return pl.when(readable).then(pl.lit("+") + value.str.replace_all(r"[^0-9]", "")).otherwise(value)
+
+
 def _checked(batch: Batch, rel: str, rows: pl.DataFrame, m: TwilioMap) -> pl.DataFrame:
     """A known sender number (`to`), a From phone and a readable SentDate (`ts`), or rejected."""
-    rows = rows.with_columns(
-        pl.col("To").str.replace_all(r"\s", "").alias("to"), rfc2822_or_iso(pl.col("SentDate")).alias("ts")
+    rows = rows.with_columns(_e164(pl.col("To")).alias("to"), rfc2822_or_iso(pl.col("SentDate")).alias("ts"))
+    rows = reject_where(
+        batch,
+        rel,
+        rows,
+        spreadsheet_damaged(pl.col("to").fill_null("")),
+        "damaged_phone",
+        pl.format("To: {}", pl.col("To").fill_null("")),
     )
     rows = reject_where(
         batch,

@@ -2,7 +2,8 @@
 
 Customers come from the master (latest `updated_at` wins). Every (party, contact point) pair the data names
 is an association; the owner of a contact point is decided by the four rules of §3, in order:
-proof of control, the sole personal holder, the household's primary holder, the most recent association.
+proof of control, the sole personal holder, the household's primary holder (only when the holders are one
+household), the most recent association (ties: smallest party id).
 Contact points no customer holds belong to prospects (`P-` + 16 hex of the SHA-256 of the key contact
 point: a phone seen with an email joins that email's prospect).
 """
@@ -10,9 +11,10 @@ point: a phone seen with an email joins that email's prospect).
 from __future__ import annotations
 
 import duckdb
-import phonenumbers
+import polars as pl
 
 from consent_pipeline.core.sql import Step, run_steps, values_table
+from consent_pipeline.lib.phone_zones import phone_countries
 
 CUSTOMERS = Step(
     "id_customers",
@@ -71,35 +73,49 @@ PROOFS = Step(
     """,
 )
 
+# The pool rules 3-4 choose from: the personal holders when any holds it personally (rule 2 prefers them),
+# else every holder; and whether the pool is one household (a party with no household is a household of its
+# own). min = max rather than count(DISTINCT) OVER, which Spark does not have.
 CANDIDATES = Step(
     "id_candidates",
     """
-    SELECT a.party_id, a.contact_point, a.contact_point_type, a.personal, a.last_seen, c.household_id,
-           (c.is_primary_holder OR c.household_id IS NULL) AS primary_holder, p.proof_ts,
-           count(*) FILTER (WHERE a.personal) OVER (PARTITION BY a.contact_point) AS personal_holders
-    FROM id_assoc a
-    JOIN id_customers c ON c.party_id = a.party_id
-    LEFT JOIN id_proofs p ON p.contact_point = a.contact_point AND p.party_id = a.party_id
+    WITH held AS (
+        SELECT a.party_id, a.contact_point, a.contact_point_type, a.personal, a.last_seen, c.household_id,
+               (c.is_primary_holder OR c.household_id IS NULL) AS primary_holder, p.proof_ts,
+               coalesce('h:' || c.household_id, 'p:' || a.party_id) AS household_key,
+               count(*) FILTER (WHERE a.personal) OVER (PARTITION BY a.contact_point) AS personal_holders
+        FROM id_assoc a
+        JOIN id_customers c ON c.party_id = a.party_id
+        LEFT JOIN id_proofs p ON p.contact_point = a.contact_point AND p.party_id = a.party_id
+    ), pooled AS (
+        SELECT *, (personal OR personal_holders = 0) AS in_pool FROM held
+    )
+    SELECT party_id, contact_point, contact_point_type, personal, last_seen, household_id, primary_holder,
+           proof_ts, personal_holders, in_pool,
+           min(household_key) OVER (PARTITION BY contact_point, in_pool)
+               = max(household_key) OVER (PARTITION BY contact_point, in_pool) AS one_household
+    FROM pooled
     """,
 )
 
-# Rules 1-4 as one ordering: the first candidate per contact point owns it. The pool of rules 3-4 is the
-# personal holders when several hold it personally, else every holder.
+# Rules 1-4 as one ordering: the first candidate per contact point owns it. Rule 3 decides only when the
+# pool is one household and its primary holder is in it; parties of different households (each perhaps the
+# primary holder of its own) fall to rule 4: the most recent association, ties by smallest party id.
 OWNERS = Step(
     "id_owner_customer",
     """
     SELECT contact_point, contact_point_type, party_id, household_id,
            CASE WHEN proof_ts IS NOT NULL THEN 'proof_of_control'
                 WHEN personal AND personal_holders = 1 THEN 'personal'
-                WHEN primary_holder AND (personal OR personal_holders = 0) THEN 'primary_holder'
+                WHEN in_pool AND one_household AND primary_holder THEN 'primary_holder'
                 ELSE 'most_recent' END AS rule
     FROM id_candidates
     QUALIFY row_number() OVER (
         PARTITION BY contact_point
         ORDER BY proof_ts IS NOT NULL DESC, proof_ts DESC,
                  (personal AND personal_holders = 1) DESC,
-                 (personal OR personal_holders = 0) DESC,
-                 primary_holder DESC,
+                 in_pool DESC,
+                 (one_household AND primary_holder) DESC,
                  last_seen DESC, party_id ASC
     ) = 1
     """,
@@ -245,20 +261,16 @@ AFTER_PHONES = [PARTIES, WAITING]
 
 
 def _phone_countries(con: duckdb.DuckDBPyConnection) -> None:
-    """The country of each phone of a party with no country (phonenumbers, over distinct numbers only)."""
-    phones = [
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT phone FROM id_parties_base WHERE country IS NULL AND phone IS NOT NULL"
-        ).fetchall()
-    ]
-    rows = []
-    for phone in phones:
-        try:
-            rows.append((phone, phonenumbers.region_code_for_number(phonenumbers.parse(phone, None))))
-        except phonenumbers.NumberParseException:
-            continue
-    values_table(con, "id_phone_country", ["phone", "country"], rows)
+    """The country of each phone of a party with no country (company.md Regions): the region the numbering
+    plan gives it, else its calling code's country, so that a fictional or unallocated range (+44 7700
+    900123) is still GB. Decided over the distinct numbers at once (lib/phone_zones)."""
+    phones = con.sql(
+        "SELECT DISTINCT phone FROM id_parties_base WHERE country IS NULL AND phone IS NOT NULL ORDER BY phone"
+    ).pl()["phone"]
+    found = pl.DataFrame({"phone": phones, "country": phone_countries(phones)}).filter(
+        pl.col("country").is_not_null()
+    )
+    values_table(con, "id_phone_country", ["phone", "country"], found.rows())
 
 
 def build_identity(con: duckdb.DuckDBPyConnection) -> None:

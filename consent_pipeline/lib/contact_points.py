@@ -1,7 +1,12 @@
 """The one place contact points are normalised (semantics §2).
 
-Emails: trimmed, lower-cased, syntax-checked (no deliverability lookup). Phones: E.164, parsed with the
-record's country as the default region, accepted when `phonenumbers` finds them *possible*. Postal
+Emails: trimmed, lower-cased, syntax-checked (no deliverability lookup); an internationalised domain is
+kept in its Unicode form whichever way it was written (`user@xn--bcher-kva.de` is `user@bücher.de`), NFC,
+so that one mailbox is one contact point, one SHA-256 and one prospect id (docs/decisions.md). Phones:
+E.164, parsed with the record's country as the default region, accepted when `phonenumbers` finds them
+*possible*; text with a letter in it (`07700 900ABC`, `ext. 12`) or an extension is `invalid_phone`, never
+read as a vanity number, and a spreadsheet's scientific notation is `damaged_phone` unless every digit is
+still there (`1.8885550100E+10`). Postal
 addresses: `LINE1, CITY, POSTCODE, CC` in upper case, runs of white space as one space, the postcode
 without spaces.
 
@@ -13,6 +18,7 @@ value (null when invalid) and a reason for the invalid ones.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 
 import phonenumbers
 import polars as pl
@@ -25,13 +31,29 @@ _ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _SIMPLE_EMAIL = rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[a-z]{{2,63}}$"
 _SPECIAL_TLDS = "|".join(sorted(SPECIAL_USE_DOMAIN_NAMES))
+# An IDNA A-label (`xn--...`): the library decodes it to the Unicode form, so it never takes the fast path.
+_A_LABEL = r"[@.]xn--"
 
 
 def _email_slow(value: str) -> str | None:
+    """The library's normalised form (domain in Unicode, IDNA-mapped; local part NFC), lower-cased, NFC."""
     try:
-        return validate_email(value, check_deliverability=False).normalized.lower()
+        normalized = validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError:
         return None
+    return unicodedata.normalize("NFC", normalized.lower())
+
+
+def _email_fast(clean: pl.Expr) -> pl.Expr:
+    """The trimmed, lower-cased addresses that are their own normal form (plain ASCII the library would
+    accept as it is); anything else (Unicode, an `xn--` label, an unusual shape) goes to the library."""
+    return (
+        clean.str.contains(_SIMPLE_EMAIL)
+        & (clean.str.len_bytes() <= 254)
+        & (clean.str.split("@").list.first().str.len_bytes() <= 64)
+        & ~clean.str.contains(rf"\.(?:{_SPECIAL_TLDS})$")
+        & ~clean.str.contains(_A_LABEL)
+    ).fill_null(False)
 
 
 def normalise_emails(raw: pl.Series) -> pl.DataFrame:
@@ -40,15 +62,9 @@ def normalise_emails(raw: pl.Series) -> pl.DataFrame:
     distinct = frame.select(pl.col("raw").unique()).with_columns(
         pl.col("raw").str.strip_chars().str.to_lowercase().alias("clean")
     )
-    fast_ok = (
-        pl.col("clean").str.contains(_SIMPLE_EMAIL)
-        & (pl.col("clean").str.len_bytes() <= 254)
-        & (pl.col("clean").str.split("@").list.first().str.len_bytes() <= 64)
-        & ~pl.col("clean").str.contains(rf"\.(?:{_SPECIAL_TLDS})$")
-    )
-    distinct = distinct.with_columns(fast_ok.fill_null(False).alias("fast"))
+    distinct = distinct.with_columns(_email_fast(pl.col("clean")).alias("fast"))
     slow = distinct.filter(~pl.col("fast") & pl.col("clean").is_not_null() & (pl.col("clean") != ""))
-    slow_values = {v: _email_slow(v) for v in slow["clean"].to_list()}
+    slow_values = {v: _email_slow(v) for v in slow["clean"].unique().to_list()}
     lookup = distinct.with_columns(
         pl.when(pl.col("fast"))
         .then(pl.col("clean"))
@@ -66,12 +82,36 @@ def normalise_emails(raw: pl.Series) -> pl.DataFrame:
     )
 
 
+# A letter anywhere (`07700 900ABC`, `ext. 12`, a full-width letter): the library would read vanity letters
+# as digits (`+447700900222`), a contact point nobody gave us.
+_LETTER = r"\p{L}"
+# What a spreadsheet makes of a long number (`1.8885550100E+10`, `4,47700900123e11`).
+_SCIENTIFIC = r"^[+-]?[0-9]+(?:[.,][0-9]*)?[eE][+-]?[0-9]+$"
+_SCIENTIFIC_PARTS = r"^(?P<whole>[0-9]+)(?:[.,](?P<decimals>[0-9]*))?[eE]\+?(?P<exp>[0-9]+)$"
+
+
+def spreadsheet_digits(text: pl.Expr) -> pl.Expr:
+    """A number a spreadsheet wrote in scientific notation, as its digits when every digit is still there
+    (as many decimals as the exponent: `1.8885550100E+10` is `18885550100`); any other text unchanged. One
+    with digits lost (`1.88856E+10`) stays as it is and is `damaged_phone`."""
+    parts = text.str.strip_chars().str.extract_groups(_SCIENTIFIC_PARTS)
+    decimals = parts.struct.field("decimals").fill_null("")
+    exact = decimals.str.len_chars().cast(pl.Int64) == parts.struct.field("exp").cast(pl.Int64, strict=False)
+    return pl.when(exact.fill_null(False)).then(pl.concat_str([parts.struct.field("whole"), decimals])).otherwise(text)
+
+
+def spreadsheet_damaged(text: pl.Expr) -> pl.Expr:
+    """Scientific notation left in a phone field (after `spreadsheet_digits`: its digits are lost)."""
+    return text.str.strip_chars().str.contains(_SCIENTIFIC).fill_null(False)
+
+
 def _phone_slow(value: str, region: str | None) -> str | None:
     try:
         number = phonenumbers.parse(value, region if region else None)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
+    # E.164 has no extension: a switchboard line with `#12` is not the person's number (docs/decisions.md)
+    if number.extension or not phonenumbers.is_possible_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -148,9 +188,10 @@ def _phones_fast(distinct: pl.DataFrame) -> pl.Series:
 
 
 def normalise_phones(raw: pl.Series, region: pl.Series | None = None) -> pl.DataFrame:
-    """Columns `value` (E.164 or null) and `reason` (`invalid_phone` or null), per row of raw.
+    """Columns `value` (E.164 or null) and `reason` (`invalid_phone`, `damaged_phone` or null), per row of raw.
 
-    `region` is the ISO country used for numbers written in national format.
+    `region` is the ISO country used for numbers written in national format. Text with a letter in it or
+    an extension is `invalid_phone`; scientific notation that lost digits is `damaged_phone`.
     """
     n = raw.len()
     region = region if region is not None else pl.Series([None] * n, dtype=pl.String)
@@ -161,28 +202,47 @@ def normalise_phones(raw: pl.Series, region: pl.Series | None = None) -> pl.Data
         frame.select("clean", "region")
         .unique()
         .filter(pl.col("clean").is_not_null() & (pl.col("clean") != ""))
+        .with_columns(spreadsheet_digits(pl.col("clean")).alias("text"))
+        .with_columns(
+            pl.when(pl.col("text").str.contains(_SCIENTIFIC))
+            .then(pl.lit("damaged_phone"))
+            .when(pl.col("text").str.contains(_LETTER))
+            .then(pl.lit("invalid_phone"))
+            .alias("refused")
+        )
     )
-    fast = _phones_fast(distinct)
+    # Refused text never reaches either path (the library would map its letters to digits).
+    readable = distinct.filter(pl.col("refused").is_null())
+    parse = readable.select(pl.col("text").alias("clean"), "region")
+    fast = _phones_fast(parse)
     # The library decides the rest (distinct values only).
-    undecided = distinct.with_columns(fast.alias("fast")).filter(pl.col("fast").is_null())
+    undecided = parse.filter(fast.is_null()).unique()
     slow = [
         _phone_slow(v, r) for v, r in zip(undecided["clean"].to_list(), undecided["region"].to_list(), strict=True)
     ]
-    lookup = (
-        distinct.with_columns(fast.alias("fast"))
+    value = (
+        parse.with_columns(fast.alias("fast"))
         .join(
-            undecided.select("clean", "region", pl.Series("slow", slow, dtype=pl.String)),
+            undecided.with_columns(pl.Series("slow", slow, dtype=pl.String)),
             on=["clean", "region"],
             how="left",
             nulls_equal=True,
+            maintain_order="left",
         )
-        .select("clean", "region", pl.coalesce("fast", "slow").alias("value"))
+        .select(pl.coalesce("fast", "slow").alias("value"))
+        .to_series()
+    )
+    lookup = distinct.select("clean", "region", "refused").join(
+        readable.select("clean", "region", value),
+        on=["clean", "region"],
+        how="left",
+        nulls_equal=True,
     )
     out = frame.join(lookup, on=["clean", "region"], how="left", nulls_equal=True, maintain_order="left")
     return out.select(
         "value",
         pl.when(pl.col("clean").fill_null("") != "")
-        .then(pl.when(pl.col("value").is_null()).then(pl.lit("invalid_phone")))
+        .then(pl.when(pl.col("value").is_null()).then(pl.coalesce("refused", pl.lit("invalid_phone"))))
         .alias("reason"),
     )
 

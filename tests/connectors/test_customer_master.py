@@ -55,6 +55,25 @@ def test_bad_phone_is_a_rejected_part_and_short_row_is_quarantined(drop, read):
     assert rejects["raw"][1] == "C9,,true,Broken,Row"
 
 
+def test_phones_with_letters_and_idn_emails(drop, read):
+    drop(
+        "customer_master",
+        D,
+        "customers_1.csv",
+        HEADER
+        + "C7,,true,Hal,Vanity,Hal@XN--BCHER-KVA.DE,07700 900ABC,020 7946 0201 ext 12,,,,,GB,customer,"
+        "lakeside_home,2021-03-04T10:00:00Z,2025-12-30T08:00:00Z\n",
+    )
+    batch = read("customer_master")
+    assert batch.table("customer_records").select("email", "mobile_phone", "home_phone").rows() == [
+        ("hal@b\u00fccher.de", None, None)
+    ]
+    assert sorted(batch.rejects.select("reason", "detail").rows()) == [
+        ("invalid_phone", "020 7946 0201 ext 12"),
+        ("invalid_phone", "07700 900ABC"),
+    ]
+
+
 def test_columns_by_name_bom_and_extra_columns(drop, read):
     drop(
         "customer_master",

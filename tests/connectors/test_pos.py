@@ -314,6 +314,17 @@ def test_invalid_email_is_rejected_by_the_core(drop, read):
     assert accounted(batch) == {"stores.csv": (1, 0, 0), R: (1, 0, 0)}
 
 
+def test_a_mobile_with_letters_is_rejected_never_read_as_digits(drop, read):
+    drop(S, D, "stores.csv", stores(UK))
+    drop(S, D, R, HEADER + receipt(no="1", mobile="07700 900ABC", opt_email="Y", opt_sms="Y"))
+    batch = read(S)
+    # the sms opt-in goes nowhere (+447700900222 would be a stranger's number); the email one stands
+    assert batch.table("events").select("channel", "contact_point").rows() == [("email", "ana@example.com")]
+    assert batch.table("activity").select("email", "phone").rows() == [("ana@example.com", None)]
+    assert rejects(batch) == [(R, 1, "invalid_phone", "07700 900ABC")]
+    assert accounted(batch) == {"stores.csv": (1, 0, 0), R: (1, 0, 0)}
+
+
 def test_impossible_dates_and_bad_times(drop, read):
     drop(S, D, "stores.csv", stores(UK, NY))
     drop(

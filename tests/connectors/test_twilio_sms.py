@@ -200,6 +200,36 @@ def test_bad_messages_are_quarantined_and_the_rest_carries_on(drop, read):
     assert accounted(batch) == {"messages_1.csv": (1, 1, 6)}
 
 
+def test_spreadsheet_damaged_phones(drop, read):
+    """feeds.md §5: a number that kept all its digits is read (the + restored); scientific notation that lost
+    digits is damaged_phone; letters are never read as digits."""
+    drop(
+        S,
+        D,
+        "messages_1.csv",
+        HEADER
+        + msg("STOP", frm="14155550121", to="18885550100", sid="SM1")
+        + msg("STOP", frm="1.4155550122E+10", to="1.8885550100E+10", sid="SM2")
+        + msg("STOP", frm="+1 (415) 555-0123", to="+1 (888) 555-0100", sid="SM3")
+        + msg("STOP", frm="1.41556E+10", sid="SM4")
+        + msg("STOP", to="1.88856E+10", sid="SM5")
+        + msg("STOP", frm="+1415555CALL", sid="SM6"),
+    )
+    batch = read(S)
+    events = batch.table("events").filter(pl.col("purpose") == "marketing.offers").sort("source_record")
+    assert events.select("source_record_id", "contact_point").rows() == [
+        ("SM1", "+14155550121"),
+        ("SM2", "+14155550122"),
+        ("SM3", "+14155550123"),
+    ]
+    assert sorted(batch.rejects.select("source_record", "reason", "detail").unique().iter_rows()) == [
+        (4, "damaged_phone", "1.41556E+10"),
+        (5, "damaged_phone", "To: 1.88856E+10"),
+        (6, "invalid_phone", "+1415555CALL"),
+    ]
+    assert accounted(batch) == {"messages_1.csv": (3, 0, 3)}
+
+
 def test_columns_by_name_and_missing_required_column(drop, read):
     drop(
         S,
