@@ -210,17 +210,39 @@ def _dump(value: object) -> str:
 def _salvage(text: str, env: Envelopes, complete: bool) -> list[_Piece]:
     """A document some part of which does not decode: found element by element by bracket depth, each
     decoded on its own; a damaged element is one rejected record, and the scan goes on after it."""
-    chunks = _chunks(text, complete)
-    pieces: list[_Piece] = []
-    for chunk_text, top, cut in chunks:
+    decoded: list[tuple[_Piece, bool, int, int]] = []
+    for chunk_text, top, cut, start, end in _chunks(text, complete):
         piece = _decode_text(chunk_text)
         if cut and piece.reason == INVALID:
             piece = _Piece(chunk_text, reason=TRUNCATED, detail="the file ends inside this record")
-        if piece.reason is None and top:
-            pieces.extend(_open(piece.value, env))
-        else:
-            pieces.append(piece)
-    return _resync(pieces)
+        decoded.append((piece, top, start, end))
+    pieces: list[_Piece] = []
+    runs: list[list[int]] = []  # runs of adjacent damaged chunks: a lost bracket or quote spans them
+    for i, (piece, _top, _, _) in enumerate(decoded):
+        if piece.reason in (INVALID, TRUNCATED):
+            if runs and runs[-1][-1] == i - 1:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+    merged = {run[0]: run for run in runs}
+    common = _common_keys([p for p, _, _, _ in decoded], [text[decoded[r[0]][2] : decoded[r[-1]][3]] for r in runs])
+    i = 0
+    while i < len(decoded):
+        piece, top, _, _ = decoded[i]
+        if i in merged:
+            run = merged[i]
+            region = text[decoded[run[0]][2] : decoded[run[-1]][3]].strip()
+            reason = TRUNCATED if decoded[run[-1]][0].reason == TRUNCATED else INVALID
+            split = _split_swallowed(_Piece(region, reason=reason, detail=decoded[run[0]][0].detail), common)
+            if any(p.reason is None for p in split):
+                pieces.extend(split)
+            else:
+                pieces.extend(decoded[j][0] for j in run)
+            i = run[-1] + 1
+            continue
+        pieces.extend(_open(piece.value, env) if piece.reason is None and top else [piece])
+        i += 1
+    return pieces
 
 
 def _decode_text(chunk: str) -> _Piece:
@@ -246,11 +268,11 @@ def _depth(chunk: str) -> int:
     return deepest
 
 
-def _chunks(text: str, complete: bool) -> list[tuple[str, bool, bool]]:
+def _chunks(text: str, complete: bool) -> list[tuple[str, bool, bool, int, int]]:
     """(text, is_top_level_value, cut_off) for each element of a top-level array and each other top-level
     value, found by bracket depth outside strings. Garbage between values is a chunk of its own; the chunk
     a file ends inside (a structure left open) is cut off."""
-    out: list[tuple[str, bool, bool]] = []
+    out: list[tuple[str, bool, bool, int, int]] = []
     depth = 0  # nesting below the chunk level: 0 means between chunks
     in_array = False  # inside a top-level array, whose elements are the chunks
     start: int | None = None
@@ -259,7 +281,7 @@ def _chunks(text: str, complete: bool) -> list[tuple[str, bool, bool]]:
     def close(end: int) -> None:
         nonlocal start
         if start is not None and text[start:end].strip():
-            out.append((text[start:end].strip(), not in_array, False))
+            out.append((text[start:end].strip(), not in_array, False, start, end))
         start = None
 
     for m in _TOKEN.finditer(text):
@@ -291,34 +313,24 @@ def _chunks(text: str, complete: bool) -> list[tuple[str, bool, bool]]:
     if start is None and text[pos:].strip():
         start = pos + len(text[pos:]) - len(text[pos:].lstrip())
     if start is not None and text[start:].strip():
-        out.append((text[start:].strip(), not in_array, depth > 0 or (in_array and not complete)))
+        cut = depth > 0 or (in_array and not complete)
+        out.append((text[start:].strip(), not in_array, cut, start, len(text)))
     return out
 
 
-def _resync(pieces: list[_Piece]) -> list[_Piece]:
-    """A damaged element that lost a bracket swallows the elements after it. Split such a piece where a
-    complete object starts, as an element would (after `[` or `,`), that looks like the file's records
-    (has most of their usual keys): the damaged part stays one rejected record, the swallowed records are
-    read. The usual keys come from the records that decoded, else from those candidates themselves."""
-    damaged = [p for p in pieces if p.reason in (INVALID, TRUNCATED)]
-    if not damaged:
-        return pieces
+def _common_keys(pieces: list[_Piece], damaged: list[str]) -> set[str]:
+    """The keys most of the file's records have: from the records that decoded, else from the complete
+    objects placed as elements inside the damaged text."""
     good = [p.value for p in pieces if p.reason is None and isinstance(p.value, dict)]
     if not good:
-        good = [v for p in damaged for v, _, _ in _candidates(p.text)]
+        good = [v for region in damaged for v, _, _ in _candidates(region)]
     counts = Counter(k for v in good for k in v)  # type: ignore[union-attr]
-    common = {k for k, c in counts.items() if c * 2 >= len(good)}
-    if not common:
-        return pieces
-    out: list[_Piece] = []
-    for p in pieces:
-        out.extend(_split_swallowed(p, common) if p.reason in (INVALID, TRUNCATED) else [p])
-    return out
+    return {k for k, c in counts.items() if c * 2 >= len(good)}
 
 
 def _candidates(text: str) -> list[tuple[dict, int, int]]:
-    """Objects inside a damaged piece placed as array elements are: after `[` or `,`, and followed by
-    `,`, `]`, another value or the end. (value, start, end)."""
+    """Objects inside a damaged piece placed as records are: after `[` or `,` (array elements) or at the
+    start of a line (JSON lines), and followed by `,`, `]`, another value or the end. (value, start, end)."""
     out = []
     pos = 1  # the damaged record's own start is no candidate
     while True:
@@ -326,8 +338,10 @@ def _candidates(text: str) -> list[tuple[dict, int, int]]:
         if at < 0:
             return out
         pos = at + 1
-        before = text[:at].rstrip()
-        if not before or before[-1] not in "[,":
+        line_start = text[:at].rstrip(" \t")
+        before = line_start.rstrip()
+        # after `[` or `,` as an array element, or at the start of a line as a JSON-lines record
+        if before and before[-1] not in "[," and not line_start.endswith("\n"):
             continue
         try:
             value, end = _DECODER.raw_decode(text, at)
@@ -339,6 +353,12 @@ def _candidates(text: str) -> list[tuple[dict, int, int]]:
 
 
 def _split_swallowed(p: _Piece, common: set[str]) -> list[_Piece]:
+    """A damaged element that lost a bracket or a quote swallows the elements after it. Split the damaged
+    text where a complete object starts, as an element would (after `[` or `,`), that looks like the file's
+    records (has most of their usual keys): the damaged part stays one rejected record, the swallowed
+    records are read."""
+    if not common:
+        return [p]
     out: list[_Piece] = []
     text, begin = p.text, 0
     for value, at, end in _candidates(p.text):

@@ -16,8 +16,11 @@ import polars as pl
 UTF8 = "utf-8"
 # Undecodable bytes become U+FFFD; a record holding one carries a warning (`undecodable_characters`).
 REPLACEMENT = "\ufffd"
-# A NUL is never part of a text export: a file with many is binary (a zip, an image), not a feed file.
-_NUL_SHARE = 0.01
+# A file that starts like a zip (an .xlsx), gzip, PDF or image and has NULs, or whose start is a tenth NULs, is binary:
+# not a feed file. A few NULs in a text file are damage to the records that hold them.
+_NUL_SHARE = 0.1
+_SAMPLE = 65536
+_MAGIC = (b"PK\x03\x04", b"\x1f\x8b", b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"\xd0\xcf\x11\xe0")
 _SURROGATE = re.compile("[\udc80-\udcff]")  # an undecodable byte, kept by surrogateescape
 
 
@@ -45,7 +48,10 @@ def decode(data: bytes) -> Text:
     else:
         text, recoded = _utf8_lines(data)
         encoding = "utf-8+cp1252" if recoded else UTF8
-    binary = bool(text) and text.count("\x00") > max(2, len(text) * _NUL_SHARE)
+    sample = text[:_SAMPLE]
+    binary = (data.startswith(_MAGIC) and b"\x00" in data[:1024]) or (
+        len(sample) >= 512 and sample.count("\x00") > len(sample) * _NUL_SHARE
+    )
     text = _lf(text).removeprefix("\ufeff")  # a BOM written twice (a tool added one to a file with one)
     return Text(text, encoding, text.endswith("\n") or not text, binary)
 
