@@ -149,6 +149,21 @@ def _line_pieces(lines: list[str], env: Envelopes, complete: bool) -> list[_Piec
     out: list[_Piece] = []
     for i, line in enumerate(lines):
         whole = complete or i < len(lines) - 1  # only the last line of a file can be cut off
+        if line.lstrip().startswith("{"):
+            # One object a line: the line is the record, damaged or not (its nested objects are no records).
+            piece = _decode_text(line.strip())
+            if piece.reason is None:
+                out.extend(_open(piece.value, env))
+                continue
+            if piece.reason == INVALID:
+                cut = not whole and _depth(line) > 0 and _open_at_end(line)
+                piece = _Piece(
+                    line.strip(),
+                    reason=TRUNCATED if cut else INVALID,
+                    detail="the file ends inside this record" if cut else "not a complete JSON object",
+                )
+            out.append(piece)
+            continue
         pieces = _pieces(line, env, whole)
         if len(pieces) == 1 and (pieces[0].reason == INVALID or (whole and pieces[0].reason == TRUNCATED)):
             pieces = [_Piece(line.strip(), reason=INVALID, detail="not a complete JSON object")]
@@ -200,7 +215,27 @@ def _open(value: object, env: Envelopes) -> list[_Piece]:
 
 
 def _piece(value: object) -> _Piece:
-    return _Piece(_dump(value), value)
+    text = _dump(value)
+    if _too_deep(text):
+        return _Piece(text, reason=TOO_DEEP, detail=f"nested deeper than {MAX_DEPTH} levels")
+    return _Piece(text, value)
+
+
+def _too_deep(text: str) -> bool:
+    # Counting brackets is cheap; only a record with more of them than the limit is walked.
+    return text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH
+
+
+def _open_at_end(line: str) -> bool:
+    """Whether a line ends with a structure still open (it was cut off), outside strings."""
+    depth = 0
+    for m in _TOKEN.finditer(line):
+        t = m.group()
+        if t in "[{":
+            depth += 1
+        elif t in "]}":
+            depth -= 1
+    return depth > 0
 
 
 def _dump(value: object) -> str:
@@ -396,8 +431,15 @@ def _decode(
     if pieces is None:
         # JSON lines of objects: polars decodes the column at once; lines it cannot read are found over the
         # whole column (json_path_match is null for invalid JSON where json_decode fails the column).
-        valid = raw.str.json_path_match("$").is_not_null()
-        bad = ~valid
+        deep = raw.str.count_matches(r"[\[{]") > MAX_DEPTH
+        too_deep = pl.Series([_too_deep(t) for t in raw.filter(deep).to_list()], dtype=pl.Boolean)
+        too_deep_mask = deep.clone().scatter(deep.arg_true(), too_deep) if bool(deep.any()) else deep
+        if bool(too_deep_mask.any()):
+            rejects.append(
+                rejects_for(nums.filter(too_deep_mask), TOO_DEEP, raw, f"nested deeper than {MAX_DEPTH} levels")
+            )
+        valid = raw.str.json_path_match("$").is_not_null() & ~too_deep_mask
+        bad = ~valid & ~too_deep_mask
         if bool(bad.any()):
             last_cut = not complete
             cut = bad & (nums == n) if last_cut else pl.Series([False] * n)
