@@ -136,7 +136,12 @@ def test_a_file_with_no_readable_line_is_no_snapshot(drop, read):
     drop(S, D, "us_ftc/us_ftc_20260226.txt", "<html>\n<body>Service unavailable</body>\n")
     batch = read(S)
     assert batch.table("registry_snapshots").height == 0
-    assert batch.rejects["reason"].to_list() == ["bad_registry_line", "bad_registry_line"]
+    # each line, and the file as a file: that is what holds the registry's snapshot of this delivery
+    assert sorted(batch.rejects.select("source_record", "reason").rows(), key=str) == [
+        (1, "bad_registry_line"),
+        (2, "bad_registry_line"),
+        (None, "unreadable_file"),
+    ]
     assert accounted(batch) == {"us_ftc_20260226.txt": (0, 0, 2)}
 
 
