@@ -18,6 +18,8 @@ class PipelineResource(ConfigurableResource):
     rules: str = ""
     as_of: str = ""
     full_rebuild: bool = False
+    # Held registry snapshots to confirm in this run, each `REGISTRY/DELIVERY` (docs/operations.md).
+    confirm_registry_snapshots: list[str] = []
 
     _settings: Settings | None = PrivateAttr(default=None)
     _rules: Rules | None = PrivateAttr(default=None)
@@ -39,6 +41,7 @@ class PipelineResource(ConfigurableResource):
                 rules=self.rules or None,
                 as_of=self.as_of or None,
                 full_rebuild=self.full_rebuild or None,
+                confirm_registry_snapshots=self.confirm_registry_snapshots,
             )
         return self._settings
 
