@@ -81,7 +81,7 @@ def registries(context: AssetExecutionContext, pipeline: PipelineResource):
         rows = {
             name: con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] for name in _DESCRIPTIONS
         }
-    for registry, delivery, effective, what in outcome.confirmed:
+    for registry, delivery, _effective, what in outcome.confirmed:
         context.log.info(f"confirmation {registry}/{delivery}: {what}")
     yield MaterializeResult(
         asset_key=AssetKey("registry_status"),
