@@ -57,8 +57,8 @@ class RunOutcome:
             held = f.get("registry_held", 0)
             lines.append(
                 f"  registries:   {f['registries'] - f.get('registry_stale', 0)} of {f['registries']} fresh, "
-                f"{held:,} {'delivery' if held == 1 else 'deliveries'} held back"
-                + (" (check held_registry_snapshots)" if held else "")
+                f"{held:,} new {'delivery' if held == 1 else 'deliveries'} not applied"
+                + (" (damaged, re-dropped or held: check held_registry_snapshots)" if held else "")
             )
         if "keys" in f:
             lines.append(

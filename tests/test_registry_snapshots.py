@@ -121,7 +121,7 @@ def test_a_damaged_delivery_keeps_the_listing_and_freshness_in_force(tmp_path: P
         (f"{S}/{d2}/us_ftc/dnc_list.xml", "unexpected_file"),
     ]
     assert held_warning(second)
-    assert "2 deliveries held back (check held_registry_snapshots)" in second.summary()
+    assert "2 new deliveries not applied (damaged, re-dropped or held" in second.summary()
 
     # The damaged delivery refreshed nothing: the FTC's snapshot in force is from 1 February, 31 days and
     # 3 hours old on 4 March; Australia's is past its 30 days. Canada's (25 February) is fresh.
@@ -210,7 +210,7 @@ def test_an_unlisting_snapshot_is_held_until_an_operator_confirms_it(tmp_path: P
         capture_output=True, text=True, timeout=300,
     )
     assert cli.returncode == 0, cli.stdout + cli.stderr
-    assert "0 deliveries held back" in cli.stdout
+    assert "0 new deliveries not applied" in cli.stdout
     assert in_force(wh, "us_ftc") == (d5, dt.datetime(2026, 2, 24, 3), True)
     assert voice(wh, 1)[0] == voice(wh, 2)[0] == "opt_out_model"
     assert rows(

@@ -19,12 +19,13 @@ in force, so a re-drop cannot make a registry fresh.
 Rule 3 compares each delivery with the snapshot in force before it, which depends on the decisions before
 it. The decisions are found as a fixpoint: assume every delivery applied, compare each with the latest
 applied one before it, decide, and repeat until nothing changes (decision k is right once those before it
-are: at most as many rounds as deliveries, two in practice). Each round is set-based SQL; comparisons are
-counted once per pair of deliveries.
+are: at most as many rounds as deliveries, one or two in practice). Each round is set-based SQL; each pair
+of deliveries is compared once, and kept (`registry_comparisons`) for later runs.
 
 Tables written: `registry_snapshot_status` (one row per registry and delivery: what became of it and why),
-`registry_status` (one row per registry: the snapshot in force and whether it is fresh as of the run) and
-`registry_confirmations` (every confirmation asked for, with what it did: the audit trail).
+`registry_status` (one row per registry: the snapshot in force and whether it is fresh as of the run),
+`registry_confirmations` (every confirmation asked for, with what it did: the audit trail) and
+`registry_comparisons` (how many numbers of one delivery the next one un-lists).
 """
 
 from __future__ import annotations
@@ -276,6 +277,31 @@ def params(rules: Rules, as_of: dt.datetime) -> dict[str, str]:
 def ensure_registry_tables(con: duckdb.DuckDBPyConnection) -> None:
     cols = ", ".join(f'"{c}" {t}' for c, t in CONFIRMATIONS.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS registry_confirmations ({cols})")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS registry_comparisons (registry VARCHAR, baseline VARCHAR, candidate VARCHAR, "
+        "baseline_listed BIGINT, candidate_listed BIGINT, unlisted BIGINT)"
+    )
+
+
+# Comparisons of earlier runs, kept where both deliveries still list as many numbers as then: a delivery that
+# can be compared was read whole, and its listings do not change after (erasure replaces a number by its hash
+# in every delivery alike), so a pair is counted once, not every night.
+KEPT_PAIRS = Step(
+    "rg_pairs",
+    """
+    SELECT c.registry, c.baseline, c.candidate, c.unlisted
+    FROM registry_comparisons c
+    JOIN rg_deliveries b ON b.registry = c.registry AND b.delivery = c.baseline AND b.listed = c.baseline_listed
+    JOIN rg_deliveries d ON d.registry = c.registry AND d.delivery = c.candidate AND d.listed = c.candidate_listed
+    """,
+)
+SAVE_PAIRS = """
+    CREATE OR REPLACE TABLE registry_comparisons AS
+    SELECT p.registry, p.baseline, p.candidate, b.listed AS baseline_listed, d.listed AS candidate_listed, p.unlisted
+    FROM rg_pairs p
+    JOIN rg_deliveries b ON b.registry = p.registry AND b.delivery = p.baseline
+    JOIN rg_deliveries d ON d.registry = p.registry AND d.delivery = p.candidate
+"""
 
 
 def _decide(con: duckdb.DuckDBPyConnection, p: dict[str, str]) -> int:
@@ -283,10 +309,6 @@ def _decide(con: duckdb.DuckDBPyConnection, p: dict[str, str]) -> int:
     rounds it took."""
     run_steps(con, [CANDIDATES], p)
     con.execute("CREATE OR REPLACE TEMP TABLE rg_applied AS SELECT registry, delivery, true AS applied FROM rg_candidates")
-    con.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS rg_pairs "
-        "(registry VARCHAR, baseline VARCHAR, candidate VARCHAR, unlisted BIGINT)"
-    )
     limit = con.execute("SELECT count(*) FROM rg_candidates").fetchall()[0][0] + 1
     for rounds in range(1, limit + 1):
         run_steps(con, [BASELINE], p)
@@ -338,8 +360,7 @@ def build_registry_status(
     confirmations (`REGISTRY/DELIVERY`). The ingest tables and ref_registries must exist."""
     ensure_registry_tables(con)
     p = params(rules, as_of)
-    con.execute("DROP TABLE IF EXISTS rg_pairs")
-    run_steps(con, FACT_STEPS, p)
+    run_steps(con, [*FACT_STEPS, KEPT_PAIRS], p)
     rounds = _decide(con, p)
     run_steps(con, [SNAPSHOT_STATUS], p)
     confirmed = _record_confirmations(con, confirm, as_of, run_id) if confirm else []
@@ -353,6 +374,7 @@ def build_registry_status(
         "CREATE OR REPLACE TABLE registry_snapshot_status AS SELECT * FROM rg_snapshot_status",
     )
     con.execute("CREATE OR REPLACE TABLE registry_status AS SELECT * FROM rg_status")
+    con.execute(SAVE_PAIRS)
     pending = con.execute("SELECT count(*) FROM registry_snapshot_status WHERE pending").fetchall()[0][0]
     log.debug("registry status: %s rounds, %s pending", rounds, pending)
     return RegistryOutcome(rounds, pending, confirmed)
