@@ -200,8 +200,8 @@ def _figures(settings: Settings, run_id: str) -> dict[str, int]:
         if "registry_status" in tables:
             row = con.execute(
                 # a registry the rules do not require counts once it has been delivered
-                "SELECT count(*) FILTER (WHERE required OR delivery IS NOT NULL), "
-                "count(*) FILTER (WHERE NOT fresh AND (required OR delivery IS NOT NULL)), "
+                "SELECT count(*) FILTER (WHERE required OR newest_delivery IS NOT NULL), "
+                "count(*) FILTER (WHERE NOT fresh AND (required OR newest_delivery IS NOT NULL)), "
                 "coalesce(sum(pending), 0) FROM registry_status"
             ).fetchall()[0]
             out.update(zip(("registries", "registry_stale", "registry_held"), map(int, row), strict=True))

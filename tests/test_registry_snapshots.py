@@ -228,7 +228,15 @@ def test_an_unlisting_snapshot_is_held_until_an_operator_confirms_it(tmp_path: P
 
 def test_corporate_tps_lists_gb_numbers_and_must_stay_fresh(tmp_path: Path) -> None:
     landing, wh = world(tmp_path)
-    d1, d2 = "2026-02-20T030000Z", "2026-03-15T030000Z"
+    d0, d1, d2 = "2026-02-10T030000Z", "2026-02-20T030000Z", "2026-03-15T030000Z"
+    # GB needs no Corporate TPS until one is delivered; a damaged first one counts as delivered (stale).
+    write(landing, S, d0, "uk_tps/tps_20260210.txt", "07700 900106\n")
+    write(landing, S, d0, "uk_ctps/ctps_20260210.txt", "<html>Session expired</html>\n")
+    run(landing, wh, "2026-02-11T06:00:00Z")
+    assert in_force(wh, "uk_tps")[2] is True
+    assert in_force(wh, "uk_ctps") == (None, None, False)
+    assert voice(wh, 6)[0] == voice(wh, 7)[0] == "registry_stale"
+
     write(landing, S, d1, "uk_tps/tps_20260220.txt", "07700 900106\n")
     write(landing, S, d1, "uk_ctps/ctps_20260220.txt", "07700900107 \n")
     run(landing, wh, "2026-02-21T06:00:00Z")
