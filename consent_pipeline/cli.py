@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -47,6 +48,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
 # --- run ----------------------------------------------------------------------------------------
 
 
+def _registry_snapshot(value: str, registries: Sequence[str]) -> str:
+    """A `--confirm-registry-snapshot` value: `REGISTRY/DELIVERY`, a registry in the rules and a delivery
+    folder name."""
+    from consent_pipeline.core.landing import delivery_time
+
+    registry, _, delivery = value.strip().partition("/")
+    if registry not in registries or delivery_time(delivery) is None:
+        raise CliError(
+            f"--confirm-registry-snapshot {value!r}: expected REGISTRY/DELIVERY, e.g. us_ftc/2026-03-01T020000Z "
+            f"(registries: {', '.join(registries)})"
+        )
+    return f"{registry}/{delivery}"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.resolve(
         landing=args.landing,
@@ -58,7 +73,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if not settings.landing.is_dir():
         raise CliError(f"landing directory {settings.landing} does not exist")
-    load_rules(settings.rules)  # fail before starting anything when the rules are invalid
+    rules = load_rules(settings.rules)  # fail before starting anything when the rules are invalid
+    registries = list(rules.mapping("dnc_registries").registries)
+    confirm = tuple(_registry_snapshot(v, registries) for v in args.confirm_registry_snapshot or ())
+    if confirm:
+        settings = dataclasses.replace(settings, confirm_registry_snapshots=confirm)
     warehouse = Warehouse(settings.warehouse)
     with warehouse.lock():
         from consent_pipeline.run import run_pipeline
@@ -125,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="recompute every golden key and permission, not only those new data can have changed "
         "(same result, slower; default: $CONSENT_FULL_REBUILD)",
+    )
+    run.add_argument(
+        "--confirm-registry-snapshot",
+        action="append",
+        metavar="REGISTRY/DELIVERY",
+        help="apply a held do-not-call registry snapshot (one that un-lists more than the rules' share of the "
+        "snapshot in force), e.g. us_ftc/2026-03-01T020000Z; repeatable; recorded in registry_confirmations",
     )
     run.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
     run.add_argument(

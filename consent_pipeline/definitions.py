@@ -12,10 +12,11 @@ from consent_pipeline.defs.marketing.assets import marketing_extracts
 from consent_pipeline.defs.operation.schedules import build_operation
 from consent_pipeline.defs.permissions.assets import permissions
 from consent_pipeline.defs.privacy.assets import erasure
+from consent_pipeline.defs.registries.assets import registries
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.defs.sources.assets import source_assets
 
-_TABLE_ASSETS = [event_log, erasure, golden_consent, permissions, marketing_extracts, audit]
+_TABLE_ASSETS = [event_log, erasure, registries, golden_consent, permissions, marketing_extracts, audit]
 # The snapshot is taken after every table asset.
 snapshot = build_snapshot_asset([key for a in _TABLE_ASSETS for key in a.keys])
 ALL_ASSETS = [*source_assets, *_TABLE_ASSETS, snapshot]

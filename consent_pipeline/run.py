@@ -17,7 +17,7 @@ from consent_pipeline.lib import progress
 from consent_pipeline.warehouse import Warehouse
 
 # Warning checks that mean some input was not applied: `--strict` fails on them.
-STRICT_WARNINGS = ("landing_held_back", "registry_snapshots_held")
+STRICT_WARNINGS = ("landing_held_back", "held_registry_snapshots")
 
 
 @dataclass
@@ -70,6 +70,13 @@ class RunOutcome:
             scope = f.get("erasure_scope", -1)
             scrubbed = "every row scrubbed" if scope < 0 else f"rows of {scope:,} new files scrubbed"
             lines.append(f"  erasure:      {f['erased']:,} erased contact points ({scrubbed})")
+        if "registries" in f:
+            held = f.get("registry_held", 0)
+            lines.append(
+                f"  registries:   {f['registries'] - f.get('registry_stale', 0)} of {f['registries']} fresh, "
+                f"{held:,} new {'delivery' if held == 1 else 'deliveries'} not applied"
+                + (" (damaged, re-dropped or held: check held_registry_snapshots)" if held else "")
+            )
         if "keys" in f:
             lines.append(
                 f"  golden keys:  {f['keys']:,} ({_recomputed(f.get('golden_scope', -1), 'contact points')})"
@@ -138,6 +145,7 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> RunOutcome:
         rules=str(settings.rules),
         as_of=settings.as_of.isoformat(),
         full_rebuild=settings.full_rebuild,
+        confirm_registry_snapshots=list(settings.confirm_registry_snapshots),
     )
     progress.enable(not quiet)
     started = time.perf_counter()
@@ -214,6 +222,14 @@ def _figures(settings: Settings, run_id: str) -> dict[str, int]:
             n = con.execute("SELECT max(scrubbed_files) FROM erasure_build").fetchall()[0][0]
             out["erasure_scope"] = -1 if n is None else int(n)
             out["erased"] = con.execute("SELECT count(*) FROM erasure_register").fetchall()[0][0]
+        if "registry_status" in tables:
+            row = con.execute(
+                # a registry the rules do not require counts once it has been delivered
+                "SELECT count(*) FILTER (WHERE required OR newest_delivery IS NOT NULL), "
+                "count(*) FILTER (WHERE NOT fresh AND (required OR newest_delivery IS NOT NULL)), "
+                "coalesce(sum(pending), 0) FROM registry_status"
+            ).fetchall()[0]
+            out.update(zip(("registries", "registry_stale", "registry_held"), map(int, row), strict=True))
         if "consent_current" in tables:
             out["keys"] = con.execute("SELECT count(*) FROM consent_current").fetchall()[0][0]
         if "golden_build" in tables:

@@ -13,13 +13,21 @@ from consent_pipeline.run import RunOutcome, run_pipeline
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(landing: Path, warehouse: Path, as_of: str, extracts: Path | None = None) -> RunOutcome:
+def run(
+    landing: Path,
+    warehouse: Path,
+    as_of: str,
+    extracts: Path | None = None,
+    rules: Path | None = None,
+    confirm: tuple[str, ...] = (),
+) -> RunOutcome:
     settings = Settings.resolve(
         landing=landing,
         warehouse=warehouse,
         extracts=extracts or warehouse.parent / "extracts",
-        rules=ROOT / "rules",
+        rules=rules or ROOT / "rules",
         as_of=as_of,
+        confirm_registry_snapshots=confirm,
     )
     outcome = run_pipeline(settings, quiet=True)
     assert outcome.success, outcome.summary()

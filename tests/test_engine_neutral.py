@@ -11,7 +11,17 @@ import sqlglot
 from sqlglot import ErrorLevel
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core import audit, erasure, identity, merge, permissions, reviews, segments, suppression
+from consent_pipeline.core import (
+    audit,
+    erasure,
+    identity,
+    merge,
+    permissions,
+    registries,
+    reviews,
+    segments,
+    suppression,
+)
 from consent_pipeline.core.sql import Step, ts
 
 AS_OF = dt.datetime(2026, 3, 1, 6)
@@ -43,6 +53,18 @@ def _steps(rules: Rules) -> list[tuple[str, str]]:
         (permissions.STEPS, p),
         (permissions.KEY_STEPS, permissions.params(rules, AS_OF, scoped=True)),
         ([suppression.CANDIDATES, suppression.SUPPRESSION], p),
+        (
+            [
+                *registries.FACT_STEPS,
+                registries.CANDIDATES,
+                registries.BASELINE,
+                Step("rg_new_pairs", registries.NEW_PAIRS),
+                registries.DECIDE,
+                registries.SNAPSHOT_STATUS,
+                registries.STATUS,
+            ],
+            registries.params(rules, AS_OF),
+        ),
         ([audit.OPTOUTS, audit.REGION, audit.DEADLINES, audit.SLA, audit.VIOLATIONS], p),
         ([reviews.LAST_REVIEW, reviews.QUEUE], {"as_of": ts(AS_OF), "interval_months": "6"}),
         ([segments.PURCHASES, segments.FREQUENT, segments.SEGMENTS], {"as_of": ts(AS_OF)}),

@@ -46,6 +46,13 @@ CASES: list[tuple[str, Callable[[Any], None], str, str]] = [
     ("policies.yaml", lambda d: d["third_party_consent"].update(lifetime_days="half a year"),
      "third_party_consent.lifetime_days", "integer"),
     ("policies.yaml", lambda d: d["optout_sla"].pop("AU"), "optout_sla.AU", "every region needs an SLA"),
+    ("policies.yaml", lambda d: d["registry_snapshots"].update(max_unlisted_share=1.5),
+     "registry_snapshots.max_unlisted_share", "less than or equal to 1"),
+    ("policies.yaml", lambda d: d["registries"]["uk_ctps"].update(required="sometimes"),
+     "registries.uk_ctps.required", "boolean"),
+    ("mappings/dnc_registries.yaml", lambda d: d["registries"]["au_dncr"]["wash_answer"].update(
+        not_listed=["Not Registered", "registered"]), "registries.au_dncr.wash_answer.not_listed",
+     "registered is also in listed"),
     ("mappings/mailchimp.yaml", lambda d: d["audiences"]["a1h0menews"].update(brand="lakeside_hom"),
      "audiences.a1h0menews.brand", "unknown brand 'lakeside_hom'"),
     ("mappings/legacy.yaml", lambda d: d["flags"].pop("NO_MAIL"), "flags.NO_MAIL", "required key is missing"),
@@ -94,3 +101,8 @@ def test_cli_stops_with_one_line_naming_file_and_key(tmp_path: Path) -> None:
     assert len(lines) == 1
     assert "mappings/mailchimp.yaml: audiences.a1h0menews.purpose: required key is missing" in lines[0]
     assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_registry_snapshot_share_defaults_to_half(tmp_path: Path) -> None:
+    root = edited(tmp_path, "policies.yaml", lambda d: d.pop("registry_snapshots"))
+    assert load_rules(root).policies.registry_snapshots.max_unlisted_share == 0.5

@@ -239,7 +239,8 @@ UNDELIVERABLE = _spec(
 
 REGISTRY_SNAPSHOTS = _spec(
     "registry_snapshots",
-    {"registry": S, "country": S, "snapshot_ts": TS, "listed": INT},
+    # file_sha256: the file's bytes, so that a delivery re-dropped unchanged is known (it refreshes nothing)
+    {"registry": S, "country": S, "snapshot_ts": TS, "listed": INT, "file_sha256": S},
     identity=("registry", "delivery", "source_file"),
     required=("registry", "snapshot_ts"),
 )

@@ -67,6 +67,15 @@ class SlaRule(_Model):
 class RegistryPolicy(_Model):
     region: str
     max_age_days: int = Field(gt=0)
+    # false: the region does not count as stale while this registry was never delivered (a registry the
+    # company may not subscribe to, e.g. the UK Corporate TPS); once delivered it is fresh by max_age_days.
+    required: bool = True
+
+
+class RegistrySnapshots(_Model):
+    # A registry delivery that would un-list more than this share of the snapshot in force is held until an
+    # operator confirms it (feeds.md §11).
+    max_unlisted_share: float = Field(default=0.5, ge=0, le=1)
 
 
 class PoliciesFile(_Model):
@@ -77,6 +86,7 @@ class PoliciesFile(_Model):
     frequency_caps: FrequencyCaps
     optout_sla: dict[str, SlaRule]
     registries: dict[str, RegistryPolicy]
+    registry_snapshots: RegistrySnapshots = Field(default_factory=RegistrySnapshots)
     data_quality: DataQuality
 
 
@@ -201,9 +211,21 @@ class PosMap(_Model):
     optin_purpose: str
 
 
+class WashAnswer(_Model):
+    """Answers of a registry that can only be washed (feeds.md §11, AU DNCR): the submitted list with a
+    result column is read by column name; files named like the unsupported answer are quarantined whole."""
+
+    number_column: str
+    result_column: str
+    listed: list[str]  # result values meaning registered (compared ignoring case and surrounding space)
+    not_listed: list[str]
+    unsupported_names: list[str] = Field(default_factory=list)  # parts of a file name, any case
+
+
 class Registry(_Model):
     country: str
     layout: Literal["area_code_number", "national", "national_fixed_width"]
+    wash_answer: WashAnswer | None = None
 
 
 class DncRegistriesMap(_Model):
@@ -587,11 +609,20 @@ def _cross_check(root: Path, company: CompanyFile, policies: PoliciesFile, m: Ma
     c.purpose(mp("legacy"), "no_flags_scope.purpose", m.legacy.no_flags_scope.purpose, star=True)
     c.purpose(mp("lead_lists"), "purpose", m.lead_lists.purpose)
     c.purpose(mp("pos"), "optin_purpose", m.pos.optin_purpose)
-    for reg in m.dnc_registries.registries:
+    for reg, spec in m.dnc_registries.registries.items():
         if reg not in policies.registries:
             raise RulesError(
                 pf, f"registries.{reg}", "required key is missing (every registry needs a freshness policy)"
             )
+        wash = spec.wash_answer
+        if wash is not None:
+            both = {v.strip().lower() for v in wash.listed} & {v.strip().lower() for v in wash.not_listed}
+            if both:
+                raise RulesError(
+                    mp("dnc_registries"),
+                    f"registries.{reg}.wash_answer.not_listed",
+                    f"{', '.join(sorted(both))} is also in listed",
+                )
 
 
 def load_rules(root: Path | str) -> Rules:

@@ -46,6 +46,8 @@ class Settings:
     permission_batch_parties: int = 2_000_000
     # Deliveries of one source parsed at once (CONSENT_PARSE_THREADS; default one per core, at most 4).
     parse_threads: int = 1
+    # Held registry snapshots the operator confirms in this run, as `REGISTRY/DELIVERY` (core/registries.py).
+    confirm_registry_snapshots: tuple[str, ...] = ()
 
     @classmethod
     def resolve(
@@ -56,6 +58,7 @@ class Settings:
         rules: str | Path | None = None,
         as_of: str | dt.datetime | None = None,
         full_rebuild: bool | None = None,
+        confirm_registry_snapshots: tuple[str, ...] | list[str] = (),
     ) -> Settings:
         given = {"landing": landing, "warehouse": warehouse, "extracts": extracts, "rules": rules}
         paths = {
@@ -75,7 +78,12 @@ class Settings:
         batch = int(os.environ.get("CONSENT_PERMISSION_BATCH_PARTIES") or 2_000_000)
         threads = max(1, int(os.environ.get("CONSENT_PARSE_THREADS") or min(4, os.cpu_count() or 1)))
         return cls(
-            as_of=when, full_rebuild=full_rebuild, permission_batch_parties=batch, parse_threads=threads, **paths
+            as_of=when,
+            full_rebuild=full_rebuild,
+            permission_batch_parties=batch,
+            parse_threads=threads,
+            confirm_registry_snapshots=tuple(confirm_registry_snapshots),
+            **paths,
         )
 
     @property

@@ -27,7 +27,7 @@ from consent_pipeline.core.sql import symmetric_difference, ts, warehouse_tables
 
 log = logging.getLogger(__name__)
 
-LOGIC_VERSION = "permissions-2"
+LOGIC_VERSION = "permissions-3"
 # Inputs of the previous run kept for comparison: warehouse table -> this run's temporary table.
 KEPT = {
     "perm_parties": "(SELECT party_id, country, region FROM parties)",
@@ -128,7 +128,7 @@ def permission_scope(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.dat
             UNION ALL SELECT party_id, 'relationship window' FROM p_relationship WHERE {rel_limits}
             -- a registry turned fresh or stale (a new delivery alone changes only the listed points, above)
             UNION ALL SELECT p.party_id, 'registry' FROM parties p WHERE p.region IN (SELECT region FROM
-                {symmetric_difference("p_registry_status", "perm_registry_status", "registry, region, max_age_days, fresh")})
+                {symmetric_difference("p_registry_status", "perm_registry_status", "region, fresh")})
         ) WHERE party_id IS NOT NULL
         """
     )

@@ -60,24 +60,29 @@ RELATIONSHIP = Step(
     """,
 )
 
-# Each registry's newest delivery and whether it is fresh as of the run; regions with a registry that was
-# never delivered count as stale.
+# Whether each region's registries are fresh as of the run, from registry_status (core/registries.py decides
+# which snapshot of each registry is in force and how old it is, once a run). A region is fresh when every
+# registry of it is: one never delivered counts as stale, unless the rules say the region does not need it
+# until it is first delivered (`required: false`; a delivery that was never applied, damaged say, counts).
 REGISTRY_STATUS = Step(
     "p_registry_status",
     """
-    SELECT r.registry, r.region, r.max_age_days, s.newest,
-           s.newest IS NOT NULL AND s.newest >= {as_of} - (r.max_age_days) * INTERVAL 1 DAY AS fresh
-    FROM ref_registries r
-    LEFT JOIN (SELECT registry, max(snapshot_ts) AS newest FROM registry_snapshots
-               WHERE snapshot_ts <= {as_of} GROUP BY registry) s ON s.registry = r.registry
+    SELECT region,
+           min(CASE WHEN fresh OR (NOT required AND newest_delivery IS NULL) THEN 1 ELSE 0 END) = 1 AS fresh
+    FROM registry_status GROUP BY region
     """,
 )
 
+# The numbers on a snapshot in force, one row per number and region (a number on two registries of a region,
+# TPS and Corporate TPS, names the first registry), with the time of the snapshot that lists it.
 LISTED = Step(
     "p_listed",
     """
-    SELECT DISTINCT l.contact_point, s.region, s.registry, l.delivery
-    FROM registry_listings l JOIN p_registry_status s ON s.registry = l.registry AND l.snapshot_ts = s.newest
+    SELECT contact_point, region, registry, delivery, since FROM (
+        SELECT l.contact_point, s.region, s.registry, s.delivery, s.snapshot_ts AS since
+        FROM registry_listings l JOIN registry_status s ON s.registry = l.registry AND s.delivery = l.delivery
+    ) x
+    QUALIFY row_number() OVER (PARTITION BY contact_point, region ORDER BY registry) = 1
     """,
 )
 
@@ -121,7 +126,7 @@ FACTS = Step(
            coalesce(c.double_opt_in, false) AS state_doi,
            er.contact_point IS NOT NULL AS erased,
            ud.contact_point IS NOT NULL AS undeliverable, ud.row_id AS undeliverable_row,
-           coalesce(rs.fresh, true) AS registry_fresh, rs.registry IS NOT NULL AS region_has_registry,
+           coalesce(rs.fresh, true) AS registry_fresh, rs.region IS NOT NULL AS region_has_registry,
            rc.channel IS NOT NULL AS registry_applies,
            li.contact_point IS NOT NULL AS listed, li.registry AS listed_registry, li.delivery AS listed_delivery,
            rel.last_purchase, rel.last_purchase_id, rel.last_contract, rel.last_contract_id,

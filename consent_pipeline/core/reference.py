@@ -119,8 +119,8 @@ def _registries(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
     values_table(
         con,
         "ref_registries",
-        {"registry": "VARCHAR", "region": "VARCHAR", "max_age_days": "INTEGER"},
-        [(name, p.region, p.max_age_days) for name, p in rules.policies.registries.items()],
+        {"registry": "VARCHAR", "region": "VARCHAR", "max_age_days": "INTEGER", "required": "BOOLEAN"},
+        [(name, p.region, p.max_age_days, p.required) for name, p in rules.policies.registries.items()],
     )
     values_table(
         con,

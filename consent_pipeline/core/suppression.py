@@ -13,7 +13,7 @@ import datetime as dt
 import duckdb
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.permissions import REGISTRY_STATUS, UNDELIVERABLE, params
+from consent_pipeline.core.permissions import LISTED, UNDELIVERABLE, params
 from consent_pipeline.core.sql import Step, run_steps, timed
 
 CANDIDATES = Step(
@@ -38,8 +38,8 @@ CANDIDATES = Step(
     FROM consent_current c
     WHERE c.status = 'opt_out' AND c.purpose NOT IN ({required_purposes})
     UNION ALL
-    SELECT k.contact_point, k.channel, k.brand, k.purpose, 'dnc_registry', rs.newest, 4
-    FROM contact_permission k JOIN p_registry_status rs ON rs.region = k.region
+    SELECT k.contact_point, k.channel, k.brand, k.purpose, 'dnc_registry', li.since, 4
+    FROM contact_permission k JOIN p_listed li ON li.contact_point = k.contact_point AND li.region = k.region
     WHERE k.reason = 'dnc_registry'
     """,
     view=True,  # read once, by x_suppression
@@ -63,7 +63,7 @@ SUPPRESSION = Step(
 def build_suppression(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> None:
     """Warehouse table `suppression`, and x_suppression a view of it for this run's later steps (reference
     tables and the golden/permission tables must exist). Written straight from its SQL: no temporary copy."""
-    run_steps(con, [UNDELIVERABLE, REGISTRY_STATUS, CANDIDATES, SUPPRESSION], params(rules, as_of))
+    run_steps(con, [UNDELIVERABLE, LISTED, CANDIDATES, SUPPRESSION], params(rules, as_of))
     timed(con, "write suppression", "CREATE OR REPLACE TABLE suppression AS SELECT * FROM x_suppression")
     use_written_suppression(con)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dagster import ConfigurableResource, InitResourceContext
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from consent_pipeline.config import Rules, Settings, load_rules
 from consent_pipeline.warehouse import Warehouse
@@ -18,6 +18,8 @@ class PipelineResource(ConfigurableResource):
     rules: str = ""
     as_of: str = ""
     full_rebuild: bool = False
+    # Held registry snapshots to confirm in this run, each `REGISTRY/DELIVERY` (docs/operations.md).
+    confirm_registry_snapshots: list[str] = Field(default_factory=list)
 
     _settings: Settings | None = PrivateAttr(default=None)
     _rules: Rules | None = PrivateAttr(default=None)
@@ -39,6 +41,7 @@ class PipelineResource(ConfigurableResource):
                 rules=self.rules or None,
                 as_of=self.as_of or None,
                 full_rebuild=self.full_rebuild or None,
+                confirm_registry_snapshots=self.confirm_registry_snapshots,
             )
         return self._settings
 

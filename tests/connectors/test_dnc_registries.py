@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import polars as pl
 
@@ -45,6 +46,106 @@ def test_area_code_number_layout_is_parsed_with_the_registry_country(drop, read)
     assert batch.table("registry_snapshots")["source_record"].to_list() == [None, None]
     assert batch.rejects.height == 0
     assert accounted(batch) == {"us_ftc_20260226.txt": (2, 0, 0), "ca_dncl_20260226.txt": (1, 0, 0)}
+
+
+def test_ftc_files_of_ten_digits_a_line(drop, read):
+    # The FTC's download: one file per area code, ten digits a line, beside the `area code,number` layout.
+    drop(S, D, "us_ftc/212.txt", "2125550141\r\n2125550142\r\n\r\n")
+    drop(S, D, "us_ftc/415.txt", "4155550134\n415555013\n415,5550135\n")
+    batch = read(S)
+    assert listings(batch) == [
+        ("us_ftc", 1, "+12125550141"),
+        ("us_ftc", 1, "+14155550134"),
+        ("us_ftc", 2, "+12125550142"),
+        ("us_ftc", 3, "+14155550135"),
+    ]
+    assert batch.rejects.select("source_file", "source_record", "reason").rows() == [
+        (f"{S}/{D}/us_ftc/415.txt", 2, "bad_registry_line")  # nine digits: neither layout
+    ]
+    assert snapshots(batch) == [("us_ftc", "US", AT, 2), ("us_ftc", "US", AT, 3)]
+    assert accounted(batch) == {"212.txt": (2, 0, 0), "415.txt": (2, 0, 1)}
+
+
+def test_corporate_tps_is_read_like_tps_for_gb(drop, read):
+    drop(S, D, "uk_ctps/ctps_20260226.txt", "0207 3787244\n01134960001 \n")
+    batch = read(S)
+    assert listings(batch) == [("uk_ctps", 1, "+442073787244"), ("uk_ctps", 2, "+441134960001")]
+    assert snapshots(batch) == [("uk_ctps", "GB", AT, 2)]
+
+
+def test_au_wash_answer_with_results(drop, read):
+    # The whole submitted list with its result, header in any case: Registered is listed, Not Registered is
+    # recognised as no listing (skipped), anything else is a bad line.
+    drop(
+        S,
+        D,
+        "au_dncr/WashResult_81723.csv",
+        "\n NUMBER , result \r\n0412345678,Registered\r\n\"0491 570 159\",not registered\r\n"
+        "0491570006, REGISTERED \r\n0491570007,Pending\r\n0491570008\r\n",
+    )
+    batch = read(S)
+    assert listings(batch) == [("au_dncr", 1, "+61412345678"), ("au_dncr", 3, "+61491570006")]
+    assert batch.skips.select("source_record", "reason").rows() == [(2, "not_registered")]
+    assert sorted(batch.rejects.select("source_record", "reason", "detail").rows()) == [
+        (4, "bad_registry_line", "au_dncr wash answer: unknown result 'pending'"),
+        (5, "bad_registry_line", "au_dncr wash answer row: 0491570008"),
+    ]
+    assert snapshots(batch) == [("au_dncr", "AU", AT, 5)]  # the header is no record
+    assert accounted(batch) == {"WashResult_81723.csv": (2, 1, 2)}
+
+
+def test_au_wash_answer_all_not_registered_is_a_snapshot_listing_nobody(drop, read):
+    drop(S, D, "au_dncr/wash.csv", "Number,Result\n0412345678,Not Registered\n")
+    batch = read(S)
+    assert batch.table("registry_listings").height == 0
+    assert snapshots(batch) == [("au_dncr", "AU", AT, 1)]
+    assert batch.rejects.height == 0
+
+
+def test_au_cleaned_list_is_quarantined_whole(drop, read):
+    # The submitted list minus the registered numbers looks like a list of registered numbers: never read.
+    drop(S, D, "au_dncr/wash_81723_cleaned.txt", "0412345678\n0491570159\n")
+    drop(S, D, "au_dncr/Wash_81724_NOT_REGISTERED.csv", "Number,Result\n0412345679,Not Registered\n")
+    batch = read(S)
+    assert batch.table("registry_listings").height == 0
+    assert batch.table("registry_snapshots").height == 0
+    rows = sorted(batch.rejects.select("source_file", "source_record", "reason", "raw").rows(), key=str)
+    cleaned, other = f"{S}/{D}/au_dncr/wash_81723_cleaned.txt", f"{S}/{D}/au_dncr/Wash_81724_NOT_REGISTERED.csv"
+    assert rows == sorted(
+        [
+            (cleaned, 1, "unsupported_wash_answer", "0412345678"),
+            (cleaned, 2, "unsupported_wash_answer", "0491570159"),
+            (cleaned, None, "unsupported_wash_answer", cleaned),
+            (other, 1, "unsupported_wash_answer", "0412345679,Not Registered"),
+            (other, None, "unsupported_wash_answer", other),
+        ],
+        key=str,
+    )
+    assert accounted(batch) == {"wash_81723_cleaned.txt": (0, 0, 2), "Wash_81724_NOT_REGISTERED.csv": (0, 0, 1)}
+
+
+def test_xml_downloads_are_quarantined_file_by_file(drop, read):
+    xml = '<?xml version="1.0"?>\n<numbers>\n  <number>4155550134</number>\n</numbers>\n'
+    drop(S, D, "us_ftc/dnc_415.xml", xml)  # not a file the registry delivers
+    drop(S, D, "us_ftc/dnc_212.txt", xml)  # an XML download saved as .txt: no line fits
+    drop(S, D, "ca_dncl/dncl.txt", "416,5550123\n")
+    batch = read(S)
+    assert listings(batch) == [("ca_dncl", 1, "+14165550123")]
+    assert snapshots(batch) == [("ca_dncl", "CA", AT, 1)]
+    file_level = batch.rejects.filter(pl.col("source_record").is_null())
+    assert sorted(file_level.select("source_file", "reason").rows()) == [
+        (f"{S}/{D}/us_ftc/dnc_212.txt", "unreadable_file"),
+        (f"{S}/{D}/us_ftc/dnc_415.xml", "unexpected_file"),
+    ]
+    assert accounted(batch)["dnc_212.txt"] == (0, 0, 4)
+
+
+def test_file_sha256_is_the_files_bytes(drop, read):
+    path = drop(S, D, "us_ftc/us_ftc_20260226.txt", "415,5550134\n")
+    batch = read(S)
+    assert batch.table("registry_snapshots")["file_sha256"].to_list() == [
+        hashlib.sha256(path.read_bytes()).hexdigest()
+    ]
 
 
 def test_national_layout(drop, read):
@@ -136,7 +237,12 @@ def test_a_file_with_no_readable_line_is_no_snapshot(drop, read):
     drop(S, D, "us_ftc/us_ftc_20260226.txt", "<html>\n<body>Service unavailable</body>\n")
     batch = read(S)
     assert batch.table("registry_snapshots").height == 0
-    assert batch.rejects["reason"].to_list() == ["bad_registry_line", "bad_registry_line"]
+    # each line, and the file as a file: that is what holds the registry's snapshot of this delivery
+    assert sorted(batch.rejects.select("source_record", "reason").rows(), key=str) == [
+        (1, "bad_registry_line"),
+        (2, "bad_registry_line"),
+        (None, "unreadable_file"),
+    ]
     assert accounted(batch) == {"us_ftc_20260226.txt": (0, 0, 2)}
 
 

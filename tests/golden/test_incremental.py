@@ -27,6 +27,8 @@ DERIVED = [
     "suppression",
     "violations",
     "erasure_register",
+    "registry_status",
+    "registry_snapshot_status",
 ]
 
 

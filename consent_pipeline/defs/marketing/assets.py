@@ -12,7 +12,14 @@ from consent_pipeline.defs.metadata import md_table
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 
-UPSTREAM = ["contact_permission", "review_queue", "party_brands", "party_activity", "erasure_register"]
+UPSTREAM = [
+    "contact_permission",
+    "review_queue",
+    "party_brands",
+    "party_activity",
+    "erasure_register",
+    "registry_status",
+]
 
 
 @multi_asset(

@@ -36,7 +36,7 @@ TABLES = {
         AssetSpec(
             "contact_permission",
             group_name="permissions",
-            deps=list(GOLDEN_TABLES),
+            deps=[*GOLDEN_TABLES, "registry_status"],
             description="May this contact point get this purpose from this brand on this channel, and why "
             "(the first applicable row of the decision table, semantics §5).",
             kinds={"duckdb"},
