@@ -275,10 +275,14 @@ def _consent_and_undeliverable(batch: Batch, rel: str, rows: pl.DataFrame) -> pl
         rows,
         bounce & (pl.col("_class") != HARD).fill_null(True),
         "bad_value",
-        pl.format(
-            "status: {}, reason: {} (no 4.x.x or 5.x.x code)",
-            pl.col("status").fill_null(""),
-            pl.col("reason").fill_null(""),
+        pl.when(text("status").is_null() & text("reason").is_null())
+        .then(pl.lit("a bounce without a status or an SMTP reply"))
+        .otherwise(
+            pl.format(
+                "status: {}, reason: {} (no 4.x.x or 5.x.x code)",
+                pl.col("status").fill_null(""),
+                pl.col("reason").fill_null(""),
+            )
         ),
     ).drop("_class")
 

@@ -457,6 +457,7 @@ def test_bad_records_are_quarantined_and_the_rest_carries_on(drop, read):
     assert detail(batch, g, 2) == "group id is empty"
     assert detail(batch, ev, 1) == "event is empty"
     assert detail(batch, ev, 3) == "event: unsubscribed"
+    assert detail(batch, ev, 5) == "a bounce without a status or an SMTP reply"
     assert batch.table("events")["contact_point"].to_list() == ["ok@x.com", "ok2@x.com"]
     assert accounted(batch) == {g: (2, 0, 5), ev: (0, 1, 5)}
 
