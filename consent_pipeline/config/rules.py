@@ -157,7 +157,7 @@ class TwilioKeywords(_Model):
                 if not form:
                     raise ValueError(f"{kind}.{i}: {word!r} has no letters or digits to match")
                 if seen.get(form, kind) != kind:
-                    raise ValueError(f"{kind}.{i}: {word!r} is also a {seen[form]} keyword")
+                    raise ValueError(f"{kind}.{i}: {word!r} is already in {seen[form]}")
                 seen[form] = kind
         return self
 

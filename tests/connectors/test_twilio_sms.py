@@ -378,7 +378,7 @@ def test_keyword_rules_are_validated(tmp_path: Path):
     with pytest.raises(RulesError) as err:
         load_rules(clash)
     assert err.value.file.endswith("twilio_sms.yaml") and "keywords" in err.value.key
-    assert "opt_in.5: 'Arrêt' is also a opt_out keyword" in err.value.problem
+    assert "opt_in.5: 'Arrêt' is already in opt_out" in err.value.problem
     national = edited(
         tmp_path / "b",
         "mappings/twilio_sms.yaml",
