@@ -472,6 +472,24 @@ def test_truncated_array_keeps_the_elements_before_the_break(drop, read):
     assert accounted(batch) == {"global_unsubscribes.json": (1, 0, 1)}
 
 
+def test_null_and_nested_arrays_are_rejected_not_lost(drop, read):
+    drop(
+        S, D, "global_unsubscribes.json", json.dumps([{"created": T1, "email": "a@x.com"}, None, ["b@x.com"]])
+    )
+    drop(S, D, "group_101_unsubscribes.json", json.dumps(["c@x.com", None, ["d@x.com"]]))
+    batch = read(S)
+    assert reasons(batch) == [
+        ("global_unsubscribes.json", 2, "bad_json_type"),
+        ("global_unsubscribes.json", 3, "bad_json_type"),
+        ("group_101_unsubscribes.json", 2, "bad_json_type"),
+        ("group_101_unsubscribes.json", 3, "bad_json_type"),
+    ]
+    assert accounted(batch) == {
+        "global_unsubscribes.json": (1, 0, 2),
+        "group_101_unsubscribes.json": (1, 0, 2),
+    }
+
+
 def test_unexpected_file_is_reported(drop, read):
     drop(S, D, "suppressions_export.csv", "email\na@x.com\n")
     batch = read(S)
