@@ -24,4 +24,4 @@ CUSTOMER_TYPES = ("customer", "prospect")
 ACTIVITY_KINDS = ("purchase", "inquiry", "contract_start", "contract_end", "cancellation")
 # Proof that a party controls a contact point, or that it works.
 EVIDENCE_KINDS = ("double_opt_in", "account_login", "inbound_message")
-UNDELIVERABLE_REASONS = ("bounce", "cleaned")
+UNDELIVERABLE_REASONS = ("bounce", "cleaned", "invalid")

@@ -6,13 +6,15 @@ cross-reference (brands, purposes, channels) and fails with one message naming t
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class RulesError(ValueError):
@@ -141,16 +143,47 @@ class TwilioSender(_Model):
     purposes: list[str]
 
 
+def twilio_keyword_form(word: str) -> str:
+    """How a Twilio keyword is compared (the connector compares bodies the same way): compatibility forms and
+    accents dropped, lower case, trimmed, trailing punctuation ignored."""
+    decomposed = unicodedata.normalize("NFKD", word.replace("\u2019", "'"))
+    form = "".join(c for c in decomposed if not unicodedata.category(c).startswith("M")).lower().strip()
+    while form and (form[-1].isspace() or unicodedata.category(form[-1]).startswith("P")):
+        form = form[:-1]
+    return form
+
+
 class TwilioKeywords(_Model):
     opt_out: list[str]
     opt_in: list[str]
     help: list[str]
+
+    @model_validator(mode="after")
+    def _one_meaning_each(self) -> TwilioKeywords:
+        seen: dict[str, str] = {}
+        for kind in ("opt_out", "opt_in", "help"):
+            for i, word in enumerate(getattr(self, kind)):
+                form = twilio_keyword_form(word)
+                if not form:
+                    raise ValueError(f"{kind}.{i}: {word!r} has no letters or digits to match")
+                if seen.get(form, kind) != kind:
+                    raise ValueError(f"{kind}.{i}: {word!r} is already in {seen[form]}")
+                seen[form] = kind
+        return self
 
 
 class TwilioMap(_Model):
     senders: dict[str, TwilioSender]
     keywords: TwilioKeywords
     free_text_revocation_phrases: list[str]
+
+    @field_validator("senders")
+    @classmethod
+    def _e164(cls, senders: dict[str, TwilioSender]) -> dict[str, TwilioSender]:
+        for number in senders:
+            if not re.fullmatch(r"\+[1-9][0-9]{6,14}", number):
+                raise ValueError(f"{number!r} is not an E.164 number (`+`, country code, digits; quote it)")
+        return senders
 
 
 class PreferenceCentreMap(_Model):

@@ -463,6 +463,10 @@ def _decode(
             rejects.append(rejects_for(idx, reason or INVALID, raw, pieces[idx[0] - 1].detail))
         if not scalars:
             rejects.append(rejects_for(nums.filter(scalar_mask), NOT_OBJECT, raw, "not a JSON object"))
+        # null and nested arrays are no record of any feed, scalars or not: rejected, never lost
+        other = [i + 1 for i, k in enumerate(kinds) if k == "other"]
+        if other:
+            rejects.append(rejects_for(other, NOT_OBJECT, raw, "not a JSON object"))
     frame, mistyped = _objects(raw, nums, objects, dtype)
     if mistyped.len():
         rejects.append(rejects_for(mistyped, NOT_OBJECT, raw, "a field holds another JSON type than expected"))
