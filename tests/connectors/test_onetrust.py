@@ -17,6 +17,7 @@ from consent_pipeline.config.rules import RulesError
 from consent_pipeline.core.ingest import read_source
 from tests.conftest import ROOT, SCENARIOS
 from tests.connectors.ledger import accounted
+from tests.helpers import rows, run
 
 S = "onetrust"
 D = "2026-02-20T020000Z"
@@ -743,3 +744,59 @@ def test_an_undated_opt_out_is_kept_at_the_delivery_time(drop, read):
     assert rejects(batch) == [(2, "bad_timestamp", "interactionDate: 10/02/2026")]
     assert batch.table("subject_profiles")["observed_ts"].to_list() == [received, received]
     assert accounted(batch) == {F: (2, 0, 0)}
+
+
+# --- through the whole pipeline ---------------------------------------------------------------------
+
+CUSTOMERS = (
+    "customer_id,household_id,is_primary_holder,first_name,last_name,email,mobile_phone,home_phone,"
+    "address_line1,city,state_province,postal_code,country,customer_type,brands,created_at,updated_at\n"
+    "C1,,true,Jane,Doe,jane@example.co.uk,07700 900123,,1 High St,Leeds,,LS1 1AA,GB,customer,"
+    "lakeside_motors,2024-01-01T10:00:00Z,2026-01-05T10:00:00Z\n"
+)
+
+
+def test_an_unmapped_topic_never_turns_an_sms_opt_out_into_a_permission(tmp_path: Path, landing: Path, drop):
+    drop("customer_master", "2026-01-06T020000Z", "customers_0001.csv", CUSTOMERS)
+    # a fresh TPS snapshot: without it every GB sms key would be registry_stale whatever the consent
+    drop("dnc_registries", "2026-02-25T030000Z", "uk_tps/uk_tps_20260225.txt", "0113 4960000\n")
+    sms_out = receipt(
+        guid_purpose(tx="CHANGE_PREFERENCES", topics=[(SMS_T, "OPT_OUT")]),
+        rid="r-1",
+        interaction="2026-02-09T10:00:00Z",
+    )
+    later = receipt(
+        guid_purpose(tx="CONFIRMED", topics=[(EMAIL_T, "OPT_IN"), (ODD_T, "OPT_IN")]),
+        rid="r-2",
+        interaction="2026-02-19T10:00:00Z",
+    )
+    drop(S, "2026-02-10T020000Z", F, array(sms_out))
+    drop(S, D, "receipts_0002.json", array(later))
+    warehouse = tmp_path / "w.duckdb"
+    run(landing, warehouse, "2026-03-01T06:00:00Z")
+    key = ("C1", "marketing.offers", BRAND)
+    permission = rows(
+        warehouse,
+        "SELECT channel, contact_point, allowed, reason FROM contact_permission"
+        " WHERE party_id = ? AND purpose = ? AND brand = ? AND channel IN ('email', 'sms') ORDER BY channel",
+        list(key),
+    )
+    assert permission == [
+        ("email", "jane@example.co.uk", True, "express_consent"),  # the mapped topic's own opt-in
+        ("sms", "+447700900123", False, "opted_out"),  # the purpose-level opt-in does not reach sms
+    ]
+    current = rows(
+        warehouse,
+        "SELECT channel, status, event_ts FROM consent_current"
+        " WHERE contact_point = '+447700900123' AND purpose = 'marketing.offers' ORDER BY channel",
+    )
+    assert current == [("sms", "opt_out", dt.datetime(2026, 2, 9, 10))]
+    assert rows(warehouse, "SELECT source_record, reason FROM quarantine WHERE source = 'onetrust'") == [
+        (1, "unmapped_topic")
+    ]
+    ledger = rows(
+        warehouse,
+        "SELECT source_file, rows_read, rows_accepted, rows_skipped, rows_duplicate, rows_quarantined"
+        " FROM ingest_ledger WHERE source = 'onetrust' ORDER BY source_file",
+    )
+    assert [r[1:] for r in ledger] == [(1, 1, 0, 0, 0), (1, 1, 0, 0, 0)]

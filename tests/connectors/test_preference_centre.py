@@ -14,6 +14,7 @@ from consent_pipeline.config import Rules
 from consent_pipeline.core.ingest import read_source
 from tests.conftest import SCENARIOS
 from tests.connectors.ledger import accounted, ingest
+from tests.helpers import rows, run
 
 S = "preference_centre"
 D = "2026-02-20T020000Z"
@@ -770,3 +771,87 @@ def test_an_opt_out_without_a_usable_time_is_estimated(drop, read):
         )
     ]
     assert accounted(batch) == {F: (1, 0, 0)}
+
+
+# --- through the whole pipeline ---------------------------------------------------------------------
+
+CUSTOMERS = (
+    "customer_id,household_id,is_primary_holder,first_name,last_name,email,mobile_phone,home_phone,"
+    "address_line1,city,state_province,postal_code,country,customer_type,brands,created_at,updated_at\n"
+    "100002,,true,Cal,Lee,cal@example.co.uk,07700 900456,,1 High St,Leeds,,LS1 1AA,GB,customer,"
+    "lakeside_home,2024-01-01T10:00:00Z,2026-01-05T10:00:00Z\n"
+)
+
+
+def ms(text: str) -> int:
+    return int(dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp() * 1000)
+
+
+def test_sap_export_through_the_pipeline(tmp_path: Path, landing: Path, drop):
+    """A customer (numeric customerId in SAP) opts in by email and out of sms; a later capture holds an
+    unknown statement, an sms OptIn (held back: the unknown statement might have been about it) and an
+    email OptOut whose time is garbled (kept at the delivery's time, estimated)."""
+    drop("customer_master", "2026-01-06T020000Z", "customers_0001.csv", CUSTOMERS)
+    drop("dnc_registries", "2026-02-25T030000Z", "uk_tps/uk_tps_20260225.txt", "0113 4960000\n")
+    phones = [{"number": "+44 7700 900456", "type": "mobile"}]
+
+    def cal(updated: str, **kw: Any) -> str:
+        record = json.loads(
+            account(email="Cal@Example.co.uk", phones=phones, uid="U-cal", updated=None, **kw)
+        )
+        record["data"] = {"customerId": 100002}
+        record["lastUpdatedTimestamp"] = ms(updated)
+        return json.dumps(record)
+
+    first = cal(
+        "2026-02-05T10:00:00",
+        subscriptions={"lakeside_home.offers": sub()},
+        communications={
+            "s": comm("lakeside_home_offers", "sms", "OptOut", modified=ms("2026-02-05T10:00:00"))
+        },
+    )
+    later = cal(
+        "2026-02-19T10:00:00",
+        preferences={"sms": {"lakeside_pets": {"offers": pref(True)}}, "terms": {"tos": pref(True)}},
+        communications={
+            "s": comm("lakeside_home_offers", "sms", "OptIn", action=ms("2026-02-18T10:00:00")),
+            "e": comm("lakeside_home_offers", "email", "OptOut", modified="19/02/2026 10:00"),
+        },
+    )
+    drop(S, "2026-02-10T020000Z", "accounts_0001.jsonl", envelope(first))
+    drop(S, D, "accounts_0002.jsonl", envelope(later) + FAILED)
+    warehouse = tmp_path / "w.duckdb"
+    run(landing, warehouse, "2026-03-01T06:00:00Z")
+    permission = rows(
+        warehouse,
+        "SELECT channel, contact_point, allowed, reason FROM contact_permission WHERE party_id = '100002'"
+        " AND purpose = 'marketing.offers' AND brand = 'lakeside_home' AND channel IN ('email', 'sms')"
+        " ORDER BY channel",
+    )
+    assert permission == [
+        ("email", "cal@example.co.uk", False, "opted_out"),
+        ("sms", "+447700900456", False, "opted_out"),
+    ]
+    events = rows(
+        warehouse,
+        "SELECT channel, status, event_ts, event_ts_estimated FROM consent_events WHERE party_id = '100002'"
+        " AND purpose = 'marketing.offers' ORDER BY event_ts, channel",
+    )
+    assert events == [
+        ("sms", "opt_out", dt.datetime(2026, 2, 5, 10), False),
+        ("email", "opt_in", t(CONFIRM), False),
+        ("email", "opt_out", RECEIVED, True),  # the garbled lastModified: the delivery's time
+    ]
+    assert rows(
+        warehouse, "SELECT source_record, reason FROM quarantine WHERE source = ? ORDER BY 1", [S]
+    ) == [
+        (1, "unmapped_preference"),
+        (2, "api_error"),
+    ]
+    ledger = rows(
+        warehouse,
+        "SELECT rows_read, rows_accepted, rows_skipped, rows_duplicate, rows_quarantined FROM ingest_ledger"
+        " WHERE source = ? ORDER BY source_file",
+        [S],
+    )
+    assert ledger == [(1, 1, 0, 0, 0), (2, 1, 0, 0, 1)]
