@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 
 from consent_pipeline.canonical import Batch
-from consent_pipeline.config import Rules
+from consent_pipeline.config import Rules, load_rules
+from consent_pipeline.config.rules import RulesError
 from consent_pipeline.core.ingest import read_source
-from tests.conftest import SCENARIOS
+from tests.conftest import ROOT, SCENARIOS
 from tests.connectors.ledger import accounted, ingest
 from tests.helpers import rows, run
 
@@ -855,3 +858,19 @@ def test_sap_export_through_the_pipeline(tmp_path: Path, landing: Path, drop):
         [S],
     )
     assert ledger == [(1, 1, 0, 0, 0), (2, 1, 0, 0, 1)]
+
+
+def test_a_mapped_preference_under_a_mandatory_prefix_is_a_rules_error(tmp_path: Path):
+    root = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", root)
+    path = root / "mappings" / "preference_centre.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "preferences:\n",
+            "preferences:\n  terms.tos: {channel: email, brand: lakeside_home, purpose: marketing.offers}\n",
+        )
+    )
+    with pytest.raises(
+        RulesError, match=r"preference_centre.yaml: preferences\.terms\.tos: is a mandatory statement"
+    ):
+        load_rules(root)
