@@ -189,13 +189,33 @@ class TwilioMap(_Model):
 class PreferenceCentreMap(_Model):
     subscriptions: dict[str, ChannelBrandPurpose]
     preferences: dict[str, ChannelBrandPurpose]
+    # SAP's topic model: communications topic -> the entry's `channel` -> scope.
+    communications: dict[str, dict[str, ChannelBrandPurpose]] = Field(default_factory=dict)
+    # Preference id prefixes of the mandatory statements (terms of service, privacy policy): no consent to
+    # communications, recognised and ignored.
+    mandatory_statements: list[str] = Field(default_factory=list)
+
+
+class OneTrustOption(_Model):
+    """What a selected option of a custom preference decides, for the purpose that holds it."""
+
+    channel: str
+    status: Literal["opt_in", "opt_out"]
+
+
+class OneTrustCustomPreference(_Model):
+    # option Id -> its decision, or `ignore` (selected, it decides nothing)
+    options: dict[str, OneTrustOption | Literal["ignore"]]
 
 
 class OneTrustMap(_Model):
     brand: str
     purposes: dict[str, str]
+    # TopicId -> channel (a TopicId that is a channel name is that channel unless mapped here)
     topics: dict[str, str]
     default_channels: list[str]
+    # CustomPreferences Id -> its options, or `ignore` (a preference that is no consent)
+    custom_preferences: dict[str, OneTrustCustomPreference | Literal["ignore"]] = Field(default_factory=dict)
 
 
 class CallCentreMap(_Model):
@@ -617,6 +637,22 @@ def _cross_check(root: Path, company: CompanyFile, policies: PoliciesFile, m: Ma
             c.channel(mp("preference_centre"), f"{kind}.{sid}.channel", s.channel, star)
             c.brand(mp("preference_centre"), f"{kind}.{sid}.brand", s.brand, star)
             c.purpose(mp("preference_centre"), f"{kind}.{sid}.purpose", s.purpose)
+    for topic, channels in m.preference_centre.communications.items():
+        for sap_channel, s in channels.items():
+            key = f"communications.{topic}.{sap_channel}"
+            c.channel(mp("preference_centre"), f"{key}.channel", s.channel)
+            c.brand(mp("preference_centre"), f"{key}.brand", s.brand)
+            c.purpose(mp("preference_centre"), f"{key}.purpose", s.purpose)
+    for i, prefix in enumerate(m.preference_centre.mandatory_statements):
+        if not prefix.strip(". "):
+            raise RulesError(mp("preference_centre"), f"mandatory_statements.{i}", "must not be empty")
+        for pid in m.preference_centre.preferences:
+            if pid == prefix or pid.startswith(prefix + "."):
+                raise RulesError(
+                    mp("preference_centre"),
+                    f"preferences.{pid}",
+                    f"is a mandatory statement (mandatory_statements: {prefix!r}), never consent",
+                )
     c.brand(mp("onetrust"), "brand", m.onetrust.brand)
     for pid, p in m.onetrust.purposes.items():
         c.purpose(mp("onetrust"), f"purposes.{pid}", p)
@@ -624,6 +660,20 @@ def _cross_check(root: Path, company: CompanyFile, policies: PoliciesFile, m: Ma
         c.channel(mp("onetrust"), f"topics.{tid}", ch)
     for i, ch in enumerate(m.onetrust.default_channels):
         c.channel(mp("onetrust"), f"default_channels.{i}", ch)
+    for what, ids in (
+        ("purposes", m.onetrust.purposes),
+        ("topics", m.onetrust.topics),
+        ("custom_preferences", m.onetrust.custom_preferences),
+    ):
+        seen: dict[str, str] = {}
+        for key in ids:  # ids are matched whatever their case
+            if key.lower() in seen:
+                raise RulesError(mp("onetrust"), f"{what}.{key}", f"the same id as {seen[key.lower()]!r}")
+            seen[key.lower()] = key
+    for pid, pref in m.onetrust.custom_preferences.items():
+        for oid, opt in pref.options.items() if isinstance(pref, OneTrustCustomPreference) else []:
+            if isinstance(opt, OneTrustOption):
+                c.channel(mp("onetrust"), f"custom_preferences.{pid}.options.{oid}.channel", opt.channel)
     for q, qm in m.call_centre.questions.items():
         c.channel(mp("call_centre"), f"questions.{q}.channel", qm.channel, star=True)
         c.purpose(mp("call_centre"), f"questions.{q}.purpose", qm.purpose)
