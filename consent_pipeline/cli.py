@@ -74,6 +74,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not settings.landing.is_dir():
         raise CliError(f"landing directory {settings.landing} does not exist")
     rules = load_rules(settings.rules)  # fail before starting anything when the rules are invalid
+    from consent_pipeline.core.ingest import check_file_rules
+
+    check_file_rules(rules)
     registries = list(rules.mapping("dnc_registries").registries)
     confirm = tuple(_registry_snapshot(v, registries) for v in args.confirm_registry_snapshot or ())
     if confirm:

@@ -29,6 +29,14 @@ SOURCES: tuple[str, ...] = (
 )
 
 
+def file_kinds(source: str, rules: object) -> list[str]:
+    """The kinds of file a source's connector reads (each needs its patterns in rules/files.yaml)."""
+    module = connector(source)
+    if hasattr(module, "file_kinds"):  # kinds that come from the company's mapping (registries)
+        return list(module.file_kinds(rules))
+    return list(getattr(module, "KINDS", ())) or [module.KIND]
+
+
 def connector(source: str) -> ModuleType:
     """The connector module of a source."""
     if source not in SOURCES:

@@ -62,6 +62,11 @@ FILE_PROBLEMS = ("unreadable_file", "truncated")
 LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source_record_id")
 
 
+def file_kinds(rules: Rules) -> list[str]:
+    """One kind of file per registry of the mapping: its folder's patterns in rules/files.yaml."""
+    return list(rules.mapping(SOURCE).registries)
+
+
 def parse(delivery: Delivery, rules: Rules) -> Batch:
     batch = Batch(SOURCE)
     registries: dict[str, Registry] = rules.mapping(SOURCE).registries

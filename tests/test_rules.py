@@ -106,3 +106,31 @@ def test_cli_stops_with_one_line_naming_file_and_key(tmp_path: Path) -> None:
 def test_registry_snapshot_share_defaults_to_half(tmp_path: Path) -> None:
     root = edited(tmp_path, "policies.yaml", lambda d: d.pop("registry_snapshots"))
     assert load_rules(root).policies.registry_snapshots.max_unlisted_share == 0.5
+
+
+FILE_CASES: list[tuple[Callable[[Any], None], str]] = [
+    (lambda d: d["mailchimp"]["files"].pop("cleaned"), "mailchimp.files.cleaned: required key is missing"),
+    (lambda d: d["mailchimp"]["files"].update(bounced=["x_*.csv"]), "mailchimp.files.bounced: unknown kind"),
+    (lambda d: d.update(fax_gateway={"files": {"faxes": ["*.tif"]}}), "fax_gateway: unknown source"),
+    (lambda d: d["pos"]["files"].update(receipts=[]), "pos.files: receipts: at least one pattern"),
+    (lambda d: d["pos"]["files"].update(receipts=["../*.csv"]), "pos.files: receipts: '../*.csv' is not a file"),
+    (lambda d: d["sendgrid"].update(envelope=["result"]), "sendgrid.envelope: unknown key"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), FILE_CASES, ids=[m.split(":")[0] for _, m in FILE_CASES])
+def test_file_patterns_are_checked_before_anything_is_read(
+    tmp_path: Path, change: Callable[[Any], None], message: str
+) -> None:
+    """rules/files.yaml against the connectors: every kind they read has patterns, nothing else is named."""
+    root = edited(tmp_path, "files.yaml", change)
+    (tmp_path / "landing").mkdir()
+    run = subprocess.run(
+        [str(CLI), "run", "--rules", str(root), "--landing", str(tmp_path / "landing"),
+         "--warehouse", str(tmp_path / "w.duckdb"), "--extracts", str(tmp_path / "x")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "files.yaml: " + message in lines[0], lines
+    assert not (tmp_path / "w.duckdb").exists()

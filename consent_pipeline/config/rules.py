@@ -554,7 +554,7 @@ def _parse(model: type[_Model], path: Path, data: Any) -> Any:
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
-        problem = err["msg"]
+        problem = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             problem = "required key is missing"
         elif err["type"] == "extra_forbidden":
@@ -743,7 +743,7 @@ def _parse_files(path: Path) -> dict[str, SourceFiles]:
             err = exc.errors()[0]
             key = ".".join(str(p) for p in (source, *err["loc"]))
             problem = {"missing": "required key is missing", "extra_forbidden": "unknown key"}.get(
-                err["type"], err["msg"]
+                err["type"], err["msg"].removeprefix("Value error, ")
             )
             raise RulesError(path, key, problem) from None
     return out

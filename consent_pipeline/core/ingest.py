@@ -18,7 +18,7 @@ from consent_pipeline.core.event_times import settle_event_times
 from consent_pipeline.core.landing import Known, discover
 from consent_pipeline.core.normalise import normalise_batch
 from consent_pipeline.core.validate import validate_batch
-from source_connectors import connector
+from source_connectors import SOURCES, connector, file_kinds
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,26 @@ def read_source(
     validate_batch(batch, rules)
     _fill_raw(batch)
     return batch
+
+
+def check_file_rules(rules: Rules) -> None:
+    """Every kind of file each connector reads has its patterns in rules/files.yaml (RulesError naming the
+    key otherwise): checked when a run starts, before anything is read."""
+    for source in SOURCES:
+        spec = rules.source_files(source)
+        for kind in file_kinds(source, rules):
+            if kind not in spec.files:
+                raise RulesError(rules.files_path, f"{source}.files.{kind}", "required key is missing")
+        for kind in spec.files:
+            if kind not in file_kinds(source, rules):
+                raise RulesError(
+                    rules.files_path,
+                    f"{source}.files.{kind}",
+                    f"unknown kind (the {source} connector reads: {', '.join(file_kinds(source, rules))})",
+                )
+    for source in rules.files:
+        if source not in SOURCES:
+            raise RulesError(rules.files_path, source, f"unknown source (known: {', '.join(SOURCES)})")
 
 
 # File-level quarantine reasons of files without a ledger row that a run does not look at again.

@@ -6,6 +6,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from consent_pipeline.config import Rules, Settings, load_rules
+from consent_pipeline.core.ingest import check_file_rules
 from consent_pipeline.warehouse import Warehouse
 
 
@@ -48,7 +49,9 @@ class PipelineResource(ConfigurableResource):
     @property
     def company_rules(self) -> Rules:
         if self._rules is None:
-            self._rules = load_rules(self.settings.rules)
+            rules = load_rules(self.settings.rules)
+            check_file_rules(rules)
+            self._rules = rules
         return self._rules
 
     @property
