@@ -151,7 +151,8 @@ def _line_pieces(lines: list[str], env: Envelopes, complete: bool) -> list[_Piec
         whole = complete or i < len(lines) - 1  # only the last line of a file can be cut off
         if line.lstrip().startswith("{"):
             # One object a line: the line is the record, damaged or not (its nested objects are no records).
-            piece = _decode_text(line.strip())
+            # An array written one element a line ends its lines with `,` (and its last with `]`).
+            piece = _decode_text(_element_line(line))
             if piece.reason is None:
                 out.extend(_open(piece.value, env))
                 continue
@@ -224,6 +225,18 @@ def _piece(value: object) -> _Piece:
 def _too_deep(text: str) -> bool:
     # Counting brackets is cheap; only a record with more of them than the limit is walked.
     return text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH
+
+
+def _element_line(line: str) -> str:
+    text = line.strip()
+    if text.endswith(","):
+        return text[:-1].rstrip()
+    if text.endswith("]") and not text.endswith("]}"):
+        try:
+            json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            return text[:-1].rstrip()
+    return text
 
 
 def _open_at_end(line: str) -> bool:
