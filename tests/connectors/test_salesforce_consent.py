@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
+import pytest
 
 from consent_pipeline.canonical import Batch
+from consent_pipeline.config import load_rules
+from consent_pipeline.config.rules import RulesError
 from consent_pipeline.core.ingest import read_source
 from tests.conftest import SCENARIOS
 from tests.connectors.ledger import accounted
+from tests.test_rules import edited
 
 S = "salesforce_consent"
 D = "2026-02-20T020000Z"
@@ -360,3 +365,42 @@ def test_public_scenarios(rules):
         ("C100101", "marketing.offers", "lakeside_home", dt.datetime(2026, 2, 5, 10)),
         ("C100101", "marketing.newsletter", "lakeside_home", dt.datetime(2026, 2, 8, 9, 30)),
     ]
+
+
+SF_RULES = "mappings/salesforce_consent.yaml"
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "problem"),
+    [
+        # The 18-character form is not a key: ids match on their first 15 characters.
+        (
+            lambda d: d["record_ids"]["data_use_purposes"].update({"0ZW5e0000004AzZAAA": "Marketing"}),
+            "record_ids.data_use_purposes",
+            "15-character",
+        ),
+        (
+            lambda d: d["record_ids"]["engagement_channels"].update({"0dB5e0000008Q-Z": "Email"}),
+            "record_ids.engagement_channels",
+            "15-character",
+        ),
+        (
+            lambda d: d["record_ids"]["data_use_purposes"].update({"0ZW5e0000004AzZ": "Loyalty Club"}),
+            "record_ids.data_use_purposes.0ZW5e0000004AzZ",
+            "unknown name 'Loyalty Club'",
+        ),
+        (
+            lambda d: d["record_ids"]["business_brands"].update({"0mB5e0000002LzZ": "lakeside_home"}),
+            "record_ids.business_brands.0mB5e0000002LzZ",
+            "unknown name 'lakeside_home'",
+        ),
+    ],
+    ids=["18-characters", "not-alphanumeric", "unknown-purpose-name", "brand-id-not-display-name"],
+)
+def test_record_id_table_is_validated(tmp_path: Path, change, key: str, problem: str) -> None:
+    root = edited(tmp_path, SF_RULES, change)
+    with pytest.raises(RulesError) as err:
+        load_rules(root)
+    assert err.value.file == str(root / SF_RULES)
+    assert key in err.value.key
+    assert problem in err.value.problem
