@@ -251,12 +251,22 @@ CONTACT_EVIDENCE = _spec(
 
 UNDELIVERABLE = _spec(
     "undeliverable",
-    {"contact_point": S, "contact_point_type": S, "since_ts": TS, "reason": S, "detail": S},
+    {
+        "contact_point": S,
+        "contact_point_type": S,
+        "since_ts": TS,
+        "reason": S,
+        "detail": S,
+        # The source gave no usable time: since_ts is the first delivery that showed it (a Mailchimp cleaned
+        # member without CLEAN_TIME), and a later delivery of the same record is a duplicate.
+        "first_sighting": B,
+    },
     identity=("source", "contact_point", "since_ts", "reason"),
     contacts=(_CP,),
     keep_row="all",
     times=("since_ts",),
     required=("since_ts", "reason"),
+    sighting=("since_ts", "first_sighting"),
 )
 
 REGISTRY_SNAPSHOTS = _spec(
