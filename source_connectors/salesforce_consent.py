@@ -180,7 +180,7 @@ def _not_deleted(batch: Batch, rel: str, rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _bad_deleted(batch: Batch, rel: str, rows: pl.DataFrame) -> pl.DataFrame:
-    """Records whose IsDeleted cannot be read are rejected (they may be deleted)."""
+    """Records whose IsDeleted cannot be read may be deleted: rejected."""
     return reject_where(
         batch,
         rel,
@@ -207,7 +207,7 @@ def _detail(col: str) -> pl.Expr:
 def _individuals(
     batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, rules: Rules
 ) -> pl.DataFrame:
-    rows = _bad_deleted(batch, rel, _not_deleted(batch, rel, rows))
+    rows = _not_deleted(batch, rel, rows)
     rows = rows.with_columns(
         sf_id("Id").alias("party_ref"),
         text("CustomerId__c").alias("party_id"),
@@ -219,6 +219,12 @@ def _individuals(
     rows = reject_where(
         batch, rel, rows, pl.col("party_id").is_null(), "missing_value", "CustomerId__c is empty"
     )
+    base = with_lineage(rows, delivery, rel, text("Id"))
+    # "Don't Market" is an opt-out: it stands on a record that may be deleted, and without a usable time it
+    # takes effect at the delivery's time (estimated: core/event_times.py).
+    batch.add("events", _dont_market(base.filter(pl.col("dont_market")), rules))
+    # Nothing else of a record that may be deleted is read (a rejected part when it opted out).
+    rows = _bad_deleted(batch, rel, rows)
     # The link holds whatever the time: consents of this delivery still find their customer.
     links = rows.select("party_ref", "party_id")
     # A bad flag is a rejected part: the link and the other flag stand.
@@ -232,9 +238,7 @@ def _individuals(
             pl.format(f"{column}: {{}}", pl.col(column)),
         )
     base = with_lineage(rows, delivery, rel, text("Id"))
-    # "Don't Market" is an opt-out: without a usable time it still takes effect (at the delivery's time,
-    # estimated: core/event_times.py). Everything else of the record needs its time.
-    batch.add("events", _dont_market(base.filter(pl.col("dont_market")), rules))
+    # The link and the erasure need their time.
     timed = reject_where(
         batch,
         rel,

@@ -630,17 +630,25 @@ def test_deleted_individuals_and_dont_market_without_a_time(drop, read):
         "Id,IsDeleted,CustomerId__c,HasOptedOutSolicit,ShouldForget,LastModifiedDate,SystemModstamp\n"
         f"0PK1,true,C1,true,true,{T},{T}\n"  # deleted: nothing of it counts
         "0PK2,false,C2,true,false,,\n"  # Don't Market without a time: estimated at the delivery's time
-        f"0PK3,maybe,C3,true,false,{T},{T}\n",  # may be deleted: not read
+        f"0PK3,maybe,C3,true,true,{T},{T}\n"  # may be deleted: only its opt-out is read
+        f"0PK4,maybe,C4,false,true,{T},{T}\n",
     )
     batch = read(S)
-    assert batch.table("events").select("party_id", "status", "event_ts", "event_ts_estimated").rows() == [
-        ("C2", "opt_out", dt.datetime(2026, 2, 20, 2), True)
+    assert batch.table("events").sort("source_record").select(
+        "party_id", "status", "event_ts", "event_ts_estimated"
+    ).rows() == [
+        ("C2", "opt_out", dt.datetime(2026, 2, 20, 2), True),
+        ("C3", "opt_out", dt.datetime(2026, 2, 10, 10), False),
     ]
     assert batch.table("erasure_requests").height == 0
     assert batch.table("party_links").height == 0  # the link needs its time (as before)
-    assert reasons(batch) == [("Individual_1.csv", 2, "bad_timestamp"), ("Individual_1.csv", 3, "bad_value")]
+    assert reasons(batch) == [
+        ("Individual_1.csv", 2, "bad_timestamp"),
+        ("Individual_1.csv", 3, "bad_value"),
+        ("Individual_1.csv", 4, "bad_value"),
+    ]
     assert batch.skips.select("source_record", "reason").rows() == [(1, "deleted")]
-    assert accounted(batch) == {"Individual_1.csv": (1, 1, 1)}
+    assert accounted(batch) == {"Individual_1.csv": (2, 1, 1)}
 
 
 def test_unreadable_is_deleted_keeps_an_opt_out_only(drop, read):
