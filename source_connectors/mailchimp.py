@@ -1,9 +1,12 @@
-"""Mailchimp audience exports (feeds.md §3): `<kind>_members_export_<audience>.csv`.
+"""Mailchimp audience exports (feeds.md §3): `<status>_members_export_<audience>.csv` (older exports) and
+`<status>_email_audience_export_<audience>.csv` (current ones): the patterns are rules (rules/files.yaml).
 
 The audience id in the file name gives the brand and purpose. Subscribed members are opt-ins (confirmed by
-double opt-in when CONFIRM_TIME is set, imported when neither OPTIN_TIME nor CONFIRM_TIME is), unsubscribed
-members opt-outs, cleaned members undeliverable addresses. Each export is a full snapshot: a member seen
-again yields the same rows, which the event log counts as duplicates.
+double opt-in when CONFIRM_TIME is set, imported when neither OPTIN_TIME nor CONFIRM_TIME is: dated at the
+first snapshot that showed them), unsubscribed members opt-outs (without a usable UNSUB_TIME: at the
+delivery's time, estimated), cleaned members undeliverable addresses, nonsubscribed members (transactional
+contacts) no decision. Each export is a full snapshot: a member seen again yields the same rows, which the
+event log counts as duplicates.
 """
 
 from __future__ import annotations
@@ -101,36 +104,24 @@ def _members(
     name, raw_time = _when(kind)
     rows = rows.with_columns(
         text(EMAIL).alias("email"), name.alias("time_column"), raw_time.alias("time_text")
-    ).with_columns(utc_text(pl.col("time_text")).alias("ts"))
-    rows = reject_where(batch, rel, rows, pl.col("email").is_null(), "missing_value", f"{EMAIL} is empty")
-    rows = reject_where(
-        batch,
-        rel,
-        rows,
-        pl.col("ts").is_null(),
-        "bad_timestamp",
-        pl.format("{}: {}", pl.col("time_column"), pl.col("time_text").fill_null("")),
+    ).with_columns(
+        utc_text(pl.col("time_text")).alias("ts"),
+        pl.format("{}: {}", pl.col("time_column"), pl.col("time_text").fill_null("")).alias("time_detail"),
     )
+    rows = reject_where(batch, rel, rows, pl.col("email").is_null(), "missing_value", f"{EMAIL} is empty")
     base = with_lineage(rows, delivery, rel, text("LEID")).with_columns(
         pl.col(EMAIL).alias("cp_raw"), pl.lit("email").alias("contact_point_type")
     )
     if kind == "cleaned":
-        batch.add(
-            "undeliverable",
-            base.select(
-                *LINEAGE_COLS,
-                "cp_raw",
-                "contact_point_type",
-                pl.col("ts").alias("since_ts"),
-                pl.lit("cleaned").alias("reason"),
-            ),
-        )
+        batch.add("undeliverable", _cleaned(base))
     else:
+        # A time that cannot be read goes to the core as none: an opt-out then takes effect at the
+        # delivery's time (estimated), an opt-in is quarantined (core/event_times.py).
         events = _events(base, kind, target)
         batch.add("events", events)
         batch.add(
             "contact_evidence",
-            events.filter(pl.col("double_opt_in")).select(
+            events.filter(pl.col("double_opt_in") & pl.col("event_ts").is_not_null()).select(
                 *LINEAGE_COLS,
                 "cp_raw",
                 "contact_point_type",
@@ -138,7 +129,23 @@ def _members(
                 pl.col("event_ts").alias("evidence_ts"),
             ),
         )
-    batch.add("subject_profiles", _profiles(base))
+    batch.add("subject_profiles", _profiles(base.filter(pl.col("ts").is_not_null())))
+
+
+def _cleaned(base: pl.DataFrame) -> pl.DataFrame:
+    """Undeliverable from CLEAN_TIME. Without a usable CLEAN_TIME the address is still undeliverable (a
+    restriction is never dropped for want of a time): from the first delivery that showed it cleaned, which a
+    later snapshot never moves."""
+    unknown = pl.col("ts").is_null()
+    return base.select(
+        *LINEAGE_COLS,
+        "cp_raw",
+        "contact_point_type",
+        pl.coalesce(pl.col("ts"), pl.col("received_ts")).alias("since_ts"),
+        pl.lit("cleaned").alias("reason"),
+        pl.when(unknown).then(pl.format("{} (dated at its first delivery)", pl.col("time_detail"))).alias("detail"),
+        unknown.alias("first_sighting"),
+    )
 
 
 def _events(base: pl.DataFrame, kind: str, target: BrandPurpose) -> pl.DataFrame:
@@ -146,14 +153,13 @@ def _events(base: pl.DataFrame, kind: str, target: BrandPurpose) -> pl.DataFrame
     if kind == "subscribed":
         confirmed = text("CONFIRM_TIME").is_not_null()
         status = pl.lit("opt_in")
-        # A member added by import (no opt-in time at all) brings no evidence of consent.
-        basis = (
-            pl.when(confirmed | text("OPTIN_TIME").is_not_null())
-            .then(pl.lit("express"))
-            .otherwise(pl.lit("imported"))
-        )
+        # A member added by import (no opt-in time at all) brings no evidence of consent. Its only time is
+        # LAST_CHANGED, which any profile edit moves: the opt-in is dated at the first snapshot that showed
+        # it, and a later snapshot is the same event (its time is not part of the identity), never a re-dating.
+        imported = ~confirmed & text("OPTIN_TIME").is_null()
+        basis = pl.when(imported).then(pl.lit("imported")).otherwise(pl.lit("express"))
     else:
-        confirmed, status, basis = pl.lit(False), pl.lit("opt_out"), pl.lit("express")
+        confirmed, imported, status, basis = pl.lit(False), pl.lit(False), pl.lit("opt_out"), pl.lit("express")
     return base.select(
         *LINEAGE_COLS,
         "cp_raw",
@@ -165,6 +171,8 @@ def _events(base: pl.DataFrame, kind: str, target: BrandPurpose) -> pl.DataFrame
         basis.alias("basis"),
         pl.col("ts").alias("event_ts"),
         confirmed.alias("double_opt_in"),
+        imported.alias("first_sighting"),
+        "time_detail",
     )
 
 

@@ -59,6 +59,8 @@ class TableSpec:
     raw_columns: dict[str, pl.DataType] = field(default_factory=dict)
     # (time column, flag column): rows with the flag set leave the time out of their identity.
     sighting: tuple[str, str] | None = None
+    # Columns added after rows were stored: part of the identity only when set, so stored rows keep their ids.
+    identity_when_set: tuple[str, ...] = ()
 
     @property
     def all_columns(self) -> dict[str, pl.DataType]:
@@ -85,6 +87,7 @@ def _spec(
     counts_as_part: bool = True,
     inputs: dict[str, pl.DataType] | None = None,
     sighting: tuple[str, str] | None = None,
+    identity_when_set: tuple[str, ...] = (),
 ) -> TableSpec:
     raw: dict[str, pl.DataType] = {}
     for c in contacts:
@@ -93,7 +96,9 @@ def _spec(
             raw[c.region] = S
     raw |= inputs or {}
     raw = {k: v for k, v in raw.items() if k not in columns}
-    return TableSpec(name, columns, identity, contacts, keep_row, times, required, counts_as_part, raw, sighting)
+    return TableSpec(
+        name, columns, identity, contacts, keep_row, times, required, counts_as_part, raw, sighting, identity_when_set
+    )
 
 
 _CP = ContactColumn("cp_raw", "contact_point", "contact_point_type", "cp_region")
@@ -118,6 +123,10 @@ EVENTS = _spec(
         # Dated by the first delivery that showed it (a time no later delivery may move: an estimated
         # opt-out, a Mailchimp import dated at its first snapshot): event_ts is not part of its identity.
         "first_sighting": B,
+        # A source's id of the contact point the event is about, named in contact_point_links (a Salesforce
+        # ContactPointConsent's ContactPointId): the contact point, its type and party come from the link,
+        # which may arrive in the same or another delivery (consent_events resolves it; until then it waits).
+        "contact_point_ref": S,
     },
     identity=(
         "source",
@@ -141,6 +150,7 @@ EVENTS = _spec(
     # What the connector could not read of the source time, for the quarantine row (core/event_times.py).
     inputs={"time_detail": S},
     sighting=("event_ts", "first_sighting"),
+    identity_when_set=("contact_point_ref",),
 )
 
 CUSTOMER_RECORDS = _spec(
@@ -195,6 +205,18 @@ PARTY_LINKS = _spec(
     required=("source_party_id", "party_id"),
 )
 
+# A source's contact-point record (Salesforce ContactPointEmail / ContactPointPhone): its id, the address or
+# number, and its party (the Individual). Events name it by `contact_point_ref`; the latest link of an id wins.
+CONTACT_POINT_LINKS = _spec(
+    "contact_point_links",
+    {"source_point_id": S, "party_ref": S, "contact_point": S, "contact_point_type": S, "linked_at": TS},
+    identity=("source", "source_point_id", "party_ref", "contact_point", "contact_point_type", "linked_at"),
+    contacts=(_CP,),
+    keep_row="all",
+    times=("linked_at",),
+    required=("source_point_id", "contact_point_type"),
+)
+
 SUBJECT_PROFILES = _spec(
     "subject_profiles",
     {
@@ -229,12 +251,22 @@ CONTACT_EVIDENCE = _spec(
 
 UNDELIVERABLE = _spec(
     "undeliverable",
-    {"contact_point": S, "contact_point_type": S, "since_ts": TS, "reason": S, "detail": S},
+    {
+        "contact_point": S,
+        "contact_point_type": S,
+        "since_ts": TS,
+        "reason": S,
+        "detail": S,
+        # The source gave no usable time: since_ts is the first delivery that showed it (a Mailchimp cleaned
+        # member without CLEAN_TIME), and a later delivery of the same record is a duplicate.
+        "first_sighting": B,
+    },
     identity=("source", "contact_point", "since_ts", "reason"),
     contacts=(_CP,),
     keep_row="all",
     times=("since_ts",),
     required=("since_ts", "reason"),
+    sighting=("since_ts", "first_sighting"),
 )
 
 REGISTRY_SNAPSHOTS = _spec(
@@ -333,6 +365,7 @@ TABLES: dict[str, TableSpec] = {
         EVENTS,
         CUSTOMER_RECORDS,
         PARTY_LINKS,
+        CONTACT_POINT_LINKS,
         SUBJECT_PROFILES,
         CONTACT_EVIDENCE,
         UNDELIVERABLE,

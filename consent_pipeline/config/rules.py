@@ -223,12 +223,36 @@ class CallCentreMap(_Model):
     questions: dict[str, ChannelPurpose]
 
 
+SALESFORCE_ID_LENGTH = 15
+
+
+class SalesforceIds(_Model):
+    """Salesforce record ids (15-character form, case-sensitive) of the lookup records, each mapped to the
+    record's name (a key of the name tables; brands: a display name)."""
+
+    data_use_purposes: dict[str, str] = Field(default_factory=dict)
+    engagement_channels: dict[str, str] = Field(default_factory=dict)
+    business_brands: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("data_use_purposes", "engagement_channels", "business_brands")
+    @classmethod
+    def _fifteen(cls, ids: dict[str, str]) -> dict[str, str]:
+        for rid in ids:
+            if len(rid) != SALESFORCE_ID_LENGTH or not rid.isascii() or not rid.isalnum():
+                raise ValueError(
+                    f"record id {rid!r} must be a 15-character Salesforce id (letters and digits; an "
+                    "18-character id without its 3-character suffix)"
+                )
+        return ids
+
+
 class SalesforceMap(_Model):
     data_use_purposes: dict[str, str]
     engagement_channels: dict[str, str]
     contact_point_types: dict[str, Literal["email", "phone", "postal"]]
     verbal_capture_sources: list[str] = Field(default_factory=list)
     dont_market_purpose: str
+    record_ids: SalesforceIds = Field(default_factory=SalesforceIds)
 
 
 class LegacyFlags(_Model):
@@ -682,6 +706,20 @@ def _cross_check(root: Path, company: CompanyFile, policies: PoliciesFile, m: Ma
     c.purpose(mp("salesforce_consent"), "dont_market_purpose", m.salesforce_consent.dont_market_purpose)
     for name, ch in m.salesforce_consent.engagement_channels.items():
         c.channel(mp("salesforce_consent"), f"engagement_channels.{name}", ch)
+    sf_ids = m.salesforce_consent.record_ids
+    display_names = {b.display_name for b in company.brands.values()}
+    for table, ids, known in (
+        ("data_use_purposes", sf_ids.data_use_purposes, set(m.salesforce_consent.data_use_purposes)),
+        ("engagement_channels", sf_ids.engagement_channels, set(m.salesforce_consent.engagement_channels)),
+        ("business_brands", sf_ids.business_brands, display_names),
+    ):
+        for rid, name in ids.items():
+            if name not in known:
+                raise RulesError(
+                    mp("salesforce_consent"),
+                    f"record_ids.{table}.{rid}",
+                    f"unknown name {name!r} (known: {', '.join(sorted(known))})",
+                )
     for code, b in m.legacy.brand_codes.items():
         c.brand(mp("legacy"), f"brand_codes.{code}", b)
     for flag, scopes in m.legacy.flags:

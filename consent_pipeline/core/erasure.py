@@ -114,6 +114,7 @@ ERASED_PARTIES = Step(
 # (table, contact point column, source time column)
 CONTACT_COLUMNS: list[tuple[str, str, str]] = [
     ("event_log", "contact_point", "event_ts"),
+    ("contact_point_links", "contact_point", "linked_at"),
     ("customer_records", "email", "updated_at"),
     ("customer_records", "mobile_phone", "updated_at"),
     ("customer_records", "home_phone", "updated_at"),

@@ -7,9 +7,11 @@ been given, marked `event_ts_estimated` and dated at its first sighting (the sam
 delivery is a duplicate, not a later opt-out). An opt-in or pending consent without a time is quarantined
 (`bad_timestamp`).
 
-A time that is there but wrong (an impossible date, one after its delivery or before 1990) is bad input:
-connectors and validation quarantine it, opt-out or not (the public bad_input scenario quarantines a STOP
-dated 30 February); it is kept with its raw text for repair, never applied at a guessed time.
+A time that is there but wrong (an impossible date, one in another format than the feed's, one after its
+delivery or before 1990) is bad input: quarantined, opt-out or not (the public bad_input scenario
+quarantines a STOP dated 30 February); it is kept with its raw text for repair, never applied at a guessed
+time. What the connector read is in `time_detail` (`FIELD: value`): a value that looks like a date counts
+as there.
 """
 
 from __future__ import annotations
@@ -19,14 +21,20 @@ import polars as pl
 from consent_pipeline.canonical import REJECTS, Batch, conform
 
 OPT_OUT = "opt_out"
+DATE_LIKE = r"(?:^|\D)\d{4}\D+\d{1,2}\D+\d{1,2}(?:\D|$)|(?:^|\D)\d{1,2}\D+\d{1,2}\D+\d{4}(?:\D|$)|[A-Za-z]{3,}\.?\s+\d{4}"
 
 
 def settle_event_times(batch: Batch) -> None:
     if "events" not in batch.table_names:
         return
     frame = batch.table("events")
+    # A time that is there and looks like a date (three runs of digits, one of them a year) but could not be
+    # read is a damaged record (`2026-02-30`, `10/02/2026 10:00` in a feed that writes ISO): quarantined,
+    # opt-out or not. Blank, or no date at all (`########`, `n/a`): the source gave no time.
+    value = pl.col("time_detail").str.splitn(": ", 2).struct.field("field_1")
+    dated = value.str.contains(DATE_LIKE).fill_null(False)
     missing = pl.col("event_ts").is_null()
-    opt_out = (pl.col("status") == OPT_OUT).fill_null(False)
+    opt_out = ((pl.col("status") == OPT_OUT) & ~dated).fill_null(False)
     no_time = frame.filter(missing & ~opt_out)
     if no_time.height:
         batch.reject(

@@ -32,17 +32,23 @@ NARROWING = {
 }  # stands for NULL inside the identity hash, so (NULL, 'x') != ('x', NULL)
 
 
-def identity_sql(columns: tuple[str, ...], sighting: tuple[str, str] | None = None) -> str:
+def identity_sql(
+    columns: tuple[str, ...], sighting: tuple[str, str] | None = None, when_set: tuple[str, ...] = ()
+) -> str:
     """The SQL of a row's identity: the first 32 hex digits of the SHA-256 of its content columns. A row
     dated at its first sighting (`sighting` = (time column, flag column)) stands in for its time with a
-    marker, so the same record seen again later is a duplicate, not a new event."""
+    marker, so the same record seen again later is a duplicate, not a new event. Columns `when_set` count
+    only when not null (concat_ws skips a null): rows stored before those columns existed keep their ids."""
 
     def term(c: str) -> str:
         if sighting is not None and c == sighting[0]:
             return f"""CASE WHEN "{sighting[1]}" THEN 'first sighting' ELSE CAST("{c}" AS VARCHAR) END"""
         return f'CAST("{c}" AS VARCHAR)'
 
-    parts = ", ".join(f"coalesce({term(c)}, {NUL})" for c in columns)
+    parts = ", ".join(
+        [f"coalesce({term(c)}, {NUL})" for c in columns]
+        + [f"""CASE WHEN "{c}" IS NOT NULL THEN '{c}=' || CAST("{c}" AS VARCHAR) END""" for c in when_set]
+    )
     return f"substr(sha256(concat_ws(chr(31), {parts})), 1, 32)"
 
 
@@ -127,7 +133,7 @@ def _ingest(
             f"""
             CREATE OR REPLACE TEMP TABLE stg_{name} AS
             WITH staged AS (
-                SELECT {identity_sql(spec.identity, spec.sighting)} AS "{id_col}", {cols}
+                SELECT {identity_sql(spec.identity, spec.sighting, spec.identity_when_set)} AS "{id_col}", {cols}
                 FROM read_parquet({_list(paths)}, union_by_name = true)
                 WHERE source_file IN (SELECT source_file FROM stg_files)
             ), marked AS (

@@ -8,6 +8,8 @@ exactly what a full rebuild would. A contact point's events or targets can chang
 - its owner changed, or the set of parties associated with it changed;
 - a party named by its events became a known customer (waiting events take effect), or a source system's
   party id its events name was linked (again) to a customer;
+- a source's contact-point record its events name (a Salesforce ContactPointEmail) was delivered (again):
+  the address it names now, and every address it named before;
 - its erasure changed (erased, re-established): its clear and hashed forms both move.
 Anything else (other rules, other merge logic, no previous build) rebuilds every key.
 
@@ -92,6 +94,14 @@ def golden_scope(con: duckdb.DuckDBPyConnection) -> Scope:
         SELECT DISTINCT source_party_id FROM party_links WHERE source_file IN (SELECT source_file FROM g_new_files)
         """
     )
+    # A new link of a source's contact-point record resolves (or moves) the events naming it, old ones included.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE g_repointed AS
+        SELECT DISTINCT source, source_point_id FROM contact_point_links
+        WHERE source_file IN (SELECT source_file FROM g_new_files)
+        """
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE g_erasure_changes AS
@@ -126,6 +136,8 @@ def golden_scope(con: duckdb.DuckDBPyConnection) -> Scope:
                 WHERE contact_point IS NOT NULL AND party_id IN (SELECT party_id FROM new_customers)
             UNION ALL SELECT contact_point FROM consent_events
                 WHERE contact_point IS NOT NULL AND party_ref IN (SELECT source_party_id FROM g_relinked)
+            UNION ALL SELECT l.contact_point FROM contact_point_links l
+                JOIN g_repointed r ON r.source = l.source AND r.source_point_id = l.source_point_id
             UNION ALL SELECT contact_point FROM id_party_points WHERE party_id IN (SELECT party_id FROM touched_parties)
             UNION ALL SELECT contact_point FROM id_owner WHERE party_id IN (SELECT party_id FROM touched_parties)
             UNION ALL SELECT contact_point FROM party_contact_points

@@ -230,7 +230,8 @@ PARTIES = Step(
     """,
 )
 
-# Events that name a customer not seen yet (or a Salesforce Individual not linked yet): they wait.
+# Events that name a customer not seen yet (or a Salesforce Individual not linked yet, or a Salesforce
+# contact-point record not delivered yet): they wait.
 WAITING = Step(
     "id_waiting",
     """
@@ -238,6 +239,7 @@ WAITING = Step(
     FROM consent_events e
     WHERE (e.party_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM id_customers c WHERE c.party_id = e.party_id))
        OR (e.party_id IS NULL AND e.party_ref IS NOT NULL)
+       OR (e.contact_point IS NULL AND e.contact_point_ref IS NOT NULL)
     """,
 )
 

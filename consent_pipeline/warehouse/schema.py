@@ -101,11 +101,27 @@ def ensure_ingest_tables(con: duckdb.DuckDBPyConnection) -> None:
         WITH link AS (
             SELECT source_party_id, party_id FROM party_links
             QUALIFY row_number() OVER (PARTITION BY source_party_id ORDER BY linked_at DESC NULLS LAST, row_id) = 1
+        ), point AS (
+            SELECT source, source_point_id, party_ref, contact_point, contact_point_type FROM contact_point_links
+            QUALIFY row_number() OVER (PARTITION BY source, source_point_id
+                                       ORDER BY linked_at DESC NULLS LAST, row_id) = 1
+        ), resolved AS (
+            -- an event naming a source's contact-point record takes its contact point and party from the link
+            SELECT e.event_id, e.source, e.delivery, e.source_file, e.source_record, e.source_record_id,
+                   e.party_id, e.channel, e.purpose, e.brand, e.status, e.basis, e.event_ts, e.received_ts,
+                   e.valid_until, e.double_opt_in, e.event_ts_estimated, e.contact_point_ref,
+                   coalesce(e.contact_point, point.contact_point) AS contact_point,
+                   coalesce(e.contact_point_type, point.contact_point_type) AS contact_point_type,
+                   coalesce(e.party_ref, point.party_ref) AS party_ref
+            FROM event_log e
+            LEFT JOIN point ON e.contact_point_ref IS NOT NULL AND point.source = e.source
+                           AND point.source_point_id = e.contact_point_ref
         )
         SELECT e.event_id, e.source, e.delivery, e.source_file, e.source_record, e.source_record_id,
                e.contact_point, e.contact_point_type, coalesce(e.party_id, link.party_id) AS party_id,
                e.party_ref, e.channel, e.purpose, e.brand, e.status, e.basis, e.event_ts, e.received_ts,
-               e.valid_until, e.double_opt_in, coalesce(e.event_ts_estimated, false) AS event_ts_estimated
-        FROM event_log e LEFT JOIN link ON e.party_ref = link.source_party_id
+               e.valid_until, e.double_opt_in, coalesce(e.event_ts_estimated, false) AS event_ts_estimated,
+               e.contact_point_ref
+        FROM resolved e LEFT JOIN link ON e.party_ref = link.source_party_id
         """
     )

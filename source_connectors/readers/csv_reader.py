@@ -79,7 +79,7 @@ def parse_csv(data: bytes, required: Sequence[str], optional: Sequence[str] = ()
         rejects.append(
             rejects_for(nums, "missing_column", raw, f"missing column(s): {', '.join(missing)}")
         )
-        return Records(_no_rows(), _concat(rejects), raw, n, text.encoding)
+        return Records(_no_rows(), _concat(rejects), raw, n, text.encoding, columns=tuple(header))
 
     width = len(header)
     ok, why = _well_formed(raw, delimiter, width)
@@ -107,7 +107,7 @@ def parse_csv(data: bytes, required: Sequence[str], optional: Sequence[str] = ()
     frame = frame.with_columns(
         [pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in wanted]
     )
-    return Records(frame, _concat(rejects), raw, n, text.encoding)
+    return Records(frame, _concat(rejects), raw, n, text.encoding, columns=tuple(header))
 
 
 def _empty(text: Text) -> Records:

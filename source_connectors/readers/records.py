@@ -39,6 +39,9 @@ class Records:
     problem: FileProblem | None = None  # set when the file could not be read at all (count is then 0)
     sha256: str | None = None  # of the file's bytes: a file changed after it was read is found by it
     size: int | None = None
+    # The header's names (CSV), stripped: lets a connector tell a missing column from an empty one where a
+    # file may carry any of several forms of one field (Salesforce lookups by name, id or relationship).
+    columns: tuple[str, ...] = ()
 
 
 def file_bytes(path: Path) -> bytes:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
+import pytest
 
 from consent_pipeline.canonical import Batch
 from consent_pipeline.core.ingest import read_source
 from tests.conftest import SCENARIOS
 from tests.connectors.ledger import accounted
+from tests.helpers import rows, run, write
 
 S = "mailchimp"
 D = "2026-02-20T020000Z"
@@ -46,7 +49,6 @@ def sub(
         f"{email},Ana,Silva,{phone},2,{optin},203.0.113.7,{confirm},203.0.113.7,,,,,,"
         f"{cc},,{changed},{leid},e1,,\n"
     )
-
 
 
 def reasons(batch: Batch) -> list[tuple[str, int, str]]:
@@ -298,3 +300,261 @@ def test_public_scenarios(rules):
     ]
     snapshots = read_source(S, SCENARIOS / "erasure" / "landing", rules).table("events")
     assert snapshots.drop("delivery", "received_ts", "source_file").unique().height == 2
+
+
+# --- current exports (`<status>_email_audience_export_<audience>.csv`) -------------------------------
+
+# Merge fields of the audience first and between the standard columns, every value quoted, no TAGS.
+CURRENT_SUBSCRIBED = (
+    '"Email Address","First Name","Last Name","Address","Phone Number","Birthday",EMAIL_TYPE,MEMBER_RATING,'
+    "OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,CONFIRM_IP,LATITUDE,LONGITUDE,GMTOFF,DSTOFF,TIMEZONE,CC,REGION,"
+    '"Favourite Store",LAST_CHANGED,LEID,EUID,NOTES\n'
+)
+# Real unsubscribed exports name UNSUB_CAMPAIGN_ID and UNSUB_REASON twice (the first one counts).
+CURRENT_UNSUBSCRIBED = (
+    '"Email Address","First Name","Last Name","Address",MEMBER_RATING,OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,'
+    "CONFIRM_IP,LATITUDE,LONGITUDE,GMTOFF,DSTOFF,TIMEZONE,CC,REGION,UNSUB_TIME,UNSUB_CAMPAIGN_TITLE,"
+    "UNSUB_CAMPAIGN_ID,UNSUB_REASON,UNSUB_REASON_OTHER,LEID,EUID,NOTES,TAGS,UNSUB_CAMPAIGN_ID,UNSUB_REASON\n"
+)
+CURRENT_CLEANED = (
+    '"Email Address","First Name","Last Name",MEMBER_RATING,OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,CONFIRM_IP,'
+    "LATITUDE,LONGITUDE,GMTOFF,DSTOFF,TIMEZONE,CC,REGION,CLEAN_TIME,CLEAN_CAMPAIGN_TITLE,CLEAN_CAMPAIGN_ID,"
+    "LEID,EUID,NOTES,TAGS\n"
+)
+ADDRESS = '"12 Bay St, Flat 2  Leeds  LS1 1AA GB"'
+
+
+def current_sub(email: str, optin: str, confirm: str, changed: str, leid: str) -> str:
+    return (
+        f'"{email}","Ana","Silva",{ADDRESS},"","1985-04-02","html","2","{optin}","203.0.113.7","{confirm}",'
+        f'"","","","","","","GB","","Leeds, Kirkstall","{changed}","{leid}","e{leid}",""\n'
+    )
+
+
+def current_unsub(email: str, when: str, leid: str) -> str:
+    return (
+        f'"{email}","Bo","Lee",{ADDRESS},"2","2025-10-01 08:00:00","","","","","","","","","GB","","{when}",'
+        f'"Spring offers, week 2","c0ffee1234","NORMAL","","{leid}","e{leid}","","","dup-id","dup-reason"\n'
+    )
+
+
+def current_cleaned(email: str, when: str, leid: str) -> str:
+    return f'"{email}","Cy","Do","2","","","","","","","","","","GB","","{when}","Promo","c1","{leid}","e","",""\n'
+
+
+def test_current_exports_with_merge_fields_and_repeated_columns(drop, read):
+    drop(
+        S,
+        D,
+        "subscribed_email_audience_export_a1h0menews.csv",
+        CURRENT_SUBSCRIBED
+        + current_sub(
+            "Ana@Example.co.uk", "2026-02-01 08:00:00", "2026-02-01 08:03:00", "2026-02-01 08:03:00", "11"
+        )
+        + current_sub("imp@example.co.uk", "", "", "2026-02-03 10:00:00", "12"),
+    )
+    drop(
+        S,
+        D,
+        "unsubscribed_email_audience_export_a1m0tor5uk.csv",
+        CURRENT_UNSUBSCRIBED
+        + current_unsub("Bo@Example.co.uk", "2026-02-15 23:59:59", "21")
+        # no UNSUB_TIME: the opt-out takes effect at the delivery's time, estimated
+        + current_unsub("nobody-knows@example.co.uk", "", "22"),
+    )
+    drop(
+        S,
+        D,
+        "cleaned_email_audience_export_a1h0meoffr.csv",
+        CURRENT_CLEANED
+        + current_cleaned("gone@example.co.uk", "2026-02-12 06:00:00", "31")
+        + current_cleaned("bounced@example.co.uk", "", "32"),
+    )
+    drop(
+        S,
+        D,
+        "nonsubscribed_email_audience_export_a1h0menews.csv",
+        '"Email Address","First Name",LAST_CHANGED,LEID\n"t1@example.com","T",2026-02-01 00:00:00,41\n'
+        '"t2@example.com","U",2026-02-01 00:00:00,42\n',
+    )
+    batch = read(S)
+    received = dt.datetime(2026, 2, 20, 2)
+    events = batch.table("events").sort("source_file", "source_record")
+    assert events.select(
+        "contact_point",
+        "brand",
+        "purpose",
+        "status",
+        "basis",
+        "event_ts",
+        "double_opt_in",
+        "event_ts_estimated",
+        "first_sighting",
+        "source_record_id",
+    ).rows() == [
+        (
+            "ana@example.co.uk",
+            "lakeside_home",
+            "marketing.newsletter",
+            "opt_in",
+            "express",
+            dt.datetime(2026, 2, 1, 8, 3),
+            True,
+            False,
+            False,
+            "11",
+        ),
+        (
+            "imp@example.co.uk",
+            "lakeside_home",
+            "marketing.newsletter",
+            "opt_in",
+            "imported",
+            dt.datetime(2026, 2, 3, 10),
+            False,
+            False,
+            True,
+            "12",
+        ),
+        (
+            "bo@example.co.uk",
+            "lakeside_motors",
+            "marketing.offers",
+            "opt_out",
+            "express",
+            dt.datetime(2026, 2, 15, 23, 59, 59),
+            False,
+            False,
+            False,
+            "21",
+        ),
+        (
+            "nobody-knows@example.co.uk",
+            "lakeside_motors",
+            "marketing.offers",
+            "opt_out",
+            "express",
+            received,
+            False,
+            True,
+            True,
+            "22",
+        ),
+    ]
+    undeliverable = batch.table("undeliverable").sort("source_record")
+    assert undeliverable.select("contact_point", "since_ts", "reason", "first_sighting", "detail").rows() == [
+        ("gone@example.co.uk", dt.datetime(2026, 2, 12, 6), "cleaned", False, None),
+        ("bounced@example.co.uk", received, "cleaned", True, "CLEAN_TIME:  (dated at its first delivery)"),
+    ]
+    profiles = batch.table("subject_profiles").sort("source_file", "source_record")
+    assert profiles.select("email", "first_name", "country").rows() == [
+        ("gone@example.co.uk", "Cy", "GB"),
+        ("ana@example.co.uk", "Ana", "GB"),
+        ("imp@example.co.uk", "Ana", "GB"),
+        ("bo@example.co.uk", "Bo", "GB"),
+    ]
+    assert batch.rejects.height == 0
+    assert accounted(batch) == {
+        "subscribed_email_audience_export_a1h0menews.csv": (2, 0, 0),
+        "unsubscribed_email_audience_export_a1m0tor5uk.csv": (2, 0, 0),
+        "cleaned_email_audience_export_a1h0meoffr.csv": (2, 0, 0),
+        "nonsubscribed_email_audience_export_a1h0menews.csv": (0, 2, 0),
+    }
+    assert set(batch.skips["reason"].to_list()) == {"nonsubscribed"}
+
+
+# --- through the pipeline: nightly snapshots into one warehouse -------------------------------------
+
+N1, N2 = "2026-02-10T020000Z", "2026-02-11T020000Z"
+L1, L2 = "2026-02-05 10:00:00", "2026-02-10 18:30:00"  # a profile edit moved LAST_CHANGED
+
+
+def _snapshot(landing: Path, delivery: str, changed: str) -> None:
+    """One night's exports: an imported member (no OPTIN_TIME, no CONFIRM_TIME), a member who unsubscribed
+    with no UNSUB_TIME, a member cleaned with no CLEAN_TIME."""
+    write(
+        landing,
+        S,
+        delivery,
+        "subscribed_email_audience_export_a1h0menews.csv",
+        CURRENT_SUBSCRIBED + current_sub("Imp@Example.co.uk", "", "", changed, "12"),
+    )
+    write(
+        landing,
+        S,
+        delivery,
+        "unsubscribed_email_audience_export_a1h0meoffr.csv",
+        CURRENT_UNSUBSCRIBED + current_unsub("quiet@example.co.uk", "", "22"),
+    )
+    write(
+        landing,
+        S,
+        delivery,
+        "cleaned_email_audience_export_a1h0meoffr.csv",
+        CURRENT_CLEANED + current_cleaned("bounced@example.co.uk", "", "32"),
+    )
+
+
+MC_STATE = """
+    SELECT e.contact_point, e.basis, e.status, e.event_ts, e.event_ts_estimated, e.delivery
+    FROM consent_events e WHERE e.source = 'mailchimp' ORDER BY ALL
+"""
+
+
+def _mailchimp_state(warehouse: Path) -> tuple[list, list, list]:
+    current = rows(
+        warehouse,
+        "SELECT contact_point, purpose, status, basis, event_ts FROM consent_current"
+        " WHERE source = 'mailchimp' AND brand = 'lakeside_home' AND channel = 'email' ORDER BY ALL",
+    )
+    undeliverable = rows(
+        warehouse, "SELECT contact_point, since_ts, first_sighting, delivery FROM undeliverable ORDER BY ALL"
+    )
+    return rows(warehouse, MC_STATE), current, undeliverable
+
+
+def _ledger_balanced(warehouse: Path) -> None:
+    assert (
+        rows(
+            warehouse,
+            "SELECT source_file FROM ingest_ledger"
+            " WHERE rows_read <> rows_accepted + rows_skipped + rows_duplicate + rows_quarantined",
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize("order", ["in_order", "later_first"])
+def test_snapshots_never_re_date_an_import_an_estimated_opt_out_or_a_cleaned_member(
+    tmp_path: Path, order: str
+) -> None:
+    landing, warehouse = tmp_path / "landing", tmp_path / "w" / "w.duckdb"
+    first = dt.datetime(2026, 2, 10, 2)
+    if order == "in_order":
+        _snapshot(landing, N1, L1)
+        run(landing, warehouse, "2026-02-10T06:00:00Z")
+        _snapshot(landing, N2, L2)
+        run(landing, warehouse, "2026-02-11T06:00:00Z")
+    else:  # the second night's snapshot is read first, the first night's lands late
+        _snapshot(landing, N2, L2)
+        run(landing, warehouse, "2026-02-11T06:00:00Z")
+        _snapshot(landing, N1, L1)
+        run(landing, warehouse, "2026-02-11T06:00:00Z")
+    events, current, undeliverable = _mailchimp_state(warehouse)
+    assert events == [
+        ("imp@example.co.uk", "imported", "opt_in", dt.datetime(2026, 2, 5, 10), False, N1),
+        ("quiet@example.co.uk", "express", "opt_out", first, True, N1),
+    ]
+    assert current == [
+        ("imp@example.co.uk", "marketing.newsletter", "opt_in", "imported", dt.datetime(2026, 2, 5, 10)),
+        ("quiet@example.co.uk", "marketing.offers", "opt_out", "express", first),
+    ]
+    assert undeliverable == [("bounced@example.co.uk", first, True, N1)]
+    # The snapshot read second holds only duplicates (the imported member's other LAST_CHANGED included).
+    later = N2 if order == "in_order" else N1
+    assert rows(
+        warehouse,
+        "SELECT sum(rows_read), sum(rows_duplicate) FROM ingest_ledger WHERE source = 'mailchimp' AND delivery = ?",
+        [later],
+    ) == [(3, 3)]
+    _ledger_balanced(warehouse)
