@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from consent_pipeline.config import Settings
-from consent_pipeline.lib.safe_paths import probe_writable
+from consent_pipeline.lib.safe_paths import probe_writable, refuse_symlink
 from consent_pipeline.warehouse import Warehouse
 
 
@@ -49,6 +49,7 @@ def preflight(settings: Settings, warehouse: Warehouse) -> None:
         folders.append((settings.temp_directory, "spill folder (CONSENT_TEMP_DIR)"))
     for folder, what in folders:
         writable(folder, what)
+    refuse_symlink(settings.extracts / f"{settings.as_of:%Y-%m-%d}", "extract folder")
     # An auditor's DuckDB session holds the file until it is closed: found here, not after every feed is read.
     try:
         warehouse.check_not_in_use()

@@ -50,7 +50,7 @@ Months = Annotated[int, Strict(), Field(ge=1, le=MAX_MONTHS)]
 SlaDays = Annotated[int, Strict(), Field(ge=0, le=3_650)]  # 0: honoured in the same day's extract
 SlaBusinessDays = Annotated[int, Strict(), Field(ge=0, le=2_600)]  # ten years of working days
 Count = Annotated[int, Strict(), Field(ge=1, le=MAX_COUNT)]
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Share = Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)]
 
 
 @cache

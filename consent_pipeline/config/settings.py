@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,8 +110,10 @@ def parse_path(value: str | Path, setting: str) -> Path:
     text = str(value)
     if not text.strip():
         raise SettingsError(setting, text, "is empty")
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
-        raise SettingsError(setting, text, "contains a control character")
+    # Control characters and line breaks (C0, DEL, C1, U+2028/9) would split a message or a log line, and a
+    # lone surrogate is a name that is not UTF-8.
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp", "Cs") for c in text):
+        raise SettingsError(setting, text, "contains a control character or a line break")
     if len(os.fsencode(text)) > 4000:
         raise SettingsError(setting, text, "is longer than 4,000 bytes")
     return Path(text)

@@ -11,8 +11,8 @@ number.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import errno
 import hashlib
 import json
 import logging
@@ -247,7 +247,28 @@ def write_extracts(
     _clear_work_folders(root)
     work = root / f".{folder.name}.{run_id}.tmp"
     work.mkdir()  # new and ours: nothing in it but what this run writes
-    out = Extracts(folder, [])
+    try:
+        out = _write_folder(con, rules, as_of, run_id, work, campaigns_error)
+        out.folder = folder
+        out.foreign = _carry_over(folder, work, {f.name for f in out.files} | {MANIFEST})
+    except BaseException:
+        with contextlib.suppress(OSError):  # a half-written folder never stays behind (nor is swapped in)
+            _remove_old(work, folder)
+        raise
+    pause("extracts:written")
+    _swap_in(work, folder)
+    return out
+
+
+def _write_folder(
+    con: duckdb.DuckDBPyConnection,
+    rules: Rules,
+    as_of: dt.datetime,
+    run_id: str,
+    work: Path,
+    campaigns_error: str | None,
+) -> Extracts:
+    out = Extracts(work, [])
     for channel in rules.channels:
         out.files.append(
             write_csv(con, suppression_query(channel), work / f"suppression_{channel}.csv", SUPPRESSION_ORDER)
@@ -264,6 +285,8 @@ def write_extracts(
             finally:
                 con.unregister("_campaign")
         except (duckdb.Error, pl.exceptions.PolarsError) as exc:
+            if _disk_full(exc):
+                raise  # no room for one file: no room for the others either
             # One campaign that cannot be built never holds back the suppression lists.
             remove_file(work / f".{name}.tmp")
             out.not_written.append((name, _first_line(exc)))
@@ -277,10 +300,11 @@ def write_extracts(
     if out.not_written:
         manifest["not_written"] = [{"name": n, "error": e} for n, e in out.not_written]
     write_new(work / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode(), "extract manifest")
-    out.foreign = _carry_over(folder, work, {f.name for f in out.files} | {MANIFEST})
-    pause("extracts:written")
-    _swap_in(work, folder)
     return out
+
+
+def _disk_full(exc: BaseException) -> bool:
+    return "No space left on device" in str(exc)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -397,14 +421,8 @@ def _clear_work_folders(root: Path) -> None:
         path = Path(entry.path)
         if match.group(2) == "old" and not folder.exists():
             os.rename(path, folder)
-        elif folder.is_dir():
-            _remove_old(path, folder)
         else:
-            try:
-                _remove_old(path, root / ".none")
-            except OSError as exc:
-                if exc.errno != errno.ENOTEMPTY:
-                    raise
+            _remove_old(path, folder)
 
 
 __all__ = ["params"]
