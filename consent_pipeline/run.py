@@ -80,6 +80,10 @@ class RunOutcome:
             total = sum(size for _, _, size in files)
             lines.append(f"  extracts:     {folder} ({len(files)} files, {_size(total)})")
             lines += [f"    {name:42s} {rows:>10,} rows {_size(size):>10s}" for name, rows, size in files]
+            not_written, foreign = self.extract_gaps()
+            lines += [f"    NOT WRITTEN {name}: {why}" for name, why in not_written]
+            if foreign:
+                lines.append(f"    kept, not written by the pipeline: {', '.join(foreign)}")
         else:
             lines.append(f"  extracts:     {s.extracts}")
         if self.error:
@@ -100,6 +104,16 @@ class RunOutcome:
             for f in data.get("files", [])
             if (folder / f["name"]).exists()
         ]
+
+
+    def extract_gaps(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """The files this run's manifest says it could not write (name, why), and the files in the folder
+        that the pipeline did not write (kept as they are)."""
+        folder = self.settings.extracts / f"{self.settings.as_of:%Y-%m-%d}"
+        data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        listed = {"manifest.json"} | {f["name"] for f in data.get("files", [])}
+        foreign = sorted(p.name for p in folder.iterdir() if p.name not in listed and not p.name.startswith("."))
+        return [(f["name"], f["error"]) for f in data.get("not_written", [])], foreign
 
 
 def _recomputed(scope: int, what: str) -> str:

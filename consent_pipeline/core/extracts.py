@@ -337,7 +337,8 @@ def _carry_over(folder: Path, work: Path, writing: set[str]) -> list[str]:
     listed = _listed(folder)
     foreign = []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.name in listed or entry.name in writing or entry.name == f".{MANIFEST}.tmp":
+        temporary = entry.name.startswith(".") and entry.name.endswith(".tmp") and _is_ours(entry.name, set())
+        if entry.name in listed or entry.name in writing or temporary:
             continue
         foreign.append(entry.name)
         target = work / entry.name
@@ -350,10 +351,8 @@ def _carry_over(folder: Path, work: Path, writing: set[str]) -> list[str]:
                 os.link(entry.path, target, follow_symlinks=False)
             except OSError:
                 shutil.copy2(entry.path, target, follow_symlinks=False)
-    if foreign:
-        log.warning(
-            "%s holds files the pipeline did not write, kept as they are: %s", folder, ", ".join(foreign)
-        )
+    if foreign:  # the run's summary and the extracts asset name them
+        log.info("%s holds files the pipeline did not write, kept as they are: %s", folder, ", ".join(foreign))
     return foreign
 
 
@@ -405,8 +404,11 @@ def _same_file(a: Path, b: Path) -> bool:
         return True
     if a.is_symlink() or b.is_symlink():
         return a.is_symlink() and b.is_symlink() and os.readlink(a) == os.readlink(b)
+    if a.is_dir() and b.is_dir():  # a copied folder: every entry the same, recursively
+        names = {e.name for e in os.scandir(a)}
+        return names == {e.name for e in os.scandir(b)} and all(_same_file(a / n, b / n) for n in names)
     if a.is_dir() or b.is_dir():
-        return False  # a copied directory is only removed by a person
+        return False
     return sa.st_size == sb.st_size and a.read_bytes() == b.read_bytes()
 
 
