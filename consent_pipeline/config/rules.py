@@ -522,6 +522,11 @@ def _read_yaml(path: Path) -> Any:
         raise RulesError(
             path, str(exc.key), f"key given twice (lines {exc.first} and {exc.again}); keep one"
         ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = " ".join(f"{exc.context or ''} {exc.problem or ''}".split()) or "unreadable"
+        raise RulesError(path, "", f"not valid YAML: {problem}{where}") from None
     except yaml.YAMLError as exc:
         raise RulesError(path, "", f"not valid YAML: {' '.join(str(exc).split())}") from None
 
