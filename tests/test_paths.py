@@ -26,15 +26,22 @@ def victim(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_linked_lock_file_is_refused_and_its_target_untouched(tmp_path: Path, victim: Path) -> None:
+@pytest.mark.parametrize(
+    ("suffix", "what"),
+    [(".lock", "lock file"), (".wal", "warehouse log"), (".tmp", "spill folder")],
+)
+def test_a_linked_lock_log_or_spill_is_refused_and_its_target_untouched(
+    tmp_path: Path, victim: Path, suffix: str, what: str
+) -> None:
     landing, warehouse = tmp_path / "landing", tmp_path / "wh" / "w.duckdb"
     land(landing, DELIVERIES)
     warehouse.parent.mkdir()
-    (warehouse.parent / "w.duckdb.lock").symlink_to(victim)
+    (warehouse.parent / f"w.duckdb{suffix}").symlink_to(victim)
     got = cli_run(landing, warehouse, tmp_path / "x", AS_OF)
     assert got.returncode == 2
+    kind = "folder" if "folder" in what else "file"
     assert error_line(got) == (
-        f"lock file {warehouse}.lock is a symbolic link: refusing to follow it (replace it by a real file)"
+        f"{what} {warehouse}{suffix} is a symbolic link: refusing to follow it (replace it by a real {kind})"
     )
     assert victim.read_text(encoding="utf-8") == "precious\n"
 
@@ -164,3 +171,33 @@ def test_files_are_created_without_following_links(tmp_path: Path, victim: Path)
     os.mkfifo(fifo)
     with pytest.raises(UnsafePath, match="is not a regular file"):
         open_nofollow(fifo, os.O_RDWR | os.O_CREAT, "lock file")
+
+
+def test_leftovers_of_killed_runs_are_cleared_but_not_a_folder_being_written(tmp_path: Path) -> None:
+    """A killed run's work folder loses the pipeline's files (anything else in it stays, named); an old folder
+    set aside by the two-rename fallback comes back when its date has none; a folder another run holds
+    (flock) is left alone."""
+    import fcntl
+
+    from consent_pipeline.core.extracts import _clear_work_folders
+
+    root = tmp_path / "x"
+    busy, dead, old = root / ".2026-03-01.a-1.tmp", root / ".2026-03-01.b-2.tmp", root / ".2026-02-28.c-3.old"
+    for folder in (busy, dead, old):
+        folder.mkdir(parents=True)
+        (folder / "suppression_email.csv").write_text("x\n", encoding="utf-8")
+    (dead / ".review_queue.csv.tmp").write_text("x\n", encoding="utf-8")
+    held = os.open(busy, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        _clear_work_folders(root)
+        assert (busy / "suppression_email.csv").exists()
+    finally:
+        os.close(held)
+    assert not dead.exists()
+    assert (root / "2026-02-28" / "suppression_email.csv").exists() and not old.exists()
+    (dead).mkdir()
+    (dead / "mine.txt").write_text("keep\n", encoding="utf-8")
+    _clear_work_folders(root)
+    assert not busy.exists()  # no longer held: a leftover
+    assert (dead / "mine.txt").read_text(encoding="utf-8") == "keep\n"

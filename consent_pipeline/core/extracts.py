@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import logging
@@ -247,16 +248,23 @@ def write_extracts(
     _clear_work_folders(root)
     work = root / f".{folder.name}.{run_id}.tmp"
     work.mkdir()  # new and ours: nothing in it but what this run writes
+    # Held while the folder is written: another run on the same extracts folder (another warehouse) leaves
+    # it alone (_clear_work_folders); the lock goes with the process if it is killed.
+    held = os.open(work, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        out = _write_folder(con, rules, as_of, run_id, work, campaigns_error)
-        out.folder = folder
-        out.foreign = _carry_over(folder, work, {f.name for f in out.files} | {MANIFEST})
-    except BaseException:
-        with contextlib.suppress(OSError):  # a half-written folder never stays behind (nor is swapped in)
-            _remove_old(work, folder)
-        raise
-    pause("extracts:written")
-    _swap_in(work, folder)
+        fcntl.flock(held, fcntl.LOCK_EX)
+        try:
+            out = _write_folder(con, rules, as_of, run_id, work, campaigns_error)
+            out.folder = folder
+            out.foreign = _carry_over(folder, work, {f.name for f in out.files} | {MANIFEST})
+        except BaseException:
+            with contextlib.suppress(OSError):  # a half-written folder never stays behind (nor swapped in)
+                _remove_old(work, folder)
+            raise
+        pause("extracts:written")
+        _swap_in(work, folder)
+    finally:
+        os.close(held)
     return out
 
 
@@ -421,10 +429,18 @@ def _clear_work_folders(root: Path) -> None:
             continue
         folder = root / match.group(1)
         path = Path(entry.path)
-        if match.group(2) == "old" and not folder.exists():
-            os.rename(path, folder)
-        else:
-            _remove_old(path, folder)
+        held = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            try:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a run writing it now
+            if match.group(2) == "old" and not folder.exists():
+                os.rename(path, folder)
+            else:
+                _remove_old(path, folder)
+        finally:
+            os.close(held)
 
 
 __all__ = ["params"]

@@ -70,6 +70,8 @@ class Warehouse:
         refuse_symlink(self.real, "warehouse")
         refuse_symlink(self.real.with_name(self.real.name + ".wal"), "warehouse log")
         refuse_symlink(self.lock_path, "lock file")
+        if self.temp_directory is None:  # DuckDB's own spill folder, beside the file
+            refuse_symlink(self.real.with_name(self.real.name + ".tmp"), "spill folder")
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
