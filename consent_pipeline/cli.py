@@ -8,9 +8,11 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from consent_pipeline.config import RulesError, Settings, load_rules
+from consent_pipeline.config.settings import SettingsError, parse_as_of, parse_int, parse_path
+from consent_pipeline.lib.safe_paths import UnsafePath
+from consent_pipeline.preflight import CouldNotStart, started
 from consent_pipeline.warehouse import Warehouse, WarehouseLocked
 
 
@@ -26,17 +28,31 @@ def _fail(message: str) -> int:
 # --- generate -----------------------------------------------------------------------------------
 
 
+MAX_SCALE = 1000.0  # 110 million customers: far beyond a machine's disk at about 1 GB per unit of scale
+
+
+def _scale(text: str) -> float:
+    try:
+        scale = float(text)
+    except ValueError:
+        raise SettingsError("--scale", text, "must be a number such as 0.1, 1 or 10") from None
+    if not 0 < scale <= MAX_SCALE:  # also false for nan
+        raise SettingsError("--scale", text, f"must be above 0 and at most {MAX_SCALE:,.0f}")
+    return scale
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
-    from consent_pipeline.config.settings import parse_utc
     from consent_pipeline.generate import generate
 
-    rules = load_rules(args.rules or Settings.resolve().rules)
-    as_of = parse_utc(args.as_of) if args.as_of else None
-    out = Path(args.out)
+    rules = load_rules(parse_path(args.rules, "--rules") if args.rules else Settings.resolve().rules)
+    as_of = parse_as_of(args.as_of, "--as-of") if args.as_of else None
+    scale = _scale(args.scale)
+    seed = parse_int(args.seed, "--seed", (0, 2**63 - 1))
+    out = parse_path(args.out, "--out")
     if out.exists() and any(out.iterdir()) and not args.force:
         raise CliError(f"{out} is not empty (use --force to write into it anyway)")
     started = time.perf_counter()
-    report = generate(out, rules, scale=args.scale, seed=args.seed, as_of=as_of)
+    report = generate(out, rules, scale=scale, seed=seed, as_of=as_of)
     took = time.perf_counter() - started
     print(
         f"wrote {out}: {report.total_records:,} records in {report.files:,} files "
@@ -81,13 +97,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     confirm = tuple(_registry_snapshot(v, registries) for v in args.confirm_registry_snapshot or ())
     if confirm:
         settings = dataclasses.replace(settings, confirm_registry_snapshots=confirm)
-    warehouse = Warehouse(settings.warehouse)
-    with warehouse.lock():
+    # Everything a run needs that can be checked before a feed is read: one line and exit 2 otherwise.
+    with started(settings, Warehouse.of(settings)):
         from consent_pipeline.run import run_pipeline
 
         outcome = run_pipeline(settings, quiet=args.quiet)
     print(outcome.summary())
     if not outcome.success:
+        print(f"consent-pipeline: error: {outcome.error or 'a step failed'}", file=sys.stderr)
+        if outcome.error_details:  # not a known fault: the full error, to report as a bug
+            print(outcome.error_details, file=sys.stderr)
         return 1
     if args.strict and (outcome.failed_checks or outcome.held_back):
         return 3
@@ -102,7 +121,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     from consent_pipeline.core.explain import explain
 
-    warehouse = Warehouse(args.warehouse or Settings.resolve().warehouse)
+    path = parse_path(args.warehouse, "--warehouse") if args.warehouse else Settings.resolve().warehouse
+    warehouse = Warehouse(path)
     if not warehouse.exists():
         raise CliError(f"warehouse {warehouse.path} does not exist")
     with warehouse.connect(read_only=True) as con:
@@ -126,9 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="write a realistic landing tree for all fifteen feeds")
     gen.add_argument("--out", required=True, help="landing directory to write")
     gen.add_argument(
-        "--scale", type=float, default=1.0, help="1 = about 100,000 customers, 1,000,000 records"
+        "--scale", default="1", help="1 = about 100,000 customers, 1,000,000 records (above 0, at most 1,000)"
     )
-    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--seed", default="7", help="a whole number from 0 to 2^63 - 1")
     gen.add_argument("--as-of", help="the generated data's 'now' (ISO 8601, default 2026-03-01T06:00:00Z)")
     gen.add_argument("--rules", help="rules directory (default: $CONSENT_RULES or rules/)")
     gen.add_argument("--force", action="store_true", help="write into a non-empty directory")
@@ -177,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CliError, RulesError, WarehouseLocked) as exc:
+    except (CliError, RulesError, SettingsError, WarehouseLocked, UnsafePath, CouldNotStart) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted")

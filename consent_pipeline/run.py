@@ -7,14 +7,19 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, materialize
 
 from consent_pipeline.config import Settings
 from consent_pipeline.definitions import ALL_ASSETS
 from consent_pipeline.defs.resources import PipelineResource
-from consent_pipeline.lib import progress
+from consent_pipeline.lib import faults, progress
 from consent_pipeline.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from dagster._core.execution.plan.objects import StepFailureData
+    from dagster._utils.error import SerializableErrorInfo
 
 # Warning checks that mean some input was not applied: `--strict` fails on them.
 STRICT_WARNINGS = ("landing_held_back", "held_registry_snapshots")
@@ -28,7 +33,9 @@ class RunOutcome:
     settings: Settings
     checks: list[tuple[str, str, bool, str]] = field(default_factory=list)  # (asset, check, passed, severity)
     figures: dict[str, int] = field(default_factory=dict)
-    error: str = ""
+    error: str = ""  # why the run failed, one line
+    # The failure's full text (exception chain and stack) when it is not a known fault: a bug to report.
+    error_details: str = ""
     # Each step's (start, end) in Unix seconds, from the run's event log, in the order steps started.
     steps: dict[str, tuple[float, float]] = field(default_factory=dict)
 
@@ -97,6 +104,10 @@ class RunOutcome:
             total = sum(size for _, _, size in files)
             lines.append(f"  extracts:     {folder} ({len(files)} files, {_size(total)})")
             lines += [f"    {name:42s} {rows:>10,} rows {_size(size):>10s}" for name, rows, size in files]
+            not_written, foreign = self.extract_gaps()
+            lines += [f"    NOT WRITTEN {name}: {why}" for name, why in not_written]
+            if foreign:
+                lines.append(f"    kept, not written by the pipeline: {', '.join(foreign)}")
         else:
             lines.append(f"  extracts:     {s.extracts}")
         if self.error:
@@ -117,6 +128,16 @@ class RunOutcome:
             for f in data.get("files", [])
             if (folder / f["name"]).exists()
         ]
+
+
+    def extract_gaps(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """The files this run's manifest says it could not write (name, why), and the files in the folder
+        that the pipeline did not write (kept as they are)."""
+        folder = self.settings.extracts / f"{self.settings.as_of:%Y-%m-%d}"
+        data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        listed = {"manifest.json"} | {f["name"] for f in data.get("files", [])}
+        foreign = sorted(p.name for p in folder.iterdir() if p.name not in listed and not p.name.startswith("."))
+        return [(f["name"], f["error"]) for f in data.get("not_written", [])], foreign
 
 
 def _recomputed(scope: int, what: str) -> str:
@@ -155,8 +176,9 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> RunOutcome:
             resources={"pipeline": resource},
             instance=instance,
             raise_on_error=False,
-            # Dagster's own event lines only for problems; progress lines come from lib.progress.
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            # No Dagster event lines: progress comes from lib.progress, and a failed step is summed up in one
+            # line (faults.describe). The full event log is kept in DAGSTER_HOME when it is set.
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
         steps = _step_times(instance, result.run_id)
     outcome = RunOutcome(result.success, result.run_id, time.perf_counter() - started, settings, steps=steps)
@@ -165,10 +187,28 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> RunOutcome:
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
         if failures:
-            err = failures[0].step_failure_data.error
-            outcome.error = err.message.strip() if err else "a step failed"
+            _describe_failure(outcome, failures[0].step_key or "?", failures[0].step_failure_data)
+        else:
+            outcome.error = "the run failed before any step ran"
     outcome.figures = _figures(settings, result.run_id)
     return outcome
+
+
+def _describe_failure(outcome: RunOutcome, step: str, data: StepFailureData) -> None:
+    chain: list[faults.ErrorLink] = []
+    if data.user_failure_data is not None and data.user_failure_data.description:
+        chain.append(faults.ErrorLink("Failure", data.user_failure_data.description))
+    err: SerializableErrorInfo | None = data.error
+    while err is not None and not chain:
+        # The user's exception is the innermost cause (Dagster wraps it in its own step error).
+        inner = err.cause or err.context
+        if inner is None:
+            chain.append(faults.ErrorLink(err.cls_name or "Exception", err.message.split(": ", 1)[-1]))
+        err = inner
+    s = outcome.settings
+    outcome.error, known = faults.describe(step, chain, s.memory_limit, s.parse_threads)
+    if not known and data.error is not None:
+        outcome.error_details = data.error.to_string()
 
 
 def _step_times(instance: DagsterInstance, run_id: str) -> dict[str, tuple[float, float]]:
@@ -186,7 +226,7 @@ def _step_times(instance: DagsterInstance, run_id: str) -> dict[str, tuple[float
 
 
 def _figures(settings: Settings, run_id: str) -> dict[str, int]:
-    wh = Warehouse(settings.warehouse)
+    wh = Warehouse.of(settings)
     if not wh.exists():
         return {}
     with wh.connect(read_only=True) as con:

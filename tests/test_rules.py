@@ -62,6 +62,37 @@ CASES: list[tuple[str, Callable[[Any], None], str, str]] = [
      "questions.email_offers.purpose", "unknown purpose 'marketing.spam'"),
     ("campaigns.yaml", lambda d: next(iter(d["campaigns"].values())).update(channel="pigeon"), "channel",
      "pigeon"),
+    # numbers out of range, in any form YAML gives them
+    ("policies.yaml", lambda d: d["frequency_caps"].update(window_days=10**20), "frequency_caps.window_days",
+     "less than or equal to 36525"),
+    ("policies.yaml", lambda d: d["frequency_caps"].update(window_days=1e20), "frequency_caps.window_days",
+     "valid integer"),
+    ("policies.yaml", lambda d: d["frequency_caps"].update(window_days="1e20"), "frequency_caps.window_days",
+     "valid integer"),
+    ("policies.yaml", lambda d: d["frequency_caps"].update(window_days=0), "frequency_caps.window_days",
+     "greater than or equal to 1"),
+    ("policies.yaml", lambda d: d["frequency_caps"]["per_channel"].update(email=-3),
+     "frequency_caps.per_channel.email", "greater than or equal to 1"),
+    ("policies.yaml", lambda d: d["reviews"].update(interval_months=True), "reviews.interval_months",
+     "valid integer"),
+    ("policies.yaml", lambda d: d["data_quality"].update(max_quarantined_share=float("nan")),
+     "data_quality.max_quarantined_share", "finite number"),
+    ("policies.yaml", lambda d: d["optout_sla"].update(GB={}), "optout_sla.GB",
+     "exactly one of days, business_days"),
+    ("policies.yaml", lambda d: d["optout_sla"].update(US={"business_days": 10**9}), "optout_sla.US",
+     "less than or equal to 2600"),
+    ("templates.yaml", lambda d: d["implied_consent"].update(purchase_months=10**6),
+     "implied_consent.purchase_months", "less than or equal to 1200"),
+    # names the pipeline cannot use
+    ("company.yaml", lambda d: d["default_timezones"].update(US="America/Atlantis"), "default_timezones.US",
+     "'America/Atlantis' is not an IANA time zone"),
+    ("company.yaml", lambda d: d.update(fallback_timezone="Mars/Olympus"), "fallback_timezone",
+     "not an IANA time zone"),
+    ("company.yaml", lambda d: d["channels"].append("../../etc/x"), "channels", "it names a file"),
+    ("mappings/twilio_sms.yaml", lambda d: d["senders"].update(hello=d["senders"]["+18885550100"]),
+     "senders.hello", "not an E.164 number"),
+    ("mappings/twilio_sms.yaml", lambda d: d["senders"].update({"+0123": d["senders"]["+18885550100"]}),
+     "senders.+0123", "not an E.164 number"),
 ]
 
 
@@ -85,6 +116,41 @@ def test_unreadable_yaml_and_missing_file(tmp_path: Path) -> None:
         load_rules(root)
     (root / "templates.yaml").unlink()
     with pytest.raises(RulesError, match=r"templates\.yaml: file is missing"):
+        load_rules(root)
+
+
+@pytest.mark.parametrize(
+    ("file", "before", "after", "key", "lines"),
+    [
+        ("policies.yaml", "  window_days: 7\n", "  window_days: 7\n  window_days: 700\n", "window_days", "21 and 22"),
+        ("mappings/twilio_sms.yaml", '  "+18885550111":', '  "+18885550100": {brand: x, purposes: []}\n  "+18885550111":',
+         "+18885550100", "3 and 4"),
+        ("company.yaml", "fallback_region: OTHER\n", "fallback_region: OTHER\nfallback_region: US\n",
+         "fallback_region", "40 and 41"),
+    ],
+)
+def test_a_key_given_twice_is_an_error_not_last_one_wins(
+    tmp_path: Path, file: str, before: str, after: str, key: str, lines: str
+) -> None:
+    root = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", root)
+    path = root / file
+    text = path.read_text(encoding="utf-8")
+    assert text.count(before) == 1
+    path.write_text(text.replace(before, after), encoding="utf-8")
+    with pytest.raises(RulesError) as err:
+        load_rules(root)
+    assert (err.value.file, err.value.key) == (str(path), key)
+    assert err.value.problem == f"key given twice (lines {lines}); keep one"
+
+
+def test_a_key_given_twice_in_a_flow_mapping_is_found_too(tmp_path: Path) -> None:
+    root = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", root)
+    path = root / "policies.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("{email: 3, sms: 2,", "{email: 3, email: 30, sms: 2,"), encoding="utf-8")
+    with pytest.raises(RulesError, match=r"policies\.yaml: email: key given twice"):
         load_rules(root)
 
 
@@ -118,19 +184,34 @@ FILE_CASES: list[tuple[Callable[[Any], None], str]] = [
 ]
 
 
+def _run_cli(tmp_path: Path, root: Path) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "landing").mkdir()
+    return subprocess.run(
+        [str(CLI), "run", "--rules", str(root), "--landing", str(tmp_path / "landing"),
+         "--warehouse", str(tmp_path / "w.duckdb"), "--extracts", str(tmp_path / "x")],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
 @pytest.mark.parametrize(("change", "message"), FILE_CASES, ids=[m.split(":")[0] for _, m in FILE_CASES])
 def test_file_patterns_are_checked_before_anything_is_read(
     tmp_path: Path, change: Callable[[Any], None], message: str
 ) -> None:
     """rules/files.yaml against the connectors: every kind they read has patterns, nothing else is named."""
     root = edited(tmp_path, "files.yaml", change)
-    (tmp_path / "landing").mkdir()
-    run = subprocess.run(
-        [str(CLI), "run", "--rules", str(root), "--landing", str(tmp_path / "landing"),
-         "--warehouse", str(tmp_path / "w.duckdb"), "--extracts", str(tmp_path / "x")],
-        capture_output=True, text=True, timeout=120,
-    )
+    run = _run_cli(tmp_path, root)
     assert run.returncode == 2, run.stdout + run.stderr
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "files.yaml: " + message in lines[0], lines
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_cli_stops_on_an_out_of_range_number_with_one_line(tmp_path: Path) -> None:
+    root = edited(tmp_path, "policies.yaml", lambda d: d["frequency_caps"].update(window_days=10**20))
+    run = _run_cli(tmp_path, root)
+    assert run.returncode == 2
+    assert run.stderr.splitlines() == [
+        f"consent-pipeline: error: {root / 'policies.yaml'}: frequency_caps.window_days: "
+        "Input should be less than or equal to 36525"
+    ]
     assert not (tmp_path / "w.duckdb").exists()

@@ -2,19 +2,32 @@
 
 Every company-specific value lives in rules/. Loading checks each file against a schema and every
 cross-reference (brands, purposes, channels) and fails with one message naming the file and the key.
+Numbers are whole numbers within a sane range (a duration from 1 day to 100 years, a share from 0 to 1),
+time zones are IANA names, sender numbers E.164, and a key given twice in one mapping is an error (YAML
+would otherwise keep the last one silently).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+import zoneinfo
 from collections.abc import Iterable
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class RulesError(ValueError):
@@ -28,6 +41,32 @@ class RulesError(ValueError):
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Numbers in rules: whole numbers (strict: `7.0`, `true` or `"7"` are not), in ranges that keep every date
+# computed from them within what the warehouse's timestamps and Python's dates hold.
+MAX_DAYS, MAX_MONTHS, MAX_COUNT = 36_525, 1_200, 1_000_000
+Days = Annotated[int, Strict(), Field(ge=1, le=MAX_DAYS)]
+Months = Annotated[int, Strict(), Field(ge=1, le=MAX_MONTHS)]
+SlaDays = Annotated[int, Strict(), Field(ge=0, le=3_650)]  # 0: honoured in the same day's extract
+SlaBusinessDays = Annotated[int, Strict(), Field(ge=0, le=2_600)]  # ten years of working days
+Count = Annotated[int, Strict(), Field(ge=1, le=MAX_COUNT)]
+Share = Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _iana_zone(value: str) -> str:
+    if value not in _zones():
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/London, America/New_York, UTC)")
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_iana_zone)]
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 # --- company.yaml -------------------------------------------------------------------------------
@@ -53,22 +92,36 @@ class CompanyFile(_Model):
     purposes: dict[str, Purpose]
     regions: dict[str, list[str]]
     fallback_region: str
-    default_timezones: dict[str, str] = Field(default_factory=dict)
-    fallback_timezone: str = "UTC"
+    default_timezones: dict[str, TimeZone] = Field(default_factory=dict)
+    fallback_timezone: TimeZone = "UTC"
     source_priority: list[str]
+
+    @field_validator("channels")
+    @classmethod
+    def _file_names(cls, channels: list[str]) -> list[str]:
+        for ch in channels:  # a channel names its suppression file
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", ch):
+                raise ValueError(f"channel {ch!r} must be 1 to 64 letters, digits, - and _ (it names a file)")
+        return channels
 
 
 # --- policies.yaml ------------------------------------------------------------------------------
 
 
 class SlaRule(_Model):
-    days: int | None = None
-    business_days: int | None = None
+    days: SlaDays | None = None
+    business_days: SlaBusinessDays | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SlaRule:
+        if (self.days is None) == (self.business_days is None):
+            raise ValueError("give exactly one of days, business_days")
+        return self
 
 
 class RegistryPolicy(_Model):
     region: str
-    max_age_days: int = Field(gt=0)
+    max_age_days: Days
     # false: the region does not count as stale while this registry was never delivered (a registry the
     # company may not subscribe to, e.g. the UK Corporate TPS); once delivered it is fresh by max_age_days.
     required: bool = True
@@ -82,9 +135,9 @@ class RegistrySnapshots(_Model):
 
 class PoliciesFile(_Model):
     double_opt_in: dict[str, Literal["required", "not_required"]]
-    third_party_consent: dict[Literal["lifetime_days"], int]
+    third_party_consent: dict[Literal["lifetime_days"], Days]
     legacy: dict[Literal["no_flags"], Literal["legitimate_interest", "no_consent"]]
-    reviews: dict[Literal["interval_months"], int]
+    reviews: dict[Literal["interval_months"], Months]
     frequency_caps: FrequencyCaps
     optout_sla: dict[str, SlaRule]
     registries: dict[str, RegistryPolicy]
@@ -93,12 +146,12 @@ class PoliciesFile(_Model):
 
 
 class DataQuality(_Model):
-    max_quarantined_share: float = Field(ge=0, le=1)
+    max_quarantined_share: Share
 
 
 class FrequencyCaps(_Model):
-    window_days: int = Field(gt=0)
-    per_channel: dict[str, int]
+    window_days: Days
+    per_channel: dict[str, Count]
 
 
 PoliciesFile.model_rebuild()
@@ -135,7 +188,7 @@ class SendgridGroup(_Model):
 class SendgridMap(_Model):
     brand: str
     global_unsubscribe_purpose: str
-    groups: dict[int, SendgridGroup]
+    groups: dict[Annotated[int, Field(ge=0, le=2**63 - 1)], SendgridGroup]
 
 
 class TwilioSender(_Model):
@@ -398,14 +451,14 @@ class CellOverride(_Model):
 
 
 class ImpliedWindow(_Model):
-    purchase_months: int = Field(gt=0)
-    contract_months: int = Field(gt=0)
-    inquiry_months: int = Field(gt=0)
+    purchase_months: Months
+    contract_months: Months
+    inquiry_months: Months
     law: str
 
 
 class InferredWindow(_Model):
-    purchase_months: int = Field(gt=0)
+    purchase_months: Months
     law: str
 
 
@@ -415,13 +468,13 @@ class SoftOptIn(_Model):
 
 
 class Exemption(_Model):
-    purchase_months: int = Field(gt=0)
-    inquiry_months: int = Field(gt=0)
+    purchase_months: Months
+    inquiry_months: Months
     law: str
 
 
 class Lapse(_Model):
-    months: int = Field(gt=0)
+    months: Months
     law: str
 
 
@@ -561,13 +614,51 @@ class Rules:
         return self.root / "files.yaml"
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: object, first: int, again: int) -> None:
+        super().__init__(f"{key}: given twice")
+        self.key, self.first, self.again = key, first, again
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error, not last-one-wins."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, seen[key], line)
+                seen[key] = line
+            except TypeError:
+                continue  # an unhashable key: the base loader reports it
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> Any:
     if not path.exists():
         raise RulesError(path, "", "file is missing")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError(path, "", f"cannot be read: {exc}") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+    except _DuplicateKey as exc:
+        raise RulesError(
+            path, str(exc.key), f"key given twice (lines {exc.first} and {exc.again}); keep one"
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = " ".join(f"{exc.context or ''} {exc.problem or ''}".split()) or "unreadable"
+        raise RulesError(path, "", f"not valid YAML: {problem}{where}") from None
     except yaml.YAMLError as exc:
-        raise RulesError(path, "", f"not valid YAML: {exc}") from None
+        raise RulesError(path, "", f"not valid YAML: {' '.join(str(exc).split())}") from None
 
 
 def _parse(model: type[_Model], path: Path, data: Any) -> Any:
@@ -652,6 +743,10 @@ def _cross_check(root: Path, company: CompanyFile, policies: PoliciesFile, m: Ma
     for gid, g in m.sendgrid.groups.items():
         c.purpose(mp("sendgrid"), f"groups.{gid}.purpose", g.purpose)
     for num, s in m.twilio_sms.senders.items():
+        if not E164.fullmatch(num):
+            raise RulesError(
+                mp("twilio_sms"), f"senders.{num}", "not an E.164 number (+, then 7 to 15 digits; quote it)"
+            )
         c.brand(mp("twilio_sms"), f"senders.{num}.brand", s.brand)
         for i, p in enumerate(s.purposes):
             c.purpose(mp("twilio_sms"), f"senders.{num}.purposes.{i}", p)

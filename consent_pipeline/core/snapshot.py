@@ -10,14 +10,16 @@ re-encoded every row (52 s against about 3 s for a 3 GB warehouse).
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import duckdb
 
+from consent_pipeline.lib.safe_paths import copy_nofollow, refuse_symlink
+
 
 def write_snapshot(warehouse: Path, folder: Path, run_id: str) -> Path:
     """Copy the warehouse file (the caller holds the run lock, so nothing writes meanwhile)."""
+    refuse_symlink(folder, "snapshots folder")
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{run_id}.duckdb"
     tmp = folder / f".{run_id}.duckdb.tmp"
@@ -28,6 +30,6 @@ def write_snapshot(warehouse: Path, folder: Path, run_id: str) -> Path:
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    shutil.copyfile(warehouse, tmp)
+    copy_nofollow(warehouse, tmp)  # a link planted at the temporary name is replaced, never written through
     os.replace(tmp, final)
     return final

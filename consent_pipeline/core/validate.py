@@ -18,6 +18,12 @@ from consent_pipeline.config import Rules
 
 EARLIEST = dt.datetime(1990, 1, 1)
 MAX_AHEAD = dt.timedelta(days=1)
+# Amounts are summed as DECIMAL(18, 2) (core/segments.py). An amount is kept when it is finite, has at most
+# AMOUNT_DECIMALS decimal places and is below AMOUNT_LIMIT in magnitude: 10^13, where a double (the
+# canonical type) still holds every cent exactly (up to about 9 x 10^13) and far inside what DECIMAL(18, 2)
+# holds (10^16). Anything else would be rounded, or stop the segments on every later night.
+AMOUNT_LIMIT = 10.0**13
+AMOUNT_DECIMALS = 2
 
 
 def _isin(values: Iterable[str], reason: str, star: bool = False) -> pa.Check:
@@ -40,6 +46,23 @@ def _time_checks() -> list[pa.Check]:
         return data.lazyframe.select((col <= pl.col("received_ts") + MAX_AHEAD) | col.is_null())
 
     return [pa.Check(not_before, name="timestamp_before_1990"), pa.Check(not_ahead, name="future_timestamp")]
+
+
+def _amount_check() -> pa.Check:
+    """finite, |x| < AMOUNT_LIMIT, at most AMOUNT_DECIMALS decimal places (to a double's precision)."""
+
+    def check(data: pa.PolarsData) -> pl.LazyFrame:
+        x = pl.col(data.key)
+        scaled = x * 10**AMOUNT_DECIMALS
+        whole = (scaled - scaled.round()).abs() <= 1e-9 * scaled.abs().clip(lower_bound=1.0)
+        return data.lazyframe.select((x.is_finite() & (x.abs() < AMOUNT_LIMIT) & whole) | x.is_null())
+
+    return pa.Check(check, name="bad_amount")
+
+
+# Per table, per numeric column a feed fills: the check of its values (a number the warehouse could not hold
+# or would round is quarantined here, whatever the source).
+NUMBERS: dict[str, dict[str, Callable[[], pa.Check]]] = {"activity": {"amount": _amount_check}}
 
 
 def _domains(rules: Rules) -> dict[str, dict[str, Callable[[], pa.Check]]]:
@@ -78,6 +101,8 @@ def schema_for(name: str, rules: Rules) -> pa.DataFrameSchema:
     columns = {}
     for col, dtype in spec.all_columns.items():
         checks = [domains[col]()] if col in domains else []
+        if col in NUMBERS.get(name, {}):
+            checks.append(NUMBERS[name][col]())
         if col in spec.times:
             checks += _time_checks()
         columns[col] = pa.Column(dtype, nullable=col not in spec.required, checks=checks)

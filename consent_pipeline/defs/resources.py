@@ -26,11 +26,18 @@ class PipelineResource(ConfigurableResource):
     _rules: Rules | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        # A run holds the warehouse from start to end: a second run stops at once with a clear message.
-        Warehouse(self.settings.warehouse).acquire()
+        # A run holds the warehouse from start to end: a second run stops at once with a clear message, and
+        # so does a run while another process (an auditor's DuckDB session) has the file open.
+        warehouse = Warehouse.of(self.settings)
+        warehouse.acquire()
+        try:
+            warehouse.check_not_in_use()
+        except Exception:
+            warehouse.release()
+            raise
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        Warehouse(self.settings.warehouse).release()
+        Warehouse.of(self.settings).release()
 
     @property
     def settings(self) -> Settings:
@@ -56,4 +63,4 @@ class PipelineResource(ConfigurableResource):
 
     @property
     def db(self) -> Warehouse:
-        return Warehouse(self.settings.warehouse)
+        return Warehouse.of(self.settings)

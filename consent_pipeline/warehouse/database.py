@@ -5,14 +5,20 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
+from consent_pipeline.config.settings import Settings, memory_limit_from_env, temp_directory_from_env
+from consent_pipeline.lib.safe_paths import open_nofollow, real_path, refuse_symlink
+
+_UNSET: object = object()
+
 
 class WarehouseLocked(RuntimeError):
-    """Another run holds the warehouse."""
+    """Another run, or another process's DuckDB session, holds the warehouse."""
 
 
 # Locks this process holds, by lock file: (fd, depth). Re-entrant, so the CLI and the run's resource can
@@ -23,56 +29,99 @@ _HELD: dict[str, list[int]] = {}
 class Warehouse:
     """A DuckDB warehouse file. Connections are short-lived; a run holds `lock()` from start to end."""
 
-    def __init__(self, path: Path | str, threads: int | None = None, memory_limit: str | None = None) -> None:
-        self.path = Path(path)
+    def __init__(
+        self,
+        path: Path | str,
+        threads: int | None = None,
+        memory_limit: int | object | None = _UNSET,
+        temp_directory: Path | object | None = _UNSET,
+    ) -> None:
+        self.path = Path(path)  # as given, for messages
+        # Parent folders resolved: a warehouse reached through a linked folder takes the same lock.
+        self.real = real_path(self.path)
         self.threads = threads
         # DuckDB's own default is 80% of RAM; a run shares the machine with polars and Python, so it is capped
-        # (CONSENT_MEMORY_LIMIT, e.g. "8GB"; empty for DuckDB's default). DuckDB spills to disk beyond it.
-        self.memory_limit = (
-            memory_limit if memory_limit is not None else os.environ.get("CONSENT_MEMORY_LIMIT", "4GB")
+        # (CONSENT_MEMORY_LIMIT, bytes, parsed and checked by config.settings; None for DuckDB's default).
+        # DuckDB spills to disk beyond it.
+        self.memory_limit: int | None = (
+            memory_limit_from_env() if memory_limit is _UNSET else memory_limit  # type: ignore[assignment]
         )
         # Where DuckDB spills (default: beside the warehouse file). A large run can spill tens of GB: point it
         # at a disk with room (CONSENT_TEMP_DIR).
-        self.temp_directory = os.environ.get("CONSENT_TEMP_DIR", "")
+        self.temp_directory: Path | None = (
+            temp_directory_from_env() if temp_directory is _UNSET else temp_directory  # type: ignore[assignment]
+        )
+
+    @classmethod
+    def of(cls, settings: Settings) -> Warehouse:
+        """The warehouse of a run's Settings (its checked memory cap and spill folder)."""
+        return cls(settings.warehouse, memory_limit=settings.memory_limit, temp_directory=settings.temp_directory)
 
     @property
     def lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".lock")
+        return self.real.with_name(self.real.name + ".lock")
 
     def exists(self) -> bool:
-        return self.path.exists()
+        return self.real.exists()
+
+    def refuse_links(self) -> None:
+        """UnsafePath when the warehouse file, its write-ahead log or its lock file is a symbolic link:
+        DuckDB and the lock would write through it into whatever it points at."""
+        refuse_symlink(self.real, "warehouse")
+        refuse_symlink(self.real.with_name(self.real.name + ".wal"), "warehouse log")
+        refuse_symlink(self.lock_path, "lock file")
+        if self.temp_directory is None:  # DuckDB's own spill folder, beside the file
+            refuse_symlink(self.real.with_name(self.real.name + ".tmp"), "spill folder")
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.refuse_links()
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.real.parent.mkdir(parents=True, exist_ok=True)
         try:
-            con = duckdb.connect(str(self.path), read_only=read_only)
+            con = duckdb.connect(str(self.real), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
-                raise WarehouseLocked(f"warehouse {self.path} is in use by another process") from None
+                raise WarehouseLocked(self._in_use(str(exc))) from None
             raise
         try:
             con.execute("SET TimeZone = 'UTC'")
+            # Typed values as parameters: nothing an operator sets is ever part of the SQL text.
             if self.threads:
-                con.execute(f"SET threads = {int(self.threads)}")
+                con.execute("SET threads = ?", [int(self.threads)])
             if self.memory_limit:
-                con.execute(f"SET memory_limit = '{self.memory_limit}'")
+                con.execute("SET memory_limit = ?", [f"{int(self.memory_limit)}B"])
             if self.temp_directory and not read_only:
-                con.execute("SET temp_directory = $dir", {"dir": self.temp_directory})
+                con.execute("SET temp_directory = ?", [str(self.temp_directory)])
             yield con
         finally:
             con.close()
 
+    def _in_use(self, error: str) -> str:
+        """WarehouseLocked's message: DuckDB names the process that holds the file (`... (PID 123)`)."""
+        pid = re.search(r"PID (\d+)", error)
+        who = f" (pid {pid.group(1)})" if pid else ""
+        return (
+            f"warehouse {self.path} is open in another process{who}, e.g. a DuckDB session: "
+            "close it and run again (auditors can read the run snapshots instead)"
+        )
+
+    def check_not_in_use(self) -> None:
+        """WarehouseLocked now, before any feed is read, when another process has the file open (an auditor's
+        DuckDB session holds it until closed; a read-only one too). Creates an empty warehouse if none."""
+        with self.connect():
+            pass
+
     # --- the run lock ---
     def acquire(self) -> None:
         """Take the run lock or raise WarehouseLocked at once (never wait behind another run)."""
-        key = str(self.lock_path.resolve())
+        key = str(self.lock_path)
         if key in _HELD:
             _HELD[key][1] += 1
             return
+        self.refuse_links()
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_nofollow(self.lock_path, os.O_RDWR | os.O_CREAT, "lock file")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -85,7 +134,7 @@ class Warehouse:
         _HELD[key] = [fd, 1]
 
     def release(self) -> None:
-        key = str(self.lock_path.resolve())
+        key = str(self.lock_path)
         held = _HELD.get(key)
         if held is None:
             return

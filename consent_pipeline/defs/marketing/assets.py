@@ -1,7 +1,21 @@
-"""What marketing pulls each night: customer segments, suppression lists and campaign audiences."""
+"""What marketing pulls each night: customer segments, suppression lists and campaign audiences.
 
+Suppression is built from the golden tables alone and written first: when the segments or a campaign
+cannot be built (e.g. from a bad value already in the warehouse), the suppression lists still go out, and
+the step then fails so that the run says so (exit 1).
+"""
+
+import duckdb
 import polars as pl
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
 
 from consent_pipeline.core.extracts import write_extracts
 from consent_pipeline.core.reference import load_reference
@@ -55,24 +69,33 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
     progress.report("building segments, suppression lists and campaign extracts")
     with pipeline.db.connect() as con:
         load_reference(con, rules)
-        build_segments(con, settings.as_of)
-        con.execute("CREATE OR REPLACE TABLE segments AS SELECT * FROM s_segments")
         build_suppression(con, rules, settings.as_of)
-        folder, files = write_extracts(con, rules, settings.as_of, context.run.run_id, settings.extracts)
-        seg = con.sql(
-            "SELECT brand, segment, count(*) AS parties FROM segments GROUP BY ALL ORDER BY ALL"
-        ).pl()
+        segments_error = None
+        try:
+            build_segments(con, settings.as_of)
+            con.execute("CREATE OR REPLACE TABLE segments AS SELECT * FROM s_segments")
+        except duckdb.Error as exc:
+            segments_error = "segments could not be built: " + (str(exc).strip().splitlines() or ["?"])[0]
+        out = write_extracts(
+            con, rules, settings.as_of, context.run.run_id, settings.extracts, campaigns_error=segments_error
+        )
+        for name in out.foreign:
+            context.log.warning(f"{out.folder} holds {name}, which the pipeline did not write: kept")
         sup = con.sql(
             "SELECT channel, reason, count(*) AS rows FROM suppression GROUP BY ALL ORDER BY ALL"
         ).pl()
         preview = con.sql("SELECT * FROM suppression WHERE reason <> 'erased' LIMIT 10").pl()
-        yield MaterializeResult(
-            asset_key=AssetKey("segments"),
-            metadata={
-                "rows": con.sql("SELECT count(*) FROM segments").fetchall()[0][0],
-                "by_segment": md_table(seg, 60),
-            },
-        )
+        if segments_error is None:
+            seg = con.sql(
+                "SELECT brand, segment, count(*) AS parties FROM segments GROUP BY ALL ORDER BY ALL"
+            ).pl()
+            yield MaterializeResult(
+                asset_key=AssetKey("segments"),
+                metadata={
+                    "rows": con.sql("SELECT count(*) FROM segments").fetchall()[0][0],
+                    "by_segment": md_table(seg, 60),
+                },
+            )
         yield MaterializeResult(
             asset_key=AssetKey("suppression"),
             metadata={
@@ -84,12 +107,22 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
         yield MaterializeResult(
             asset_key=AssetKey("extracts"),
             metadata={
-                "folder": MetadataValue.path(str(folder)),
+                "folder": MetadataValue.path(str(out.folder)),
                 "files": md_table(
                     pl.DataFrame(
-                        [{"file": f.name, "rows": f.rows, "bytes": f.bytes} for f in files]
+                        [{"file": f.name, "rows": f.rows, "bytes": f.bytes} for f in out.files]
                     )
+                ),
+                "not_written": md_table(pl.DataFrame(out.not_written, schema=["file", "error"], orient="row")),
+                "kept_files_not_written_by_the_pipeline": md_table(
+                    pl.DataFrame({"file": out.foreign}, schema={"file": pl.String})
                 ),
             },
         )
         yield from invariant_results(con, ["segments", "suppression", "extracts"])
+    if out.not_written:
+        names = ", ".join(name for name, _ in out.not_written)
+        why = segments_error or out.not_written[0][1]
+        raise Failure(
+            description=f"{why}; not written: {names}; the suppression lists were written to {out.folder}"
+        )
