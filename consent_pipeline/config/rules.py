@@ -230,14 +230,6 @@ class TwilioMap(_Model):
     keywords: TwilioKeywords
     free_text_revocation_phrases: list[str]
 
-    @field_validator("senders")
-    @classmethod
-    def _e164(cls, senders: dict[str, TwilioSender]) -> dict[str, TwilioSender]:
-        for number in senders:
-            if not re.fullmatch(r"\+[1-9][0-9]{6,14}", number):
-                raise ValueError(f"{number!r} is not an E.164 number (`+`, country code, digits; quote it)")
-        return senders
-
 
 class PreferenceCentreMap(_Model):
     subscriptions: dict[str, ChannelBrandPurpose]

@@ -41,7 +41,7 @@ def ingest(batch: Batch, tmp: Path) -> tuple[list[tuple], list[tuple]]:
         ingest_staged(con, tmp / "staging", "r1", dt.datetime(2026, 3, 1, 6))
         ledger = con.execute(
             "SELECT rows_read, rows_accepted, rows_skipped, rows_duplicate, rows_quarantined"
-            " FROM ingest_ledger"
+            " FROM ingest_ledger ORDER BY source_file"
         ).fetchall()
         quarantine = con.execute("SELECT source_record, reason FROM quarantine ORDER BY 1, 2").fetchall()
     finally:
