@@ -1,6 +1,8 @@
 """Right-to-be-forgotten requests from the privacy portal (feeds.md §15): `requests_*.jsonl`.
 
-Only `type=erasure` matters; other types (access, rectification...) are skipped (`not_erasure`). An erasure
+Only erasure requests matter (`rules/mappings/erasure_requests.yaml` `erasure_types`); the portal's other
+types (access, rectification...: `other_types`) are skipped (`not_erasure`), and a type in neither list is
+quarantined (`unknown_request_type`): skipped must be earned. An erasure
 request names its subject by `subject.customer_id`, `subject.emails` and `subject.phones`, and becomes one
 `erasure_requests` row per identifier: the customer (`party_id`, no contact point), each email, each phone
 (E.164: the portal gives no country). Every row carries the request's customer id, if any, so an erased
@@ -23,6 +25,7 @@ import polars as pl
 
 from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
+from consent_pipeline.config.rules import ErasureRequestsMap
 from source_connectors._common import (
     field,
     parse_files,
@@ -35,7 +38,6 @@ from source_connectors.readers import REC, Records, read_json
 
 SOURCE = "erasure_requests"
 KIND = "requests"  # its file patterns: rules/files.yaml
-ERASURE = "erasure"
 TEXT_LIST = pl.List(pl.String)
 REQUEST = pl.Struct(
     {
@@ -58,7 +60,7 @@ def _read(path: Path) -> Records:
     return read_json(path, REQUEST)
 
 
-def _requests(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, _rules: Rules) -> None:
+def _requests(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, rules: Rules) -> None:
     rows = rows.select(
         REC,
         text(field(rows, "request_id")).alias("request_id"),
@@ -69,9 +71,21 @@ def _requests(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, _r
         field(rows, "subject.emails", TEXT_LIST).alias("emails"),
         field(rows, "subject.phones", TEXT_LIST).alias("phones"),
     )
+    m: ErasureRequestsMap = rules.mapping(SOURCE)
+    erasure = [t.lower() for t in m.erasure_types]
+    other = [t.lower() for t in m.other_types]
     rows = _reject(batch, rel, rows, pl.col("type").is_null(), "missing_value", "type is empty")
-    skip_records(batch, rel, rows.filter(pl.col("type") != ERASURE), "not_erasure")
-    rows = rows.filter(pl.col("type") == ERASURE).with_columns(
+    # Skipped must be earned: only a type the portal is known to send is skipped.
+    rows = _reject(
+        batch,
+        rel,
+        rows,
+        ~pl.col("type").is_in([*erasure, *other]),
+        "unknown_request_type",
+        pl.format("type: {}", pl.col("type")),
+    )
+    skip_records(batch, rel, rows.filter(pl.col("type").is_in(other)), "not_erasure")
+    rows = rows.filter(pl.col("type").is_in(erasure)).with_columns(
         _identifiers("emails"), _identifiers("phones"), iso8601(pl.col("received_at")).alias("ts")
     )
     rows = _reject(

@@ -329,6 +329,21 @@ class LeadListsMap(_Model):
     purpose: str
 
 
+class ErasureRequestsMap(_Model):
+    """The privacy portal's request types: erasure ones are carried out, the others recognised and skipped;
+    any type in neither list is quarantined (`unknown_request_type`), never skipped."""
+
+    erasure_types: list[str] = Field(min_length=1)
+    other_types: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> ErasureRequestsMap:
+        both = {t.lower() for t in self.erasure_types} & {t.lower() for t in self.other_types}
+        if both:
+            raise ValueError(f"a type is in both lists: {', '.join(sorted(both))}")
+        return self
+
+
 class PosMap(_Model):
     optin_purpose: str
 
@@ -388,6 +403,7 @@ MAPPING_MODELS: dict[str, type[_Model]] = {
     "lead_lists": LeadListsMap,
     "dnc_registries": DncRegistriesMap,
     "pos": PosMap,
+    "erasure_requests": ErasureRequestsMap,
 }
 
 
@@ -403,6 +419,7 @@ class Mappings(_Model):
     lead_lists: LeadListsMap
     dnc_registries: DncRegistriesMap
     pos: PosMap
+    erasure_requests: ErasureRequestsMap
 
 
 # --- templates.yaml -----------------------------------------------------------------------------

@@ -215,6 +215,10 @@ def sendgrid(plan: Plan, pop: Population, land: Landing) -> None:
         ("event", jstr(pl.col("event"))),
         ("sg_event_id", jstr(pl.col("id"))),
         ("asm_group_id", pl.when(grouped).then(jraw(pl.col("gid")))),
+        # A webhook bounce carries its enhanced status, as SendGrid sends it: mostly permanent, some temporary.
+        ("status", pl.when(pl.col("event") == "bounce").then(
+            pl.when(pl.col("id").str.slice(0, 1).is_in(["0", "1", "2"])).then(pl.lit('"4.2.2"'))
+            .otherwise(pl.lit('"5.1.1"')))),
     ])
     ev = ev.with_columns(pl.when(pl.col("bad") == "truncated_json").then(line.str.slice(0, 30)).otherwise(line)
                          .alias("line"))

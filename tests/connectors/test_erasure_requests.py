@@ -222,3 +222,20 @@ def test_public_scenarios(rules):
     assert erasure.table("erasure_requests")["requested_at"].unique().to_list() == [
         dt.datetime(2026, 2, 1, 11)
     ]
+
+
+def test_only_known_request_types_are_skipped(drop, read):
+    """Skipped must be earned: a type the portal is not known to send might be an erasure by another name."""
+    drop(
+        S,
+        D,
+        "requests_1.jsonl",
+        request(request_id="DSR-1", kind="Erasure")
+        + request(request_id="DSR-2", kind="access")
+        + request(request_id="DSR-3", kind="delete_my_data"),
+    )
+    batch = read(S)
+    assert batch.table("erasure_requests")["request_id"].unique().to_list() == ["DSR-1"]
+    assert batch.skips.select("source_record", "reason").rows() == [(2, "not_erasure")]
+    assert rejects(batch) == [(3, "unknown_request_type", "type: delete_my_data")]
+    assert accounted(batch) == {"requests_1.jsonl": (1, 1, 1)}
