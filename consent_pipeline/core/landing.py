@@ -177,6 +177,11 @@ def _to_read(delivery: Delivery, known: dict[str, Known]) -> Delivery | None:
             notes.append((rel, "changed"))
     if not only:
         return None
+    if len(only) == len(delivery.landed):
+        return delivery if not notes else Delivery(
+            delivery.source, delivery.name, delivery.received_ts, delivery.path, delivery.landing,
+            delivery.landed, None, tuple(notes),
+        )
     return Delivery(
         delivery.source,
         delivery.name,

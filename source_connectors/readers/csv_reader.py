@@ -93,7 +93,16 @@ def parse_csv(data: bytes, required: Sequence[str], optional: Sequence[str] = ()
                 {"reason": pl.String, "detail": pl.String}
             )
         )
-    fields = _fields(raw.filter(ok), delimiter, width)
+    # The usual file: UTF-8, every record one line, no blank line after the header. polars then parses the
+    # bytes as delivered (no copy of the records through Python), and the malformed records are dropped by
+    # their number; anything else goes by the records' text found above.
+    plain = (
+        text.encoding in ("utf-8", "utf-8-sig")
+        and raw.len() == lines.len() - head_at - 1
+        and b"\r" not in data.replace(b"\r\n", b"\n")
+    )
+    fields = _fields_of_bytes(data, head_at, delimiter, width, n) if plain else None
+    fields = fields.filter(ok) if fields is not None else _fields(raw.filter(ok), delimiter, width)
     frame = fields.with_columns(nums.filter(ok)).select(
         REC,
         *[
@@ -204,9 +213,15 @@ def _record_pattern(delimiter: str) -> str:
 
 def _well_formed(raw: pl.Series, delimiter: str, width: int) -> tuple[pl.Series, pl.Series]:
     """Per record: whether it is one RFC 4180 record of `width` fields, and if not, why."""
-    shape = raw.str.contains(rf"^(?s:{_record_pattern(delimiter)})$").fill_null(False)
+    quoted = raw.str.contains('"', literal=True).fill_null(False)
+    if bool(quoted.any()):  # the quote-aware checks, only where there are quotes
+        shape = (~quoted) | raw.str.contains(rf"^(?s:{_record_pattern(delimiter)})$").fill_null(False)
+        unquoted = pl.when(quoted).then(raw.str.replace_all(r'"(?:[^"]|"")*"', "")).otherwise(raw)
+        count = pl.select(unquoted.str.count_matches(delimiter, literal=True) + 1).to_series()
+    else:
+        shape = pl.Series([True] * raw.len(), dtype=pl.Boolean)
+        count = raw.str.count_matches(delimiter, literal=True) + 1
     control = raw.str.contains(_CONTROL).fill_null(False)
-    count = raw.str.replace_all(r'"(?:[^"]|"")*"', "").str.count_matches(delimiter, literal=True) + 1
     frame = pl.DataFrame({"shape": shape, "control": control, "count": count})
     why = frame.select(
         pl.when(~pl.col("shape"))
@@ -221,6 +236,30 @@ def _well_formed(raw: pl.Series, delimiter: str, width: int) -> tuple[pl.Series,
     return why.is_null(), why
 
 
+def _fields_of_bytes(data: bytes, head_at: int, delimiter: str, width: int, n: int) -> pl.DataFrame | None:
+    """Fields c0..c{width-1} parsed by polars straight from the file's bytes, or None when polars does not
+    find exactly the `n` records the line scan found (then the records' text decides)."""
+    names = [f"c{i}" for i in range(width)]
+    try:
+        frame = pl.read_csv(
+            data,
+            has_header=False,
+            skip_rows=head_at + 1,
+            separator=delimiter,
+            quote_char='"',
+            infer_schema=False,
+            new_columns=names,
+            raise_if_empty=False,
+            encoding="utf8",
+            truncate_ragged_lines=True,  # rows of another width are dropped by number afterwards
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    if frame.height != n or frame.width != width:
+        return None
+    return frame
+
+
 def _fields(raw: pl.Series, delimiter: str, width: int) -> pl.DataFrame:
     """Fields c0..c{width-1} of well-formed records."""
     names = [f"c{i}" for i in range(width)]
@@ -229,7 +268,7 @@ def _fields(raw: pl.Series, delimiter: str, width: int) -> pl.DataFrame:
     if not raw.str.contains('"', literal=True).any():
         split = raw.str.split_exact(delimiter, width - 1).struct.unnest()
         return split.rename(dict(zip(split.columns, names, strict=True)))
-    data = "\n".join(raw.to_list()).encode("utf-8")
+    data = raw.str.join("\n").item().encode("utf-8")
     try:
         frame = pl.read_csv(
             io.BytesIO(data),

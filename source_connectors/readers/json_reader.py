@@ -100,7 +100,10 @@ def parse_json(
     content = lines.filter(~is_blank(lines))
     if content.len() == 0:
         return Records(pl.DataFrame(schema={REC: pl.Int64}), no_rejects(), content, 0, text.encoding)
-    if _one_object_a_line(content, env):
+    fast = _one_array_of_objects(text.text) if text.text.lstrip().startswith("[") else None
+    if fast is not None:
+        pieces, raw = None, fast
+    elif _one_object_a_line(content, env):
         pieces = None
         raw = content.str.strip_chars()
     else:
@@ -118,6 +121,25 @@ def parse_json(
         warn = rejects_for(numbered(raw.len()).filter(undecodable(raw)), "undecodable_characters", raw)
         records.rejects = pl.concat([records.rejects, warn]).sort(REC)
     return records
+
+
+def _one_array_of_objects(text: str) -> pl.Series | None:
+    """A document that is one clean array of objects (an API dump), decoded by polars at once: each
+    element's text (re-encoded), or None for anything else (arrays back to back, damage, other values),
+    which the record-by-record path reads."""
+    try:
+        decoded = pl.Series([text], dtype=pl.String).str.json_decode(infer_schema_length=None)
+    except pl.exceptions.PolarsError:
+        return None
+    if not isinstance(decoded.dtype, pl.List) or not isinstance(decoded.dtype.inner, pl.Struct):
+        return None
+    elements = decoded.explode()
+    if elements.null_count():  # a null or an empty element: let the careful path say which
+        return None
+    raw = elements.struct.json_encode().rename("raw")
+    if bool((raw.str.count_matches(r"[\[{]") > MAX_DEPTH).any()):
+        return None
+    return raw
 
 
 def _one_object_a_line(content: pl.Series, env: Envelopes) -> bool:
@@ -145,9 +167,34 @@ def _one_value_a_line(content: pl.Series) -> bool:
     return bool(opens.all()) or int(whole.sum()) * 2 >= content.len()
 
 
+# Stands for an object a polars column decode reads (core of the fast path): its value is never needed here.
+_LAZY_OBJECT: dict[str, object] = {}
+
+
+def _simple_lines(lines: pl.Series, env: Envelopes) -> tuple[list[bool], list[str]]:
+    """Lines that are one plain object each, valid and not deep (an array written one element a line ends
+    them with a comma): decoded over the whole column by polars, so a file with a few damaged lines costs
+    Python time only for those. Returns the mask and the lines' object texts."""
+    stripped = lines.str.strip_chars().str.replace(r",$", "")
+    simple = (
+        stripped.str.starts_with("{")
+        & stripped.str.ends_with("}")
+        & (stripped.str.count_matches(r"[\[{]") <= MAX_DEPTH)
+        & stripped.str.json_path_match("$").is_not_null()
+    )
+    if env.keys:
+        keys = "|".join(re.escape(k) for k in env.keys)
+        simple = simple & ~stripped.str.contains(rf'"(?:{keys})"\s*:\s*\[')
+    return simple.fill_null(False).to_list(), stripped.to_list()
+
+
 def _line_pieces(lines: list[str], env: Envelopes, complete: bool) -> list[_Piece]:
     out: list[_Piece] = []
+    simple, texts = _simple_lines(pl.Series(lines, dtype=pl.String), env)
     for i, line in enumerate(lines):
+        if simple[i]:
+            out.append(_Piece(texts[i], _LAZY_OBJECT))
+            continue
         whole = complete or i < len(lines) - 1  # only the last line of a file can be cut off
         if line.lstrip().startswith("{"):
             # One object a line: the line is the record, damaged or not (its nested objects are no records).
@@ -294,7 +341,7 @@ def _salvage(text: str, env: Envelopes, complete: bool) -> list[_Piece]:
 
 
 def _decode_text(chunk: str) -> _Piece:
-    if _depth(chunk) > MAX_DEPTH:
+    if _too_deep(chunk):
         return _Piece(chunk, reason=TOO_DEEP, detail=f"nested deeper than {MAX_DEPTH} levels")
     try:
         return _Piece(chunk, json.loads(chunk))
