@@ -6,7 +6,10 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from consent_pipeline.config import Rules, Settings, load_rules
+from consent_pipeline.core.orphans import finish_run, start_run
+from consent_pipeline.lib import faults, progress
 from consent_pipeline.warehouse import Warehouse
+from source_connectors import SOURCES
 
 
 class PipelineResource(ConfigurableResource):
@@ -21,13 +24,42 @@ class PipelineResource(ConfigurableResource):
 
     _settings: Settings | None = PrivateAttr(default=None)
     _rules: Rules | None = PrivateAttr(default=None)
+    _run_id: str | None = PrivateAttr(default=None)
+    _completed: bool = PrivateAttr(default=False)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         # A run holds the warehouse from start to end: a second run stops at once with a clear message.
-        Warehouse(self.settings.warehouse).acquire()
+        wh = Warehouse(self.settings.warehouse)
+        wh.acquire()
+        if context.run is None:  # a sensor's tick, not a run
+            return
+        try:
+            cleanup = start_run(wh, self.settings.snapshots, self.settings.staging, SOURCES, context.run.run_id)
+        except BaseException:
+            wh.release()
+            raise
+        self._run_id = context.run.run_id
+        if cleanup.unfinished_runs:
+            progress.report(
+                f"earlier run {', '.join(cleanup.unfinished_runs)} did not complete: the warehouse file will be "
+                "rewritten at the end of this run"
+            )
+        if cleanup.removed:
+            progress.report(f"removed {len(cleanup.removed)} files left by earlier runs")
+            context.log.info(f"removed {', '.join(str(p) for p in cleanup.removed)}")
+        faults.pause("run:started")
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        Warehouse(self.settings.warehouse).release()
+        wh = Warehouse(self.settings.warehouse)
+        try:
+            if self._run_id and self._completed:
+                finish_run(wh, self._run_id)
+        finally:
+            wh.release()
+
+    def run_completed(self) -> None:
+        """The run's last step succeeded: its `.running` mark can go at the end (core/orphans.py)."""
+        self._completed = True
 
     @property
     def settings(self) -> Settings:

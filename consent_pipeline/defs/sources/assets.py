@@ -19,7 +19,7 @@ from consent_pipeline.core.ingest import SETTLED_FILE_REASONS, read_source
 from consent_pipeline.core.staging import write_batch
 from consent_pipeline.defs.metadata import md_table
 from consent_pipeline.defs.resources import PipelineResource
-from consent_pipeline.lib import progress
+from consent_pipeline.lib import faults, progress
 from source_connectors import SOURCES
 
 GROUP = "sources"
@@ -59,7 +59,8 @@ def build_source_asset(source: str) -> AssetsDefinition:
             AssetCheckSpec(
                 check_name,
                 asset=source_key(source),
-                description="Records quarantined this run, by reason, with a preview.",
+                description="Records quarantined this run, by reason, with a preview (file, record number, "
+                "reason, SHA-256 of the raw text: no personal data).",
             )
         ],
         kinds={"polars"},
@@ -71,6 +72,7 @@ def build_source_asset(source: str) -> AssetsDefinition:
             source, settings.landing, pipeline.company_rules, _known_files(pipeline), settings.parse_threads
         )
         write_batch(batch, settings.staging)
+        faults.pause(f"staged:{source}")
         files = batch.files
         rejects = batch.rejects
         rows_read = int(files["rows_read"].sum()) if files.height else 0
@@ -106,8 +108,9 @@ def build_source_asset(source: str) -> AssetsDefinition:
                 "share_of_records": MetadataValue.float(round(share, 4)),
                 "limit": MetadataValue.float(limit),
                 "by_reason": md_table(by_reason),
+                # record numbers and reasons; the raw text only as its SHA-256 (defs/metadata.py)
                 "preview": md_table(
-                    rejects.select("source_file", "source_record", "reason", "detail", "raw")
+                    rejects.select("source_file", "source_record", "reason", pl.col("raw").alias("raw_sha256"))
                 ),
             },
         )
