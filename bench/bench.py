@@ -9,6 +9,10 @@
    latest-per-key pass over the run's events. Prints full / floor.
 4. Adds 1% new deliveries (a generated slice one day later) to a copy of the warehouse and times the next
    run against the full run.
+5. With `--erasure-night`: the same night twice more, each from a copy of the full run's warehouse, once
+   without the slice's erasure requests and once with them, and prints with / without. A night with an
+   erasure scrubs every row and rewrites the warehouse file (core/rewrite.py); one without scrubs only the
+   new rows.
 
 Prints a table; `--json FILE` also writes the figures.
 """
@@ -21,11 +25,13 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
@@ -159,6 +165,106 @@ def delta_landing(base: Path, extra: Path, out: Path) -> None:
                     target.symlink_to(delivery.resolve(), target_is_directory=True)
 
 
+def erased_parties(warehouse: Path) -> set[str]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        found = con.sql("SELECT DISTINCT party_id FROM erasure_requests WHERE party_id IS NOT NULL")
+        return {r[0] for r in found.fetchall()}
+    finally:
+        con.close()
+
+
+def night_slices(extra: Path, out: Path, erased: set[str]) -> tuple[Path, Path]:
+    """Two versions of the slice: without any erasure, and the same with the slice's erasure requests.
+
+    The slices are generated populations of their own whose customer ids overlap the base's, so a slice's
+    customer record can name a customer the base erased, under another email: that erases the new email too
+    (it is associated with an erased customer before the erasure), a change of the register like a new
+    request. Lines naming an erased customer id are left out of both versions, so that "without" really is a
+    night with no erasure."""
+    token = re.compile(rb"\b(C[0-9]+)\b")
+    ids = {e.encode() for e in erased}
+    without, with_ = out / "without", out / "with"
+    for source in sorted(p for p in extra.iterdir() if p.is_dir()):
+        for path in sorted(f for f in source.rglob("*") if f.is_file()):
+            data = path.read_bytes()
+            if source.name != "erasure_requests":
+                data = b"".join(
+                    line for line in data.splitlines(keepends=True) if not (set(token.findall(line)) & ids)
+                )
+            for target in [with_] if source.name == "erasure_requests" else [without, with_]:
+                (target / path.relative_to(extra)).parent.mkdir(parents=True, exist_ok=True)
+                (target / path.relative_to(extra)).write_bytes(data)
+    return without, with_
+
+
+def rewrite_state(warehouse: Path, run_id: str) -> tuple[bool, int]:
+    """Whether the run rewrote the warehouse file, and how many contact points are erased."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rewritten = con.sql("SELECT count(*) FROM warehouse_rewrite WHERE rewritten_by_run = ?", params=[run_id])
+        erased = con.sql("SELECT count(*) FROM erasure_register")
+        return bool(rewritten.fetchall()[0][0]), int(erased.fetchall()[0][0])
+    finally:
+        con.close()
+
+
+@dataclass
+class Night:
+    seconds: float
+    peak_rss: int
+    erasure_scope: int  # -1: every row scrubbed, else the number of new files whose rows were
+    erased_contact_points: int
+    rewritten: bool
+    warehouse_bytes: int
+    stages: list[dict[str, object]]
+
+
+def erasure_nights(full_dir: Path, landing: Path, extra: Path, work: Path, as_of: dt.datetime) -> dict[str, Night]:
+    """The same night from the full run's warehouse, without and with the slice's erasure requests."""
+    slices = work / "night-slices"
+    shutil.rmtree(slices, ignore_errors=True)
+    plain, erasing = night_slices(extra, slices, erased_parties(full_dir / "w.duckdb"))
+    nights: dict[str, Night] = {}
+    for label, slice_ in (("without", plain), ("with", erasing)):
+        night = work / f"night-{label}-erasure"
+        shutil.rmtree(night, ignore_errors=True)
+        shutil.copytree(full_dir, night, ignore=shutil.ignore_patterns("extracts"))
+        nl = work / f"night-{label}-erasure-landing"
+        shutil.rmtree(nl, ignore_errors=True)
+        delta_landing(landing, slice_, nl)
+        outcome, sampler = run(nl, night / "w.duckdb", as_of)
+        rewritten, erased = rewrite_state(night / "w.duckdb", outcome.run_id)
+        nights[label] = Night(
+            outcome.seconds,
+            sampler.peak(),
+            int(outcome.figures.get("erasure_scope", -1)),
+            erased,
+            rewritten,
+            (night / "w.duckdb").stat().st_size,
+            stage_table(outcome, sampler),
+        )
+        shutil.rmtree(night, ignore_errors=True)
+    return nights
+
+
+def print_nights(nights: dict[str, Night]) -> float:
+    ratio = nights["with"].seconds / nights["without"].seconds
+    print("\nthe delta night without and with its erasure requests:")
+    print(f"  {'stage':34s} {'without':>8s} {'with':>8s}")
+    without = {str(st["stage"]): float(st["seconds"]) for st in nights["without"].stages}  # type: ignore[arg-type]
+    for st in nights["with"].stages:
+        print(f"  {st['stage']:34s} {without.get(str(st['stage']), 0.0):8.1f} {float(st['seconds']):8.1f}")  # type: ignore[arg-type]
+    for label, n in nights.items():
+        scope = "every row scrubbed" if n.erasure_scope < 0 else f"rows of {n.erasure_scope} new files scrubbed"
+        print(
+            f"  {label} erasure: {n.seconds:.1f}s, {n.erased_contact_points:,} erased contact points, {scope}, "
+            f"warehouse file {'rewritten' if n.rewritten else 'not rewritten'} ({gib(n.warehouse_bytes)})"
+        )
+    print(f"with / without: {ratio:.2f}x (target: at most 2x)")
+    return ratio
+
+
 def stage_table(outcome: RunOutcome, sampler: RssSampler) -> list[dict[str, object]]:
     stages = []
     sources = [(k, v) for k, v in outcome.steps.items() if k.startswith("source__")]
@@ -188,6 +294,11 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=ROOT / "data" / "bench")
     ap.add_argument("--work", type=Path, help="where warehouses go (default: a temporary folder)")
     ap.add_argument("--no-delta", action="store_true", help="skip the 1%% delta run")
+    ap.add_argument(
+        "--erasure-night",
+        action="store_true",
+        help="also time the delta night without and with its erasure requests (the target: with <= 2x without)",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     ap.add_argument("--profile", action="store_true", help="also print each SQL step's time (stderr)")
     args = ap.parse_args()
@@ -266,6 +377,13 @@ def main() -> int:
         )
         for st in stage_table(d_outcome, d_sampler):
             print(f"  {st['stage']:34s} {st['seconds']:8.1f}")
+    if args.erasure_night:
+        extra, _ = landing_for(
+            args.scale * 0.01, args.seed + 1, args.cache, as_of + dt.timedelta(days=1), "-delta"
+        )
+        nights = erasure_nights(full_dir, landing, extra, work, as_of + dt.timedelta(days=1))
+        figures["erasure_nights"] = {label: asdict(n) for label, n in nights.items()}
+        figures["erasure_night_ratio"] = print_nights(nights)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
     if not args.work:
