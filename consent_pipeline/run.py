@@ -52,6 +52,8 @@ class RunOutcome:
         if "erased" in f:
             scope = f.get("erasure_scope", -1)
             scrubbed = "every row scrubbed" if scope < 0 else f"rows of {scope:,} new files scrubbed"
+            if f.get("rewritten"):  # core/rewrite.py: no erased value left in freed storage
+                scrubbed += "; warehouse file rewritten"
             lines.append(f"  erasure:      {f['erased']:,} erased contact points ({scrubbed})")
         if "keys" in f:
             lines.append(
@@ -189,6 +191,10 @@ def _figures(settings: Settings, run_id: str) -> dict[str, int]:
             n = con.execute("SELECT max(scrubbed_files) FROM erasure_build").fetchall()[0][0]
             out["erasure_scope"] = -1 if n is None else int(n)
             out["erased"] = con.execute("SELECT count(*) FROM erasure_register").fetchall()[0][0]
+        if "warehouse_rewrite" in tables:
+            out["rewritten"] = con.execute(
+                "SELECT count(*) FROM warehouse_rewrite WHERE rewritten_by_run = ?", [run_id]
+            ).fetchall()[0][0]
         if "consent_current" in tables:
             out["keys"] = con.execute("SELECT count(*) FROM consent_current").fetchall()[0][0]
         if "golden_build" in tables:

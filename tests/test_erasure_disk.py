@@ -70,6 +70,7 @@ def test_no_erased_value_on_disk_after_the_erasure_and_after_later_runs(places: 
     assert rows(p["warehouse"], "SELECT rewritten_by_run FROM warehouse_rewrite WHERE NOT pending") == [
         (erasing.run_id,)
     ]
+    assert "3 erased contact points (every row scrubbed; warehouse file rewritten)" in erasing.summary()
     assert rows(
         p["warehouse"], "SELECT DISTINCT reason FROM suppression WHERE contact_point_sha256 = ?", [HER_EMAIL_SHA256]
     ) == [("erased",)]
@@ -91,6 +92,7 @@ def test_no_erased_value_on_disk_after_the_erasure_and_after_later_runs(places: 
     # A night with nothing of hers leaves the file as it is (no rewrite) and still nothing is found.
     quiet = run(p["landing"], p["warehouse"], "2026-03-02T06:00:00Z", p["extracts"])
     assert rows(p["warehouse"], "SELECT rewritten_by_run FROM warehouse_rewrite") == [(later.run_id,)]
+    assert "rewritten" not in quiet.summary()
     assert byte_hits(_owned(p), skip=pre_erasure) == []
 
     # The privacy officer purges what was written before the erasure.
