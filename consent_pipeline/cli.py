@@ -112,18 +112,19 @@ def cmd_purge_snapshots(args: argparse.Namespace) -> int:
             except UnknownRun as exc:
                 raise CliError(str(exc)) from None
         extracts = purge_extracts(settings.extracts, result.runs, args.dry_run) if args.with_extracts else None
-    verb = "would remove" if args.dry_run else "removed"
+    verb, done = ("would remove", "to remove (dry run: nothing removed)") if args.dry_run else ("removed", "removed")
     for path, logged in result.removed:
         print(f"{verb} {path} (run logged {logged} UTC)")
     for path in result.unknown:
         print(f"left {path}: its run is not in this warehouse's run_log")
-    print(f"{len(result.removed)} snapshots {verb}, {len(result.kept)} kept")
     if extracts is not None:
         for folder in extracts.removed:
             print(f"{verb} extract folder {folder}")
         for path in extracts.left:
             print(f"left {path}: not written by the pipeline")
-        print(f"{len(extracts.removed)} extract folders {verb}")
+    print(f"snapshots: {len(result.removed)} {done}, {len(result.kept)} kept")
+    if extracts is not None:
+        print(f"extract folders: {len(extracts.removed)} {done}")
     return 0
 
 

@@ -54,7 +54,9 @@ def _duckdb_files(p: dict[str, Path]) -> list[Path]:
     return [f for f in files_under(p["warehouse"].parent) if f.suffix == ".duckdb"]
 
 
-def test_no_erased_value_on_disk_after_the_erasure_and_after_later_runs(places: dict[str, Path]) -> None:
+def test_no_erased_value_on_disk_after_the_erasure_and_after_later_runs(
+    places: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     p = places
     land_before_erasure(p["landing"])
     before = run(p["landing"], p["warehouse"], "2026-01-21T06:00:00Z", p["extracts"])
@@ -95,9 +97,23 @@ def test_no_erased_value_on_disk_after_the_erasure_and_after_later_runs(places: 
     assert "rewritten" not in quiet.summary()
     assert byte_hits(_owned(p), skip=pre_erasure) == []
 
-    # The privacy officer purges what was written before the erasure.
-    assert main(["purge-snapshots", "--warehouse", str(p["warehouse"]), "--before", erasing.run_id,
-                 "--with-extracts", "--extracts", str(p["extracts"])]) == 0  # fmt: skip
+    # The privacy officer purges what was written before the erasure: a run the warehouse does not know is
+    # refused, a dry run lists, then the purge.
+    purge = ["purge-snapshots", "--warehouse", str(p["warehouse"]), "--with-extracts", "--extracts", str(p["extracts"])]
+    assert main([*purge, "--before", "no-such-run"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "consent-pipeline: error: run no-such-run is not in the warehouse's run_log (see: SELECT * FROM run_log)"
+    ]
+    assert main([*purge, "--before", erasing.run_id, "--dry-run"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].startswith(f"would remove {pre_erasure[0]} (run logged ")
+    assert listed[1:] == [
+        f"would remove extract folder {pre_erasure[1]}",
+        "snapshots: 1 to remove (dry run: nothing removed), 3 kept",
+        "extract folders: 1 to remove (dry run: nothing removed)",
+    ]
+    assert byte_hits(_owned(p)) != []
+    assert main([*purge, "--before", erasing.run_id]) == 0
     assert byte_hits(_owned(p)) == []
     left = sorted(f.stem for f in (p["warehouse"].parent / "snapshots").iterdir())
     assert left == sorted([erasing.run_id, later.run_id, quiet.run_id])
@@ -171,21 +187,3 @@ def test_dagster_metadata_shows_no_personal_data() -> None:
     assert [form for form in FORMS if form in shown] == []
     assert f"sha256:{HER_EMAIL_SHA256}" in shown  # the contact point as the warehouse keeps an erased one
     assert "mailchimp/2026-01-06t020000z/export.csv | 1 | invalid_json" in shown
-
-
-def test_purge_snapshots_needs_a_known_run(places: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    p = places
-    land_before_erasure(p["landing"])
-    first = run(p["landing"], p["warehouse"], "2026-01-21T06:00:00Z", p["extracts"])
-    second = run(p["landing"], p["warehouse"], "2026-01-22T06:00:00Z", p["extracts"])
-    snapshots = p["warehouse"].parent / "snapshots"
-    assert main(["purge-snapshots", "--warehouse", str(p["warehouse"]), "--before", "no-such-run"]) == 2
-    assert capsys.readouterr().err.strip().splitlines() == [
-        "consent-pipeline: error: run no-such-run is not in the warehouse's run_log (see: SELECT * FROM run_log)"
-    ]
-    assert main(["purge-snapshots", "--warehouse", str(p["warehouse"]), "--before", second.run_id, "--dry-run"]) == 0
-    assert f"would remove {snapshots / first.run_id}.duckdb" in capsys.readouterr().out
-    assert len(list(snapshots.iterdir())) == 2
-    assert main(["purge-snapshots", "--warehouse", str(p["warehouse"]), "--before", second.run_id]) == 0
-    assert [f.stem for f in snapshots.iterdir()] == [second.run_id]
-    assert sorted(f.name for f in p["extracts"].iterdir()) == ["2026-01-21", "2026-01-22"]  # not asked to
