@@ -86,6 +86,8 @@ def test_no_erased_value_on_disk_after_the_erasure_and_after_later_runs(
     land_after_erasure(p["landing"])
     later = run(p["landing"], p["warehouse"], "2026-03-01T06:00:00Z", p["extracts"])
     assert later.figures["quarantined"] == 3
+    # Dagster's history holds the quarantine previews (searched above), with the raw text as a hash
+    assert any(b"raw_sha256" in f.read_bytes() for f in files_under(p["dagster"]))
     assert rows(p["warehouse"], "SELECT rewritten_by_run FROM warehouse_rewrite") == [(later.run_id,)]
     assert byte_hits(_owned(p), skip=pre_erasure) == []
     for f in _duckdb_files(p):
