@@ -9,10 +9,10 @@
    latest-per-key pass over the run's events. Prints full / floor.
 4. Adds 1% new deliveries (a generated slice one day later) to a copy of the warehouse and times the next
    run against the full run.
-5. With `--erasure-night`: the same night twice more, each from a copy of the full run's warehouse, once
-   without the slice's erasure requests and once with them, and prints with / without. A night with an
+5. With `--erasure-night`: a full run over the landing without any erasure, then the 1% night twice from
+   copies of it, without and with the slice's erasure requests, and prints with / without. A night with an
    erasure scrubs every row and rewrites the warehouse file (core/rewrite.py); one without scrubs only the
-   new rows.
+   new rows and leaves the file.
 
 Prints a table; `--json FILE` also writes the figures.
 """
@@ -154,57 +154,53 @@ def floor(landing: Path, warehouse: Path) -> dict[str, float]:
     }
 
 
+def link_tree(source: Path, target: Path) -> None:
+    """The folder's files under `target` as hard links (nothing copied; a copy across file systems): the
+    landing reader does not follow symlinks."""
+    for path in sorted(f for f in source.rglob("*") if f.is_file()):
+        dest = target / path.relative_to(source)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, dest)
+        except OSError:
+            shutil.copyfile(path, dest)
+
+
 def delta_landing(base: Path, extra: Path, out: Path) -> None:
-    """The base landing plus the extra deliveries, as symlinks (nothing copied)."""
+    """The base landing plus the extra deliveries (a delivery already in the base is not replaced)."""
     for root in (base, extra):
         for source in sorted(p for p in root.iterdir() if p.is_dir()):
             for delivery in sorted(p for p in source.iterdir() if p.is_dir()):
                 target = out / source.name / delivery.name
                 if not target.exists():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.symlink_to(delivery.resolve(), target_is_directory=True)
+                    link_tree(delivery, target)
 
 
-def erased_parties(warehouse: Path) -> set[str]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        found = con.sql("SELECT DISTINCT party_id FROM erasure_requests WHERE party_id IS NOT NULL")
-        return {r[0] for r in found.fetchall()}
-    finally:
-        con.close()
+# A Salesforce Individual row, the fourth field (ShouldForget) set.
+SHOULD_FORGET = re.compile(rb'^("[^"]*","[^"]*","[^"]*"),"true",', re.MULTILINE)
 
 
-def night_slices(extra: Path, out: Path, erased: set[str]) -> tuple[Path, Path]:
-    """Two versions of the slice: without any erasure, and the same with the slice's erasure requests.
-
-    The slices are generated populations of their own whose customer ids overlap the base's, so a slice's
-    customer record can name a customer the base erased, under another email: that erases the new email too
-    (it is associated with an erased customer before the erasure), a change of the register like a new
-    request. Lines naming an erased customer id are left out of both versions, so that "without" really is a
-    night with no erasure."""
-    token = re.compile(rb"\b(C[0-9]+)\b")
-    ids = {e.encode() for e in erased}
-    without, with_ = out / "without", out / "with"
-    for source in sorted(p for p in extra.iterdir() if p.is_dir()):
-        for path in sorted(f for f in source.rglob("*") if f.is_file()):
+def without_erasures(landing: Path, out: Path) -> None:
+    """The landing tree without any erasure: no erasure-request deliveries, and Salesforce's ShouldForget
+    cleared (the Individual files rewritten; everything else linked)."""
+    for source in sorted(p for p in landing.iterdir() if p.is_dir() and p.name != "erasure_requests"):
+        link_tree(source, out / source.name)
+        for path in sorted((out / source.name).rglob("Individual*.csv")):
             data = path.read_bytes()
-            if source.name != "erasure_requests":
-                data = b"".join(
-                    line for line in data.splitlines(keepends=True) if not (set(token.findall(line)) & ids)
-                )
-            for target in [with_] if source.name == "erasure_requests" else [without, with_]:
-                (target / path.relative_to(extra)).parent.mkdir(parents=True, exist_ok=True)
-                (target / path.relative_to(extra)).write_bytes(data)
-    return without, with_
+            path.unlink()  # a hard link: the cached landing must not change
+            path.write_bytes(SHOULD_FORGET.sub(rb'\1,"false",', data))
 
 
 def rewrite_state(warehouse: Path, run_id: str) -> tuple[bool, int]:
     """Whether the run rewrote the warehouse file, and how many contact points are erased."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
+        erased = con.sql("SELECT count(*) FROM erasure_register").fetchall()[0][0]
+        tables = {r[0] for r in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "warehouse_rewrite" not in tables:  # nothing was ever scrubbed
+            return False, int(erased)
         rewritten = con.sql("SELECT count(*) FROM warehouse_rewrite WHERE rewritten_by_run = ?", params=[run_id])
-        erased = con.sql("SELECT count(*) FROM erasure_register")
-        return bool(rewritten.fetchall()[0][0]), int(erased.fetchall()[0][0])
+        return bool(rewritten.fetchall()[0][0]), int(erased)
     finally:
         con.close()
 
@@ -220,19 +216,34 @@ class Night:
     stages: list[dict[str, object]]
 
 
-def erasure_nights(full_dir: Path, landing: Path, extra: Path, work: Path, as_of: dt.datetime) -> dict[str, Night]:
-    """The same night from the full run's warehouse, without and with the slice's erasure requests."""
-    slices = work / "night-slices"
-    shutil.rmtree(slices, ignore_errors=True)
-    plain, erasing = night_slices(extra, slices, erased_parties(full_dir / "w.duckdb"))
+def erasure_nights(landing: Path, extra: Path, work: Path, as_of: dt.datetime) -> dict[str, Night]:
+    """The delta night without and with the slice's erasure requests, each from a copy of one full run over
+    the landing without any erasure.
+
+    Starting from a warehouse that has erased no one keeps the night without erasure requests free of
+    erasure: the generated slice is a population of its own whose customer ids and (fictional-range) phone
+    numbers overlap the base's, so over a warehouse with erasures it would bring rows of erased customers and
+    numbers every night, which are scrubbed and make that night rewrite the file too."""
+    base = work / "landing-without-erasures"
+    shutil.rmtree(base, ignore_errors=True)
+    without_erasures(landing, base)
+    start_dir = work / "full-without-erasures"
+    shutil.rmtree(start_dir, ignore_errors=True)
+    start_dir.mkdir()
+    outcome, _ = run(base, start_dir / "w.duckdb", as_of - dt.timedelta(days=1))
+    print(f"\nfull run without erasures (the nights' starting point): {outcome.seconds:.1f}s")
+    plain = work / "slice-without-erasures"
+    shutil.rmtree(plain, ignore_errors=True)
+    for source in sorted(p for p in extra.iterdir() if p.is_dir() and p.name != "erasure_requests"):
+        link_tree(source, plain / source.name)
     nights: dict[str, Night] = {}
-    for label, slice_ in (("without", plain), ("with", erasing)):
+    for label, slice_ in (("without", plain), ("with", extra)):
         night = work / f"night-{label}-erasure"
         shutil.rmtree(night, ignore_errors=True)
-        shutil.copytree(full_dir, night, ignore=shutil.ignore_patterns("extracts"))
+        shutil.copytree(start_dir, night, ignore=shutil.ignore_patterns("extracts"))
         nl = work / f"night-{label}-erasure-landing"
         shutil.rmtree(nl, ignore_errors=True)
-        delta_landing(landing, slice_, nl)
+        delta_landing(base, slice_, nl)
         outcome, sampler = run(nl, night / "w.duckdb", as_of)
         rewritten, erased = rewrite_state(night / "w.duckdb", outcome.run_id)
         nights[label] = Night(
@@ -245,6 +256,7 @@ def erasure_nights(full_dir: Path, landing: Path, extra: Path, work: Path, as_of
             stage_table(outcome, sampler),
         )
         shutil.rmtree(night, ignore_errors=True)
+    shutil.rmtree(start_dir, ignore_errors=True)
     return nights
 
 
@@ -381,7 +393,7 @@ def main() -> int:
         extra, _ = landing_for(
             args.scale * 0.01, args.seed + 1, args.cache, as_of + dt.timedelta(days=1), "-delta"
         )
-        nights = erasure_nights(full_dir, landing, extra, work, as_of + dt.timedelta(days=1))
+        nights = erasure_nights(landing, extra, work, as_of + dt.timedelta(days=1))
         figures["erasure_nights"] = {label: asdict(n) for label, n in nights.items()}
         figures["erasure_night_ratio"] = print_nights(nights)
     if args.json:
