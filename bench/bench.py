@@ -9,6 +9,10 @@
    latest-per-key pass over the run's events. Prints full / floor.
 4. Adds 1% new deliveries (a generated slice one day later) to a copy of the warehouse and times the next
    run against the full run.
+5. With `--erasure-night`: a full run over the landing without any erasure, then the 1% night twice from
+   copies of it, without and with the slice's erasure requests, and prints with / without. A night with an
+   erasure scrubs every row and rewrites the warehouse file (core/rewrite.py); one without scrubs only the
+   new rows and leaves the file.
 
 Prints a table; `--json FILE` also writes the figures.
 """
@@ -21,11 +25,13 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
@@ -148,15 +154,127 @@ def floor(landing: Path, warehouse: Path) -> dict[str, float]:
     }
 
 
+def link_tree(source: Path, target: Path) -> None:
+    """The folder's files under `target` as hard links (nothing copied; a copy across file systems): the
+    landing reader does not follow symlinks."""
+    for path in sorted(f for f in source.rglob("*") if f.is_file()):
+        dest = target / path.relative_to(source)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, dest)
+        except OSError:
+            shutil.copyfile(path, dest)
+
+
 def delta_landing(base: Path, extra: Path, out: Path) -> None:
-    """The base landing plus the extra deliveries, as symlinks (nothing copied)."""
+    """The base landing plus the extra deliveries (a delivery already in the base is not replaced)."""
     for root in (base, extra):
         for source in sorted(p for p in root.iterdir() if p.is_dir()):
             for delivery in sorted(p for p in source.iterdir() if p.is_dir()):
                 target = out / source.name / delivery.name
                 if not target.exists():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.symlink_to(delivery.resolve(), target_is_directory=True)
+                    link_tree(delivery, target)
+
+
+# A Salesforce Individual row, the fourth field (ShouldForget) set.
+SHOULD_FORGET = re.compile(rb'^("[^"]*","[^"]*","[^"]*"),"true",', re.MULTILINE)
+
+
+def without_erasures(landing: Path, out: Path) -> None:
+    """The landing tree without any erasure: no erasure-request deliveries, and Salesforce's ShouldForget
+    cleared (the Individual files rewritten; everything else linked)."""
+    for source in sorted(p for p in landing.iterdir() if p.is_dir() and p.name != "erasure_requests"):
+        link_tree(source, out / source.name)
+        for path in sorted((out / source.name).rglob("Individual*.csv")):
+            data = path.read_bytes()
+            path.unlink()  # a hard link: the cached landing must not change
+            path.write_bytes(SHOULD_FORGET.sub(rb'\1,"false",', data))
+
+
+def rewrite_state(warehouse: Path, run_id: str) -> tuple[bool, int]:
+    """Whether the run rewrote the warehouse file, and how many contact points are erased."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        erased = con.sql("SELECT count(*) FROM erasure_register").fetchall()[0][0]
+        tables = {r[0] for r in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "warehouse_rewrite" not in tables:  # nothing was ever scrubbed
+            return False, int(erased)
+        rewritten = con.sql("SELECT count(*) FROM warehouse_rewrite WHERE rewritten_by_run = ?", params=[run_id])
+        return bool(rewritten.fetchall()[0][0]), int(erased)
+    finally:
+        con.close()
+
+
+@dataclass
+class Night:
+    seconds: float
+    peak_rss: int
+    erasure_scope: int  # -1: every row scrubbed, else the number of new files whose rows were
+    erased_contact_points: int
+    rewritten: bool
+    warehouse_bytes: int
+    stages: list[dict[str, object]]
+
+
+def erasure_nights(landing: Path, extra: Path, work: Path, as_of: dt.datetime) -> dict[str, Night]:
+    """The delta night without and with the slice's erasure requests, each from a copy of one full run over
+    the landing without any erasure.
+
+    Starting from a warehouse that has erased no one keeps the night without erasure requests free of
+    erasure: the generated slice is a population of its own whose customer ids and (fictional-range) phone
+    numbers overlap the base's, so over a warehouse with erasures it would bring rows of erased customers and
+    numbers every night, which are scrubbed and make that night rewrite the file too."""
+    base = work / "landing-without-erasures"
+    shutil.rmtree(base, ignore_errors=True)
+    without_erasures(landing, base)
+    start_dir = work / "full-without-erasures"
+    shutil.rmtree(start_dir, ignore_errors=True)
+    start_dir.mkdir()
+    outcome, _ = run(base, start_dir / "w.duckdb", as_of - dt.timedelta(days=1))
+    print(f"\nfull run without erasures (the nights' starting point): {outcome.seconds:.1f}s")
+    plain = work / "slice-without-erasures"
+    shutil.rmtree(plain, ignore_errors=True)
+    for source in sorted(p for p in extra.iterdir() if p.is_dir() and p.name != "erasure_requests"):
+        link_tree(source, plain / source.name)
+    nights: dict[str, Night] = {}
+    for label, slice_ in (("without", plain), ("with", extra)):
+        night = work / f"night-{label}-erasure"
+        shutil.rmtree(night, ignore_errors=True)
+        shutil.copytree(start_dir, night, ignore=shutil.ignore_patterns("extracts"))
+        nl = work / f"night-{label}-erasure-landing"
+        shutil.rmtree(nl, ignore_errors=True)
+        delta_landing(base, slice_, nl)
+        outcome, sampler = run(nl, night / "w.duckdb", as_of)
+        rewritten, erased = rewrite_state(night / "w.duckdb", outcome.run_id)
+        nights[label] = Night(
+            outcome.seconds,
+            sampler.peak(),
+            int(outcome.figures.get("erasure_scope", -1)),
+            erased,
+            rewritten,
+            (night / "w.duckdb").stat().st_size,
+            stage_table(outcome, sampler),
+        )
+        shutil.rmtree(night, ignore_errors=True)
+    shutil.rmtree(start_dir, ignore_errors=True)
+    return nights
+
+
+def print_nights(nights: dict[str, Night]) -> float:
+    ratio = nights["with"].seconds / nights["without"].seconds
+    print("\nthe delta night without and with its erasure requests:")
+    print(f"  {'stage':34s} {'without':>8s} {'with':>8s}")
+    without = {str(st["stage"]): float(st["seconds"]) for st in nights["without"].stages}  # type: ignore[arg-type]
+    for st in nights["with"].stages:
+        print(f"  {st['stage']:34s} {without.get(str(st['stage']), 0.0):8.1f} {float(st['seconds']):8.1f}")  # type: ignore[arg-type]
+    for label, n in nights.items():
+        scope = "every row scrubbed" if n.erasure_scope < 0 else f"rows of {n.erasure_scope} new files scrubbed"
+        print(
+            f"  {label} erasure: {n.seconds:.1f}s, {n.erased_contact_points:,} erased contact points, {scope}, "
+            f"warehouse file {'rewritten' if n.rewritten else 'not rewritten'} ({gib(n.warehouse_bytes)})"
+        )
+    print(f"with / without: {ratio:.2f}x (target: at most 2x)")
+    return ratio
 
 
 def stage_table(outcome: RunOutcome, sampler: RssSampler) -> list[dict[str, object]]:
@@ -188,6 +306,11 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=ROOT / "data" / "bench")
     ap.add_argument("--work", type=Path, help="where warehouses go (default: a temporary folder)")
     ap.add_argument("--no-delta", action="store_true", help="skip the 1%% delta run")
+    ap.add_argument(
+        "--erasure-night",
+        action="store_true",
+        help="also time the delta night without and with its erasure requests (the target: with <= 2x without)",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     ap.add_argument("--profile", action="store_true", help="also print each SQL step's time (stderr)")
     args = ap.parse_args()
@@ -266,6 +389,13 @@ def main() -> int:
         )
         for st in stage_table(d_outcome, d_sampler):
             print(f"  {st['stage']:34s} {st['seconds']:8.1f}")
+    if args.erasure_night:
+        extra, _ = landing_for(
+            args.scale * 0.01, args.seed + 1, args.cache, as_of + dt.timedelta(days=1), "-delta"
+        )
+        nights = erasure_nights(landing, extra, work, as_of + dt.timedelta(days=1))
+        figures["erasure_nights"] = {label: asdict(n) for label, n in nights.items()}
+        figures["erasure_night_ratio"] = print_nights(nights)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
     if not args.work:

@@ -1,4 +1,5 @@
-"""`consent-pipeline`: generate sample landing data, run the pipeline, explain a contact point."""
+"""`consent-pipeline`: generate sample landing data, run the pipeline, explain a contact point, purge old
+snapshots."""
 
 from __future__ import annotations
 
@@ -136,6 +137,39 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0 if data["known"] else 1
 
 
+# --- purge-snapshots ------------------------------------------------------------------------------
+
+
+def cmd_purge_snapshots(args: argparse.Namespace) -> int:
+    from consent_pipeline.core.snapshot import UnknownRun, purge_extracts, purge_snapshots
+
+    settings = Settings.resolve(warehouse=args.warehouse, extracts=args.extracts)
+    warehouse = Warehouse(settings.warehouse)
+    if not warehouse.exists():
+        raise CliError(f"warehouse {warehouse.path} does not exist")
+    with warehouse.lock():
+        with warehouse.connect(read_only=True) as con:
+            try:
+                result = purge_snapshots(con, settings.snapshots, args.before, dry_run=args.dry_run)
+            except UnknownRun as exc:
+                raise CliError(str(exc)) from None
+        extracts = purge_extracts(settings.extracts, result.runs, args.dry_run) if args.with_extracts else None
+    verb, done = ("would remove", "to remove (dry run: nothing removed)") if args.dry_run else ("removed", "removed")
+    for path, logged in result.removed:
+        print(f"{verb} {path} (run logged {logged} UTC)")
+    for path in result.unknown:
+        print(f"left {path}: its run is not in this warehouse's run_log")
+    if extracts is not None:
+        for folder in extracts.removed:
+            print(f"{verb} extract folder {folder}")
+        for path in extracts.left:
+            print(f"left {path}: not written by the pipeline")
+    print(f"snapshots: {len(result.removed)} {done}, {len(result.kept)} kept")
+    if extracts is not None:
+        print(f"extract folders: {len(extracts.removed)} {done}")
+    return 0
+
+
 # --- main ---------------------------------------------------------------------------------------
 
 
@@ -190,6 +224,21 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--warehouse", help="default: $CONSENT_WAREHOUSE or data/warehouse/consent.duckdb")
     exp.add_argument("--json", action="store_true", help="machine-readable output")
     exp.set_defaults(func=cmd_explain)
+
+    purge = sub.add_parser(
+        "purge-snapshots",
+        help="delete the audit snapshots of every run before a given run (e.g. the first run after an erasure)",
+    )
+    purge.add_argument("--before", required=True, metavar="RUN_ID", help="keep this run's snapshot and later ones")
+    purge.add_argument("--warehouse", help="default: $CONSENT_WAREHOUSE or data/warehouse/consent.duckdb")
+    purge.add_argument(
+        "--with-extracts",
+        action="store_true",
+        help="also remove the extract folders those runs wrote (their manifest.json names the run)",
+    )
+    purge.add_argument("--extracts", help="default: $CONSENT_EXTRACTS or data/extracts")
+    purge.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    purge.set_defaults(func=cmd_purge_snapshots)
     return parser
 
 

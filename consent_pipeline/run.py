@@ -76,6 +76,8 @@ class RunOutcome:
         if "erased" in f:
             scope = f.get("erasure_scope", -1)
             scrubbed = "every row scrubbed" if scope < 0 else f"rows of {scope:,} new files scrubbed"
+            if f.get("rewritten"):  # core/rewrite.py: no erased value left in freed storage
+                scrubbed += "; warehouse file rewritten"
             lines.append(f"  erasure:      {f['erased']:,} erased contact points ({scrubbed})")
         if "registries" in f:
             held = f.get("registry_held", 0)
@@ -270,6 +272,10 @@ def _figures(settings: Settings, run_id: str) -> dict[str, int]:
                 "coalesce(sum(pending), 0) FROM registry_status"
             ).fetchall()[0]
             out.update(zip(("registries", "registry_stale", "registry_held"), map(int, row), strict=True))
+        if "warehouse_rewrite" in tables:
+            out["rewritten"] = con.execute(
+                "SELECT count(*) FROM warehouse_rewrite WHERE rewritten_by_run = ?", [run_id]
+            ).fetchall()[0][0]
         if "consent_current" in tables:
             out["keys"] = con.execute("SELECT count(*) FROM consent_current").fetchall()[0][0]
         if "golden_build" in tables:

@@ -9,7 +9,9 @@ re-establishes it in the clear, from that opt-in on.
 
 The erasure register is rebuilt each run from the (hashed) requests; scrubbing is an UPDATE of the rows that
 still hold an erased value in the clear. When the register is what it was after the last scrub, every row
-stored then is clean, so only rows of runs not yet scrubbed are looked at (see `_scope`).
+stored then is clean, so only rows of runs not yet scrubbed are looked at (see `_scope`). The old values
+stay in the blocks the UPDATE freed: a scrub that changed anything marks the file for a rewrite at the end
+of the run (core/rewrite.py).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from dataclasses import dataclass
 import duckdb
 import phonenumbers
 
+from consent_pipeline.core import rewrite
 from consent_pipeline.core.invariants import Invariant, register
 from consent_pipeline.core.sql import Step, run_steps, timed, values_table, warehouse_tables
+from consent_pipeline.lib import faults
 
 log = logging.getLogger(__name__)
 
@@ -380,7 +384,10 @@ def apply_erasures(
             changed[table] = changed.get(table, 0) + _scrub_contact(con, table, col, time, scoped)
         changed["names"] = _scrub_names(con, scoped)
         changed["quarantine"] = _scrub_quarantine(con, scoped)
+        if sum(changed.values()):
+            rewrite.request(con, f"erasure scrubbed {sum(changed.values())} rows")
         _record(con, fingerprint, new_files)
+        faults.pause("erasure:scrubbed")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -7,7 +7,10 @@ from pydantic import Field, PrivateAttr
 
 from consent_pipeline.config import Rules, Settings, load_rules
 from consent_pipeline.core.ingest import check_file_rules
+from consent_pipeline.core.orphans import finish_run, start_run
+from consent_pipeline.lib import faults, progress
 from consent_pipeline.warehouse import Warehouse
+from source_connectors import SOURCES
 
 
 class PipelineResource(ConfigurableResource):
@@ -24,20 +27,44 @@ class PipelineResource(ConfigurableResource):
 
     _settings: Settings | None = PrivateAttr(default=None)
     _rules: Rules | None = PrivateAttr(default=None)
+    _run_id: str | None = PrivateAttr(default=None)
+    _completed: bool = PrivateAttr(default=False)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         # A run holds the warehouse from start to end: a second run stops at once with a clear message, and
         # so does a run while another process (an auditor's DuckDB session) has the file open.
-        warehouse = Warehouse.of(self.settings)
-        warehouse.acquire()
+        wh = Warehouse.of(self.settings)
+        wh.acquire()
+        if context.run is None:  # a sensor's tick, not a run
+            return
         try:
-            warehouse.check_not_in_use()
-        except Exception:
-            warehouse.release()
+            wh.check_not_in_use()
+            cleanup = start_run(wh, self.settings.snapshots, self.settings.staging, SOURCES, context.run.run_id)
+        except BaseException:
+            wh.release()
             raise
+        self._run_id = context.run.run_id
+        if cleanup.unfinished_runs:
+            progress.report(
+                f"earlier run {', '.join(cleanup.unfinished_runs)} did not complete: the warehouse file will be "
+                "rewritten at the end of this run"
+            )
+        if cleanup.removed:
+            progress.report(f"removed {len(cleanup.removed)} files left by earlier runs")
+            context.log.info(f"removed {', '.join(str(p) for p in cleanup.removed)}")
+        faults.pause("run:started")
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        Warehouse.of(self.settings).release()
+        wh = Warehouse.of(self.settings)
+        try:
+            if self._run_id and self._completed:
+                finish_run(wh, self._run_id)
+        finally:
+            wh.release()
+
+    def run_completed(self) -> None:
+        """The run's last step succeeded: its `.running` mark can go at the end (core/orphans.py)."""
+        self._completed = True
 
     @property
     def settings(self) -> Settings:

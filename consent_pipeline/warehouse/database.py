@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,14 @@ _UNSET: object = object()
 
 class WarehouseLocked(RuntimeError):
     """Another run, or another process's DuckDB session, holds the warehouse."""
+
+
+class SpillDirectoryError(RuntimeError):
+    """The spill directory cannot be made private to the pipeline."""
+
+
+# Marks a spill folder the pipeline made: a run may remove the DuckDB temporary files in it (core/orphans.py).
+SPILL_MARKER = ".consent-pipeline-spill"
 
 
 # Locks this process holds, by lock file: (fd, depth). Re-entrant, so the CLI and the run's resource can
@@ -47,7 +57,7 @@ class Warehouse:
             memory_limit_from_env() if memory_limit is _UNSET else memory_limit  # type: ignore[assignment]
         )
         # Where DuckDB spills (default: beside the warehouse file). A large run can spill tens of GB: point it
-        # at a disk with room (CONSENT_TEMP_DIR).
+        # at a disk with room (CONSENT_TEMP_DIR). The run spills into its own private folder inside it.
         self.temp_directory: Path | None = (
             temp_directory_from_env() if temp_directory is _UNSET else temp_directory  # type: ignore[assignment]
         )
@@ -70,8 +80,37 @@ class Warehouse:
         refuse_symlink(self.real, "warehouse")
         refuse_symlink(self.real.with_name(self.real.name + ".wal"), "warehouse log")
         refuse_symlink(self.lock_path, "lock file")
-        if self.temp_directory is None:  # DuckDB's own spill folder, beside the file
-            refuse_symlink(self.real.with_name(self.real.name + ".tmp"), "spill folder")
+        if self.temp_directory is None:  # the spill folder beside the file (private_spill_dir checks it too)
+            refuse_symlink(self.spill_dir, "spill folder")
+
+    @property
+    def spill_dir(self) -> Path:
+        """DuckDB's spill folder for this warehouse: `<warehouse>.spill` beside the file, or in CONSENT_TEMP_DIR
+        a folder named after the warehouse's path (two warehouses may share that directory; one run at a time
+        uses each folder, so a run can remove what an earlier, killed run left there)."""
+        if self.temp_directory:
+            tag = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:12]
+            return Path(self.temp_directory) / f"consent-pipeline-{tag}.spill"
+        return self.path.with_name(self.path.name + ".spill")
+
+    def private_spill_dir(self) -> Path:
+        """The spill folder, created if needed, owned by this user, mode 0700, marked as the pipeline's: spilled
+        rows hold personal data in the clear."""
+        folder = self.spill_dir
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+        info = folder.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            raise SpillDirectoryError(
+                f"spill folder {folder} is not a directory of this user (a symlink or another user's): remove it"
+            )
+        if stat.S_IMODE(info.st_mode) != 0o700:
+            os.chmod(folder, 0o700)
+        marker = folder / SPILL_MARKER
+        if not marker.exists():
+            marker.write_text(f"DuckDB spill files of {self.path.resolve()}\n", encoding="utf-8")
+        return folder
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -91,8 +130,8 @@ class Warehouse:
                 con.execute("SET threads = ?", [int(self.threads)])
             if self.memory_limit:
                 con.execute("SET memory_limit = ?", [f"{int(self.memory_limit)}B"])
-            if self.temp_directory and not read_only:
-                con.execute("SET temp_directory = ?", [str(self.temp_directory)])
+            if not read_only:
+                con.execute("SET temp_directory = ?", [str(self.private_spill_dir())])
             yield con
         finally:
             con.close()

@@ -1,9 +1,12 @@
-"""The run's snapshot for auditors, written last: `<warehouse dir>/snapshots/<run_id>.duckdb`."""
+"""The run's last step: the warehouse rewritten into a fresh file if erasure (or an earlier run that did not
+complete) left freed storage that may hold erased values, then the snapshot for auditors:
+`<warehouse dir>/snapshots/<run_id>.duckdb`."""
 
 from collections.abc import Sequence
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, MetadataValue, asset
 
+from consent_pipeline.core.rewrite import rewrite_if_pending
 from consent_pipeline.core.snapshot import write_snapshot
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
@@ -15,15 +18,27 @@ def build_snapshot_asset(deps: Sequence[AssetKey]) -> AssetsDefinition:
         group_name="audit",
         deps=list(deps),
         description="A self-contained, read-only DuckDB copy of the warehouse as the run left it: golden, "
-        "permission, history, quarantine, ledger and audit tables (snapshots/<run_id>.duckdb).",
+        "permission, history, quarantine, ledger and audit tables (snapshots/<run_id>.duckdb). When erasure "
+        "scrubbed anything, the warehouse is first rewritten into a fresh file (no erased value in freed "
+        "storage).",
         kinds={"duckdb"},
     )
     def snapshot(context: AssetExecutionContext, pipeline: PipelineResource) -> MaterializeResult:
+        run_id = context.run.run_id
+        rewritten = rewrite_if_pending(pipeline.db, run_id)
+        if rewritten:
+            progress.report(f"rewrote the warehouse into a fresh file ({rewritten.reason})")
         progress.report("writing the audit snapshot")
-        folder = pipeline.settings.snapshots
-        path = write_snapshot(pipeline.settings.warehouse, folder, context.run.run_id)
+        path = write_snapshot(pipeline.settings.warehouse, pipeline.settings.snapshots, run_id)
+        pipeline.run_completed()
         return MaterializeResult(
-            metadata={"path": MetadataValue.path(str(path)), "bytes": path.stat().st_size}
+            metadata={
+                "path": MetadataValue.path(str(path)),
+                "bytes": path.stat().st_size,
+                "warehouse_rewritten": rewritten is not None,
+                "rewrite_reason": rewritten.reason if rewritten else "",
+                "rewrite_seconds": MetadataValue.float(round(rewritten.seconds, 2) if rewritten else 0.0),
+            }
         )
 
     return snapshot

@@ -19,6 +19,7 @@ from consent_pipeline.core.staging import clear
 from consent_pipeline.defs.metadata import md_table
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.defs.sources.assets import source_key
+from consent_pipeline.lib import faults
 from consent_pipeline.warehouse.schema import WAREHOUSE_NAME
 from source_connectors import SOURCES
 
@@ -54,6 +55,7 @@ def event_log(context: AssetExecutionContext, pipeline: PipelineResource):
     settings = pipeline.settings
     with pipeline.db.connect() as con:
         summary = ingest_staged(con, settings.staging, context.run.run_id, settings.as_of)
+        faults.pause("eventlog:ingested")
         clear(settings.staging)
         counts = {
             name: con.execute(

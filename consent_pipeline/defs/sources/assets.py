@@ -20,7 +20,7 @@ from consent_pipeline.core.landing import Known
 from consent_pipeline.core.staging import write_batch
 from consent_pipeline.defs.metadata import md_table
 from consent_pipeline.defs.resources import PipelineResource
-from consent_pipeline.lib import progress
+from consent_pipeline.lib import faults, progress
 from source_connectors import SOURCES
 
 GROUP = "sources"
@@ -74,7 +74,8 @@ def build_source_asset(source: str) -> AssetsDefinition:
             AssetCheckSpec(
                 check_name,
                 asset=source_key(source),
-                description="Records quarantined this run, by reason, with a preview.",
+                description="Records quarantined this run, by reason, with a preview (file, record number, "
+                "reason, SHA-256 of the raw text: no personal data).",
             )
         ],
         kinds={"polars"},
@@ -91,6 +92,7 @@ def build_source_asset(source: str) -> AssetsDefinition:
             settings.as_of,
         )
         write_batch(batch, settings.staging)
+        faults.pause(f"staged:{source}")
         files = batch.files
         rejects = batch.rejects
         rows_read = int(files["rows_read"].sum()) if files.height else 0
@@ -126,8 +128,9 @@ def build_source_asset(source: str) -> AssetsDefinition:
                 "share_of_records": MetadataValue.float(round(share, 4)),
                 "limit": MetadataValue.float(limit),
                 "by_reason": md_table(by_reason),
+                # record numbers and reasons; the raw text only as its SHA-256 (defs/metadata.py)
                 "preview": md_table(
-                    rejects.select("source_file", "source_record", "reason", "detail", "raw")
+                    rejects.select("source_file", "source_record", "reason", pl.col("raw").alias("raw_sha256"))
                 ),
             },
         )
