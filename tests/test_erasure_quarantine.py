@@ -45,3 +45,26 @@ def test_quarantined_text_of_an_erased_subject_is_scrubbed(tmp_path: Path) -> No
     ]
     # Nothing of Ana is left in the clear anywhere in quarantine.
     assert rows(warehouse, "SELECT count(*) FROM quarantine WHERE lower(raw || detail) LIKE '%ana%'") == [(0,)]
+
+
+def test_an_erased_idn_address_is_found_in_either_spelling(tmp_path: Path) -> None:
+    """An address with an internationalised domain is one contact point whichever way it is written
+    (Unicode or xn--): quarantined text naming it in either spelling, delivered after the erasure when
+    only its hash is left, loses its text."""
+    landing = tmp_path / "landing"
+    customers = CUSTOMERS.replace("ana.silva@example.co.uk", "Ana@Bücher.de")
+    write(landing, "customer_master", "2026-02-01T010000Z", "customers_1.csv", customers)
+    erasure = ERASURE.replace("ana.silva@example.co.uk", "ana@xn--bcher-kva.de")
+    write(landing, "erasure_requests", "2026-02-16T010000Z", "requests_1.jsonl", erasure)
+    warehouse = tmp_path / "w.duckdb"
+    run(landing, warehouse, "2026-02-20T06:00:00Z")
+    # After the erasure, two unreadable records name her, one in each spelling.
+    accounts = (
+        '{"UID": "u1", "profile": {"email": "ANA@xn--bcher-kva.de", "firstName": "A"\n'
+        '{"UID": "u2", "profile": {"email": "ana@bücher.de", "firstName": "A"\n'
+    )
+    write(landing, "preference_centre", "2026-02-21T010000Z", "accounts_1.jsonl", accounts)
+    run(landing, warehouse, "2026-03-01T06:00:00Z")
+    got = rows(warehouse, "SELECT source_record, raw FROM quarantine WHERE source = 'preference_centre' ORDER BY 1")
+    assert got == [(1, "[erased]"), (2, "[erased]")]
+    assert rows(warehouse, "SELECT count(*) FROM quarantine WHERE lower(raw) LIKE '%cher%'") == [(0,)]

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 
 import duckdb
 import phonenumbers
+import polars as pl
 
 from consent_pipeline.core import rewrite
 from consent_pipeline.core.invariants import Invariant, register
 from consent_pipeline.core.sql import Step, run_steps, timed, values_table, warehouse_tables
 from consent_pipeline.lib import faults
+from consent_pipeline.lib.contact_points import normalise_emails
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +209,8 @@ def _scrub_names(con: duckdb.DuckDBPyConnection, scoped: bool) -> int:
 
 # Email-like and phone-like runs in quarantined text, to be hashed and looked up in the register: a record
 # can name an erased contact point that no table holds in the clear any more (delivered after the scrub).
-EMAIL_TOKEN = r"[a-z0-9!#$%&*+/=?^_`{|}~.-]+@[a-z0-9-]+(\.[a-z0-9-]+)+"
+# Unicode letters too: an address with an internationalised domain (or local part) is a contact point too.
+EMAIL_TOKEN = r"[\p{L}\p{N}!#$%&*+/=?^_`{|}~.-]+@[\p{L}\p{N}-]+(\.[\p{L}\p{N}-]+)+"
 PHONE_TOKEN = r"\+?[0-9][0-9 ().-]{4,}[0-9]"
 
 
@@ -234,38 +237,55 @@ def _scrub_quarantine(con: duckdb.DuckDBPyConnection, scoped: bool) -> int:
     # Each record's searchable forms are computed once, then matched against the (few) patterns.
     timed(
         con,
-        "erasure quarantine hits",
+        "erasure quarantine candidates",
         f"""
-        CREATE OR REPLACE TEMP TABLE er_quarantine_hits AS
-        WITH open AS (
-            SELECT rowid AS rid, party_id, contact_point, lower(raw) AS low,
-                   regexp_replace(raw, '[^0-9]', '', 'g') AS digits
-            FROM quarantine WHERE raw IS DISTINCT FROM '[erased]'{only_new}
-        ), phone_digits AS (  -- a run of digits as long as a phone number can be
+        CREATE OR REPLACE TEMP TABLE er_open AS
+        SELECT rowid AS rid, party_id, contact_point, lower(raw) AS low,
+               regexp_replace(raw, '[^0-9]', '', 'g') AS digits
+        FROM quarantine WHERE raw IS DISTINCT FROM '[erased]'{only_new}
+        """,
+    )
+    timed(
+        con,
+        "erasure quarantine tokens",
+        f"""
+        CREATE OR REPLACE TEMP TABLE er_candidates AS
+        WITH phone_digits AS (  -- a run of digits as long as a phone number can be
             SELECT rid, d FROM (
                 SELECT rid, regexp_replace(unnest(regexp_extract_all(low, '{PHONE_TOKEN}')), '[^0-9]', '', 'g') AS d
-                FROM open
+                FROM er_open
             ) WHERE length(d) BETWEEN 5 AND 15
-        ), candidates AS (  -- as written (+...), or national in a company country, with or without a trunk 0
-            SELECT rid, unnest(regexp_extract_all(low, '{EMAIL_TOKEN}')) AS token FROM open
-            UNION ALL SELECT rid, '+' || d FROM phone_digits
-            UNION ALL SELECT rid, '+' || c.code || d FROM phone_digits CROSS JOIN er_calling_codes c
-                WHERE length(c.code) + length(d) <= 15
-            UNION ALL SELECT rid, '+' || c.code || substr(d, 2) FROM phone_digits CROSS JOIN er_calling_codes c
-                WHERE d LIKE '0%' AND length(c.code) + length(d) <= 16
+        )  -- as written (+...), or national in a company country, with or without a trunk 0
+        SELECT rid, unnest(regexp_extract_all(low, '{EMAIL_TOKEN}')) AS token FROM er_open
+        UNION ALL SELECT rid, '+' || d FROM phone_digits
+        UNION ALL SELECT rid, '+' || c.code || d FROM phone_digits CROSS JOIN er_calling_codes c
+            WHERE length(c.code) + length(d) <= 15
+        UNION ALL SELECT rid, '+' || c.code || substr(d, 2) FROM phone_digits CROSS JOIN er_calling_codes c
+            WHERE d LIKE '0%' AND length(c.code) + length(d) <= 16
+        """,
+    )
+    _idn_tokens(con)
+    timed(
+        con,
+        "erasure quarantine hits",
+        """
+        CREATE OR REPLACE TEMP TABLE er_quarantine_hits AS
+        WITH normal AS (  -- an IDN address in its xn-- form is hashed in its canonical (Unicode) form
+            SELECT c.rid, c.token, coalesce(i.canonical, c.token) AS canonical
+            FROM er_candidates c LEFT JOIN er_idn i USING (token)
         ), erased_tokens AS (  -- each distinct candidate hashed once
-            SELECT t.token FROM (SELECT DISTINCT token FROM candidates) t JOIN erasure_register r
-                ON r.reestablished_at IS NULL AND sha256(t.token) = r.contact_point_sha256
+            SELECT t.canonical FROM (SELECT DISTINCT canonical FROM normal) t JOIN erasure_register r
+                ON r.reestablished_at IS NULL AND sha256(t.canonical) = r.contact_point_sha256
         )
-        SELECT rid FROM open WHERE party_id IN (SELECT party_id FROM er_parties)
+        SELECT rid FROM er_open WHERE party_id IN (SELECT party_id FROM er_parties)
         UNION
-        SELECT o.rid FROM open o JOIN erasure_register r
+        SELECT o.rid FROM er_open o JOIN erasure_register r
             ON r.reestablished_at IS NULL AND sha256(o.contact_point) = r.contact_point_sha256
         UNION
-        SELECT o.rid FROM open o JOIN er_patterns p
+        SELECT o.rid FROM er_open o JOIN er_patterns p
             ON (p.kind = 'text' AND contains(o.low, p.pattern)) OR (p.kind = 'digits' AND contains(o.digits, p.pattern))
         UNION
-        SELECT rid FROM candidates WHERE token IN (SELECT token FROM erased_tokens)
+        SELECT rid FROM normal WHERE canonical IN (SELECT canonical FROM erased_tokens)
         """,
     )
     return con.execute(
@@ -276,6 +296,21 @@ def _scrub_quarantine(con: duckdb.DuckDBPyConnection, scoped: bool) -> int:
         WHERE q.rowid IN (SELECT rid FROM er_quarantine_hits)
         """
     ).fetchall()[0][0]
+
+
+def _idn_tokens(con: duckdb.DuckDBPyConnection) -> None:
+    """er_idn(token, canonical): the canonical form (lib.contact_points) of the candidate addresses written
+    with an `xn--` label, which SQL cannot decode; few, so they go through Python."""
+    tokens = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT token FROM er_candidates WHERE token LIKE '%@%' AND token LIKE '%xn--%'"
+        ).fetchall()
+    ]
+    canonical = normalise_emails(pl.Series(tokens, dtype=pl.String))["value"].to_list() if tokens else []
+    values_table(
+        con, "er_idn", ["token", "canonical"], [(t, c) for t, c in zip(tokens, canonical, strict=True) if c]
+    )
 
 
 def _patterns(con: duckdb.DuckDBPyConnection) -> None:
