@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from consent_pipeline.lib.safe_paths import UnsafePath
 from consent_pipeline.warehouse import Warehouse
-from consent_pipeline.warehouse.database import SPILL_MARKER, SpillDirectoryError
+from consent_pipeline.warehouse.database import SPILL_MARKER
 from tests.erasure_disk import (
     byte_hits,
     files_under,
@@ -231,7 +232,7 @@ def test_the_spill_folder_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyP
     planted = Warehouse(tmp_path / "v.duckdb")
     planted.spill_dir.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     with (
-        pytest.raises(SpillDirectoryError, match=r"v\.duckdb\.spill is not a directory of this user"),
+        pytest.raises(UnsafePath, match=r"v\.duckdb\.spill is a symbolic link: refusing to follow it"),
         planted.connect(),
     ):
         pass

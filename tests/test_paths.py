@@ -28,7 +28,7 @@ def victim(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("suffix", "what"),
-    [(".lock", "lock file"), (".wal", "warehouse log"), (".tmp", "spill folder")],
+    [(".lock", "lock file"), (".wal", "warehouse log"), (".spill", "spill folder")],
 )
 def test_a_linked_lock_log_or_spill_is_refused_and_its_target_untouched(
     tmp_path: Path, victim: Path, suffix: str, what: str
