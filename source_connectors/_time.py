@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import polars as pl
 
-UTC_US = pl.Datetime("us", "UTC")
-
 
 def _naive(expr: pl.Expr) -> pl.Expr:
     return expr.dt.replace_time_zone(None)

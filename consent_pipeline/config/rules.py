@@ -9,6 +9,7 @@ would otherwise keep the last one silently).
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 import zoneinfo
@@ -134,7 +135,6 @@ class RegistrySnapshots(_Model):
 
 
 class PoliciesFile(_Model):
-    double_opt_in: dict[str, Literal["required", "not_required"]]
     third_party_consent: dict[Literal["lifetime_days"], Days]
     legacy: dict[Literal["no_flags"], Literal["legitimate_interest", "no_consent"]]
     reviews: dict[Literal["interval_months"], Months]
@@ -143,6 +143,23 @@ class PoliciesFile(_Model):
     registries: dict[str, RegistryPolicy]
     registry_snapshots: RegistrySnapshots = Field(default_factory=RegistrySnapshots)
     data_quality: DataQuality
+    segments: SegmentRules = Field(default_factory=lambda: SegmentRules())
+
+
+class SegmentRules(_Model):
+    """Customer segments (semantics §7): the window of recent purchases, the purchases that make a customer
+    frequent, and the ends of the three first lapsed bands (increasing, past the window)."""
+
+    window_days: Days = 365
+    frequent_min_purchases: Count = 3
+    lapsed_days: tuple[Days, Days, Days] = (545, 730, 1095)
+
+    @model_validator(mode="after")
+    def _bands(self) -> SegmentRules:
+        ends = [self.window_days, *self.lapsed_days]
+        if any(a >= b for a, b in itertools.pairwise(ends)):
+            raise ValueError("lapsed_days must increase, each past window_days")
+        return self
 
 
 class DataQuality(_Model):
@@ -264,7 +281,6 @@ class OneTrustMap(_Model):
 
 
 class CallCentreMap(_Model):
-    scripts: list[str]
     questions: dict[str, ChannelPurpose]
 
 
@@ -449,7 +465,6 @@ class Cell(_Model):
     law: str
     written_only: bool = False
     double_opt_in: bool = False
-    registry: bool = False
 
 
 class CellOverride(_Model):
@@ -495,7 +510,6 @@ class RegistryTemplates(_Model):
 
 class TemplatesFile(_Model):
     columns: dict[str, str]
-    reason_order: list[Basis]
     express_bases: list[str]
     regions: dict[str, dict[str, Cell]]
     country_overrides: dict[str, dict[str, CellOverride]] = Field(default_factory=dict)
@@ -915,8 +929,6 @@ def _check_templates(path: Path, company: CompanyFile, t: TemplatesFile) -> None
             raise RulesError(
                 path, f"columns.{ch}", "required key is missing (every channel needs a template column)"
             )
-    if sorted(t.reason_order) != sorted(BASES):
-        raise RulesError(path, "reason_order", f"must list each basis once: {', '.join(BASES)}")
     for region in c.regions:
         if region not in t.regions:
             raise RulesError(

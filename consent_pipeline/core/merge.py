@@ -8,9 +8,7 @@ on equal event_ts opt_out beats opt_in, then source priority (rules), then the s
 
 from __future__ import annotations
 
-import duckdb
-
-from consent_pipeline.core.sql import Step, run_steps
+from consent_pipeline.core.sql import Step
 
 KEY = "contact_point, channel, purpose, brand"
 # Ascending order of events within a key: the last one wins.
@@ -142,12 +140,6 @@ CURRENT = Step(
 INPUT_STEPS = [EVENTS, TARGETS]
 TABLE_STEPS = [EFFECTS, MULTI_KEYS, EFFECTIVE, HISTORY, CURRENT]
 STEPS = INPUT_STEPS + TABLE_STEPS
-# golden table -> the step that computes it
-TABLE_OF_STEP = {
-    "m_effects": "consent_effects",
-    "m_history": "consent_history",
-    "m_current": "consent_current",
-}
 
 # Bumped when the merge's logic changes: the next run then rebuilds every key instead of only touched ones.
 LOGIC_VERSION = "merge-3"
@@ -197,14 +189,3 @@ MACROS = [
     QUALIFY row_number() OVER (PARTITION BY {KEY} ORDER BY {ORDER_DESC}) = 1
     """,
 ]
-
-
-def build_merge(con: duckdb.DuckDBPyConnection, scoped: bool = False) -> None:
-    """Temp tables m_effects, m_history, m_current (identity and reference tables must exist); with `scoped`,
-    only for the contact points in g_scope."""
-    run_steps(con, STEPS, scope_params(scoped))
-
-
-def create_macros(con: duckdb.DuckDBPyConnection) -> None:
-    for sql in MACROS:
-        con.execute(sql)

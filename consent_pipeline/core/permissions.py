@@ -133,7 +133,7 @@ FACTS = Step(
            rel.last_inquiry, rel.last_inquiry_id, coalesce(rel.ever_purchased, false) AS ever_purchased,
            ex.purchase_months AS ebr_purchase_months, ex.inquiry_months AS ebr_inquiry_months,
            lapse.months AS lapse_months,
-           cell.written_only, cell.double_opt_in AS cell_doi, cell.registry AS cell_registry,
+           cell.written_only, cell.double_opt_in AS cell_doi,
            cell.accepts_express_consent, cell.accepts_soft_opt_in, cell.accepts_implied_consent,
            cell.accepts_inferred_consent, cell.accepts_third_party_consent, cell.accepts_legitimate_interest,
            cell.accepts_opt_out_model

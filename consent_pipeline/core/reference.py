@@ -35,6 +35,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
     values_table(con, "ref_fallback", ["region"], [(rules.fallback_region,)])
     _templates(con, rules)
     _registries(con, rules)
+    _segments(con, rules)
 
 
 def persist_rules_tables(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
@@ -87,7 +88,6 @@ def _templates(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
                             purpose,
                             written,
                             doi,
-                            cell.registry,
                             law,
                             *[b in accepts for b in _BASES],
                         )
@@ -99,18 +99,22 @@ def _templates(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
         "purpose": "VARCHAR",
         "written_only": "BOOLEAN",
         "double_opt_in": "BOOLEAN",
-        "registry": "BOOLEAN",
         "law": "VARCHAR",
         **{f"accepts_{b}": "BOOLEAN" for b in _BASES},
     }
     values_table(con, "ref_cells", cols, rows)
     values_table(con, "ref_columns", ["channel", "template_column"], list(t.columns.items()))
     values_table(con, "ref_override_countries", ["country"], [(c,) for c in t.country_overrides])
+
+
+def _segments(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
+    """ref_segment_rules: one row of the segment thresholds (policies.yaml `segments`)."""
+    seg = rules.policies.segments
     values_table(
         con,
-        "ref_reason_order",
-        {"basis": "VARCHAR", "rank": "INTEGER"},
-        [(b, i) for i, b in enumerate(t.reason_order)],
+        "ref_segment_rules",
+        {name: "INTEGER" for name in ("window_days", "frequent_min", "lapsed_1", "lapsed_2", "lapsed_3")},
+        [(seg.window_days, seg.frequent_min_purchases, *seg.lapsed_days)],
     )
 
 

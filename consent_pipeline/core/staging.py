@@ -13,7 +13,6 @@ import polars as pl
 
 from consent_pipeline.canonical import Batch
 
-PARTS = ("rejects", "skips", "files", "held", "raw")
 HELD = {"source": pl.String, "delivery": pl.String, "files": pl.Int64, "reason": pl.String, "detail": pl.String}
 
 
@@ -62,11 +61,6 @@ def staged_sources(root: Path) -> list[Path]:
 def staged_files(root: Path, part: str) -> list[str]:
     """Every staged parquet file of one table or part, across sources."""
     return [str(p / f"{part}.parquet") for p in staged_sources(root) if (p / f"{part}.parquet").exists()]
-
-
-def read_staged(folder: Path, part: str) -> pl.DataFrame | None:
-    path = folder / f"{part}.parquet"
-    return pl.read_parquet(path) if path.exists() else None
 
 
 def clear(root: Path) -> None:

@@ -185,7 +185,7 @@ def call_centre(plan: Plan, pop: Population, land: Landing) -> None:
         ("brand", jstr(pl.col("brand"))),
         ("customer_id", jstr(pl.col("customer_id"))),
         ("verified_identity", jbool(pl.col("verified"))),
-        ("script", jstr(pl.lit(m.scripts[0] if m.scripts else "consent_update"))),
+        ("script", jstr(pl.lit("consent_update_v3"))),  # the guided script named in feeds.md §7
         ("answers", jlist(pl.col("answers"))),
     ])
     f = f.with_columns(line.alias("line"))
