@@ -8,6 +8,8 @@ on equal event_ts opt_out beats opt_in, then source priority (rules), then the s
 
 from __future__ import annotations
 
+import duckdb
+
 from consent_pipeline.core.sql import Step
 
 KEY = "contact_point, channel, purpose, brand"
@@ -189,3 +191,8 @@ MACROS = [
     QUALIFY row_number() OVER (PARTITION BY {KEY} ORDER BY {ORDER_DESC}) = 1
     """,
 ]
+
+
+def create_macros(con: duckdb.DuckDBPyConnection) -> None:
+    for sql in MACROS:
+        con.execute(sql)
