@@ -48,6 +48,7 @@ A lite account (no customer) with no statement that decides anything is skipped 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -65,6 +66,9 @@ from source_connectors._common import (
 )
 from source_connectors._time import iso8601
 from source_connectors.readers import REC, Records, read_json
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 SOURCE = "preference_centre"
 KIND = "accounts"  # its file patterns: rules/files.yaml
@@ -137,7 +141,7 @@ def _failed_response(obj: dict) -> str | None:
 # --- reading the nested JSON ---------------------------------------------------------------------
 
 
-def _at(expr: pl.Expr, dtype: pl.DataType, *path: str) -> pl.Expr:
+def _at(expr: pl.Expr, dtype: PolarsDataType, *path: str) -> pl.Expr:
     """A scalar below `expr` (of type `dtype`) as text; null when the schema has no such scalar."""
     for name in path:
         fields = {f.name: f.dtype for f in dtype.fields} if isinstance(dtype, pl.Struct) else {}
@@ -219,8 +223,8 @@ def _subscription_parts(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _statement_paths(
-    dtype: pl.DataType, path: tuple[str, ...] = ()
-) -> list[tuple[tuple[str, ...], pl.DataType]]:
+    dtype: PolarsDataType, path: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], PolarsDataType]]:
     """The paths (in the frame's schema) of the statements under `preferences`: the objects holding a
     statement's fields, and any value that is no object where one belongs (a statement that cannot be read)."""
     if not isinstance(dtype, pl.Struct):

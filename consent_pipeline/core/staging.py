@@ -44,7 +44,7 @@ def _changed_raw(batch: Batch) -> pl.DataFrame:
         for f in changed
         if (raw := batch.raw.get(f)) is not None
     ]
-    schema = {"source_file": pl.String, "source_record": pl.Int64, "raw": pl.String}
+    schema = pl.Schema({"source_file": pl.String, "source_record": pl.Int64, "raw": pl.String})
     return pl.concat([f.cast(schema) for f in frames]) if frames else pl.DataFrame(schema=schema)
 
 

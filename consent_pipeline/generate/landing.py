@@ -5,11 +5,15 @@ from __future__ import annotations
 import shutil
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from consent_pipeline.generate.report import GenerationReport
+
+if TYPE_CHECKING:
+    from polars._typing import CsvQuoteStyle
 
 BOM = "\ufeff"
 # Placed in a field by a feed, turned into a byte Windows-1252 cannot decode when the file is written.
@@ -50,7 +54,7 @@ class Landing:
         frame: pl.DataFrame,
         header: list[str] | None = None,
         *,
-        quote_style: str = "necessary",
+        quote_style: CsvQuoteStyle = "necessary",
         header_quotes: str = "plain",
         bom: bool = False,
         cp1252: bool = False,

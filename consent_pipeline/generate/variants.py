@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import polars as pl
 
 from consent_pipeline.generate import phones
+
+# A text column, as a Series or as an expression: the same string operations apply to both.
+_Text = TypeVar("_Text", pl.Series, pl.Expr)
 
 
 def typed_email(rng: np.random.Generator, emails: pl.Series) -> pl.Series:
@@ -33,7 +38,7 @@ def e164(frame: pl.DataFrame, plan: str = "mobile_plan", nsn: str = "mobile_nsn"
     return frame.select(phones.e164(plan, nsn)).to_series()
 
 
-def broken_email(emails: pl.Series) -> pl.Series:
+def broken_email(emails: _Text) -> _Text:
     """An address no syntax check accepts (`ana.silva@@example.com`)."""
     return emails.str.replace("@", "@@", literal=True)
 
@@ -44,6 +49,6 @@ def broken_phone(n: int, rng: np.random.Generator) -> pl.Series:
     return pl.Series(words, dtype=pl.String).gather(rng.integers(0, len(words), n))
 
 
-def corrupt(col: pl.Expr, bad: str, kind: str, broken: pl.Expr) -> pl.Expr:
+def corrupt(col: pl.Expr | pl.Series, bad: str, kind: str, broken: pl.Expr | pl.Series) -> pl.Expr:
     """`col`, replaced by `broken` on the rows whose bad-input kind is `kind`."""
     return pl.when(pl.col(bad) == kind).then(broken).otherwise(col)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from typing import NamedTuple
 
 import phonenumbers
 import polars as pl
@@ -121,18 +122,29 @@ _PHONE_SHAPE = r"^\+?[0-9 ().\-/]*[0-9][0-9 ().\-/]*$"
 _CODES = {str(cc) for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
 
 
-def _metadata(region: str) -> dict[str, object] | None:
-    """What the vectorised path needs of a region's numbering plan, or None when it should not try."""
+class _Plan(NamedTuple):
+    """What the vectorised path needs of a region's numbering plan."""
+
+    cc: str
+    np: str
+    npfp: str
+    lengths: list[int]
+    pattern: str
+
+
+def _metadata(region: str) -> _Plan | None:
+    """A region's numbering plan for the vectorised path, or None when it should not try."""
     meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    if meta is None or meta.national_prefix_transform_rule or not meta.general_desc.possible_length:
+    general = meta.general_desc if meta is not None else None
+    if meta is None or general is None or meta.national_prefix_transform_rule or not general.possible_length:
         return None
-    return {
-        "cc": str(meta.country_code),
-        "np": meta.national_prefix or "",
-        "npfp": meta.national_prefix_for_parsing or "",
-        "lengths": [int(n) for n in meta.general_desc.possible_length],
-        "pattern": meta.general_desc.national_number_pattern,
-    }
+    return _Plan(
+        cc=str(meta.country_code),
+        np=meta.national_prefix or "",
+        npfp=meta.national_prefix_for_parsing or "",
+        lengths=[int(n) for n in general.possible_length],
+        pattern=general.national_number_pattern or "",
+    )
 
 
 def _phones_fast(distinct: pl.DataFrame) -> pl.Series:
@@ -162,7 +174,7 @@ def _phones_fast(distinct: pl.DataFrame) -> pl.Series:
         meta = _metadata(plan)
         if meta is None:
             continue
-        cc, np_, npfp = str(meta["cc"]), str(meta["np"]), str(meta["npfp"])
+        cc, np_, npfp = meta.cc, meta.np, meta.npfp
         part = frame.filter(pl.col("plan") == plan).with_columns(
             pl.when(pl.col("plus")).then(pl.col("digits").str.slice(len(cc))).otherwise(pl.col("digits")).alias("natl")
         )
@@ -176,8 +188,8 @@ def _phones_fast(distinct: pl.DataFrame) -> pl.Series:
         )
         part = part.with_columns(nsn.alias("nsn")).with_columns(
             pl.when(
-                pl.col("nsn").str.len_chars().is_in(pl.Series(meta["lengths"], dtype=pl.UInt32).implode())
-                & pl.col("nsn").str.contains(f"^(?:{meta['pattern']})$")
+                pl.col("nsn").str.len_chars().is_in(pl.Series(meta.lengths, dtype=pl.UInt32).implode())
+                & pl.col("nsn").str.contains(f"^(?:{meta.pattern})$")
             )
             .then(pl.concat_str([pl.lit("+" + cc), pl.col("nsn")]))
             .alias("value")

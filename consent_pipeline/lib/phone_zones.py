@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import phonenumbers
 import polars as pl
-from phonenumbers import PhoneMetadata, PhoneNumberType
+from phonenumbers import REGION_CODE_FOR_NON_GEO_ENTITY, PhoneMetadata, PhoneNumberType
 from phonenumbers import timezone as phone_timezone
-from phonenumbers.phonenumberutil import REGION_CODE_FOR_NON_GEO_ENTITY, is_number_type_geographical
+from phonenumbers.phonenumberutil import is_number_type_geographical
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 UNKNOWN_ZONE = "Etc/Unknown"
@@ -195,7 +195,7 @@ def library_country(phone: str) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     region = phonenumbers.region_code_for_number(number) or phonenumbers.region_code_for_country_code(
-        number.country_code
+        number.country_code or 0
     )
     return None if region in (REGION_CODE_FOR_NON_GEO_ENTITY, phonenumbers.UNKNOWN_REGION) else region
 
