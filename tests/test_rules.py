@@ -122,7 +122,7 @@ def test_unreadable_yaml_and_missing_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("file", "before", "after", "key", "lines"),
     [
-        ("policies.yaml", "  window_days: 7\n", "  window_days: 7\n  window_days: 700\n", "window_days", "21 and 22"),
+        ("policies.yaml", "  window_days: 7\n", "  window_days: 7\n  window_days: 700\n", "window_days", "27 and 28"),
         ("mappings/twilio_sms.yaml", '  "+18885550111":', '  "+18885550100": {brand: x, purposes: []}\n  "+18885550111":',
          "+18885550100", "4 and 5"),
         ("company.yaml", "fallback_region: OTHER\n", "fallback_region: OTHER\nfallback_region: US\n",

@@ -170,6 +170,7 @@ NUMERIC: list[tuple[str, tuple[Any, ...], tuple[int, int] | str]] = [
     ("policies.yaml", ("frequency_caps", "per_channel", "email"), (1, MAX_COUNT)),
     ("policies.yaml", ("third_party_consent", "lifetime_days"), (1, MAX_DAYS)),
     ("policies.yaml", ("reviews", "interval_months"), (1, MAX_MONTHS)),
+    ("policies.yaml", ("segments", "frequent_min_purchases"), (1, MAX_COUNT)),
     ("policies.yaml", ("optout_sla", "GB", "days"), (0, 3_650)),
     ("policies.yaml", ("optout_sla", "US", "business_days"), (0, 2_600)),
     ("policies.yaml", ("registries", "uk_tps", "max_age_days"), (1, MAX_DAYS)),
@@ -178,7 +179,6 @@ NUMERIC: list[tuple[str, tuple[Any, ...], tuple[int, int] | str]] = [
     ("templates.yaml", ("inferred_consent", "purchase_months"), (1, MAX_MONTHS)),
 ]
 ENUMS: list[tuple[str, tuple[Any, ...], set[str] | str]] = [
-    ("policies.yaml", ("double_opt_in", "preference_centre_email"), {"required", "not_required"}),
     ("policies.yaml", ("legacy", "no_flags"), {"legitimate_interest", "no_consent"}),
     ("company.yaml", ("purposes", "marketing.offers", "kind"), {"marketing", "transactional"}),
     ("company.yaml", ("fallback_timezone",), "zone"),
