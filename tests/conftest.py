@@ -17,6 +17,16 @@ _SHARED = ROOT.parent / "shared" / "scenarios"
 SCENARIOS = _SHARED if (_SHARED / "check.py").exists() else ROOT / "tests" / "acceptance" / "scenarios"
 
 
+# The tier of a test is its folder's; tests elsewhere are end to end.
+_TIERS = {"unit": ROOT / "tests" / "unit", "ui": ROOT / "tests" / "ui"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = next((name for name, folder in _TIERS.items() if item.path.is_relative_to(folder)), "e2e")
+        item.add_marker(tier)
+
+
 @pytest.fixture(scope="session")
 def rules() -> Rules:
     return load_rules(ROOT / "rules")

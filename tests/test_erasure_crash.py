@@ -117,7 +117,6 @@ KILLS = {
 }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("point", KILLS)
 def test_after_a_killed_run_the_next_run_leaves_no_erased_value_on_disk(
     places: dict[str, Path], point: str
@@ -161,7 +160,6 @@ with Warehouse(sys.argv[1]).connect() as con:
 """
 
 
-@pytest.mark.slow
 def test_a_run_starts_by_removing_what_killed_runs_left(places: dict[str, Path]) -> None:
     p = places
     wh = Warehouse(p["warehouse"])
