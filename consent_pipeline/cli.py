@@ -42,6 +42,17 @@ def _scale(text: str) -> float:
     return scale
 
 
+def cmd_check_rules(args: argparse.Namespace) -> int:
+    """Validate a rules folder as a run would when it starts; the first problem is one line naming the file and
+    the key (exit 2)."""
+    from consent_pipeline.core.ingest import check_file_rules
+
+    root = parse_path(args.rules, "--rules") if args.rules else Settings.resolve().rules
+    check_file_rules(load_rules(root))
+    print(f"rules OK: {root}")
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from consent_pipeline.generate import generate
 
@@ -239,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--extracts", help="default: $CONSENT_EXTRACTS or data/extracts")
     purge.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     purge.set_defaults(func=cmd_purge_snapshots)
+
+    check = sub.add_parser("check-rules", help="validate a rules folder as a run would, before the night")
+    check.add_argument("--rules", help="default: $CONSENT_RULES or rules/")
+    check.set_defaults(func=cmd_check_rules)
     return parser
 
 

@@ -215,3 +215,26 @@ def test_cli_stops_on_an_out_of_range_number_with_one_line(tmp_path: Path) -> No
         "Input should be less than or equal to 36525"
     ]
     assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_check_rules_says_ok_or_names_the_file_and_key(tmp_path: Path) -> None:
+    ok = subprocess.run([str(CLI), "check-rules", "--rules", str(ROOT / "rules")], capture_output=True, text=True)
+    assert (ok.returncode, ok.stdout.strip()) == (0, f"rules OK: {ROOT / 'rules'}")
+    bad = edited(tmp_path, "policies.yaml", lambda d: d["reviews"].update(interval_months=0))
+    got = subprocess.run([str(CLI), "check-rules", "--rules", str(bad)], capture_output=True, text=True)
+    assert got.returncode == 2 and got.stdout == ""
+    assert got.stderr.strip().splitlines() == [
+        f"consent-pipeline: error: {bad / 'policies.yaml'}: reviews.interval_months: "
+        "Input should be greater than or equal to 1"
+    ]
+
+
+def test_check_yaml_refuses_a_key_given_twice(tmp_path: Path) -> None:
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("a: 1\nb: {c: 1}\na: 2\n", encoding="utf-8")
+    got = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "check-yaml"), str(ROOT / "workspace.yaml"), str(twice)],
+        capture_output=True, text=True,
+    )
+    assert got.returncode == 1
+    assert got.stderr.strip() == f"check-yaml: {twice}: a: key given twice (lines 1 and 3); keep one"

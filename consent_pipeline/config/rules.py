@@ -954,3 +954,8 @@ def _check_templates(path: Path, company: CompanyFile, t: TemplatesFile) -> None
         c.region(path, f"registries.channels.{region}", region)
         for i, ch in enumerate(chans):
             c.channel(path, f"registries.channels.{region}.{i}", ch)
+
+
+def read_yaml(path: Path) -> Any:
+    """One YAML file read as the rules are (a key given twice is an error): RulesError naming the file."""
+    return _read_yaml(path)
