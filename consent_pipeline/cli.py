@@ -15,6 +15,7 @@ from consent_pipeline.config.settings import SettingsError, parse_as_of, parse_i
 from consent_pipeline.lib.safe_paths import UnsafePath
 from consent_pipeline.preflight import CouldNotStart, started
 from consent_pipeline.warehouse import Warehouse, WarehouseLocked
+from consent_pipeline.warehouse.database import SpillDirectoryError
 
 
 class CliError(Exception):
@@ -261,7 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CliError, RulesError, SettingsError, WarehouseLocked, UnsafePath, CouldNotStart) as exc:
+    except (
+        CliError, RulesError, SettingsError, WarehouseLocked, UnsafePath, CouldNotStart, SpillDirectoryError
+    ) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted")

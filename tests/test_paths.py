@@ -59,6 +59,18 @@ def test_a_linked_warehouse_file_is_refused(tmp_path: Path) -> None:
     )
 
 
+def test_a_spill_folder_that_is_not_a_folder_is_one_line(tmp_path: Path) -> None:
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh" / "w.duckdb"
+    land(landing, DELIVERIES)
+    warehouse.parent.mkdir()
+    (warehouse.parent / "w.duckdb.spill").write_text("not a folder\n", encoding="utf-8")
+    got = cli_run(landing, warehouse, tmp_path / "x", AS_OF)
+    assert got.returncode == 2
+    assert error_line(got) == (
+        f"spill folder {warehouse}.spill is not a directory of this user (a symlink or another user's): remove it"
+    )
+
+
 @pytest.mark.parametrize("which", ["root", "day"])
 def test_a_linked_extracts_folder_is_refused(tmp_path: Path, which: str) -> None:
     landing, warehouse = tmp_path / "landing", tmp_path / "wh" / "w.duckdb"
