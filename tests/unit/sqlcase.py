@@ -188,10 +188,9 @@ def add_months(when: dt.datetime, months: int) -> dt.datetime:
     return when.replace(year=year, month=month, day=min(when.day, last))
 
 
-# --- the permission stage's upstream tables, for one party, from a few fields -------------------------------
+# --- the permission stage's upstream tables, for a party, from a few fields ---------------------------------
 
-# The party's contact points, one of each type, and the type each channel uses.
-POINTS = {"email": "p1@example.com", "phone": "+15550100001", "postal": "1 mill lane, leeds"}
+# The type of contact point each channel uses.
 POINT_TYPE = {
     "email": "email",
     "push": "email",
@@ -204,9 +203,18 @@ POINT_TYPE = {
 COUNTRY = {"US": "US", "CA": "CA", "GB": "GB", "EU": "FR", "AU": "AU", "OTHER": "CH"}
 
 
-def point(channel: str) -> str:
+def points(party: str = "P1") -> dict[str, str]:
+    """The party's contact points, one of each type (P<n>: its own, so that parties can share a database)."""
+    n = int(party[1:])
+    return {"email": f"p{n}@example.com", "phone": f"+1555{n:07d}", "postal": f"{n} mill lane, leeds"}
+
+
+POINTS = points()
+
+
+def point(channel: str, party: str = "P1") -> str:
     """The party's contact point a channel uses."""
-    return POINTS[POINT_TYPE[channel]]
+    return points(party)[POINT_TYPE[channel]]
 
 
 def snapshot(registry: str, received: dt.datetime, in_force: bool = True) -> dict[str, Any]:
@@ -217,13 +225,19 @@ def snapshot(registry: str, received: dt.datetime, in_force: bool = True) -> dic
     }  # fmt: skip
 
 
+def default_snapshots(rules: Rules, as_of: dt.datetime) -> list[dict[str, Any]]:
+    """Every registry of the rules delivered three days before the run, in force."""
+    return [snapshot(r, as_of - dt.timedelta(days=3)) for r in rules.policies.registries]
+
+
 def permission_inputs(
     rules: Rules,
     as_of: dt.datetime,
     *,
     region: str,
-    country: str | None = None,
     brands: Sequence[str],
+    party: str = "P1",
+    country: str | None = None,
     consent: Rows = (),
     activity: Rows = (),
     registries: Rows | None = None,
@@ -233,47 +247,47 @@ def permission_inputs(
     erased: Sequence[str] = (),
     events: Rows = (),
     party_type: str = "customer",
-) -> dict[str, Rows]:
-    """The tables the permission steps read, for party P1 who owns one email, phone and postal address.
+) -> dict[str, list[Mapping[str, Any]]]:
+    """The tables the permission steps read, for `party` who owns one email, phone and postal address.
 
-    `consent`: consent_current rows (the contact point follows from the channel unless given); `activity`:
-    activity rows of P1; `registries`: rg_snapshot_status rows (default: every registry of the rules
-    delivered three days before the run, in force); `listed`: registries whose snapshot in force lists the
-    phone (or (registry, delivery) pairs); `erased`: contact point types in the erasure register."""
-    snapshots = (
-        [snapshot(r, as_of - dt.timedelta(days=3)) for r in rules.policies.registries]
-        if registries is None
-        else registries
-    )
+    `consent`: consent_current rows (the contact point follows from the channel); `activity`: the party's
+    activity rows; `registries`: rg_snapshot_status rows (default: `default_snapshots`); `listed`: registries
+    whose snapshot in force lists the phone (or (registry, delivery) pairs); `undeliverable`, `evidence`: rows
+    whose contact point follows from their `contact_point_type`; `erased`: contact point types in the erasure
+    register."""
+    cps = points(party)
+    snapshots = default_snapshots(rules, as_of) if registries is None else registries
     in_force = {s["registry"]: s["delivery"] for s in snapshots if s.get("in_force")}
     return {
         "parties": [
             {
-                "party_id": "P1", "party_type": party_type, "country": country or COUNTRY[region], "region": region,
+                "party_id": party, "party_type": party_type, "country": country or COUNTRY[region], "region": region,
                 "brands": ";".join(brands), "is_primary_holder": True,
             }
         ],
         "contact_point_owner": [
-            {"contact_point": cp, "contact_point_type": t, "party_id": "P1", "rule": "personal"}
-            for t, cp in POINTS.items()
+            {"contact_point": cp, "contact_point_type": t, "party_id": party, "rule": "personal"}
+            for t, cp in cps.items()
         ],
         "consent_current": [
             {
-                "contact_point": point(c["channel"]), "contact_point_type": POINT_TYPE[c["channel"]],
-                "brand": brands[0], "party_id": "P1", **c,
+                "contact_point": cps[POINT_TYPE[c["channel"]]], "contact_point_type": POINT_TYPE[c["channel"]],
+                "brand": brands[0], "party_id": party, **c,
             }
             for c in consent
         ],
         "consent_events": list(events),
         "activity": [
-            {"row_id": f"row-{a['activity_id']}", "party_id": "P1", "brand": brands[0], **a} for a in activity
+            {"row_id": f"row-{a['activity_id']}", "party_id": party, "brand": brands[0], **a} for a in activity
         ],
-        "rg_snapshot_status": snapshots,
+        "rg_snapshot_status": list(snapshots),
         "registry_listings": [
-            {"registry": r, "delivery": d, "contact_point": POINTS["phone"]}
+            {"registry": r, "delivery": d, "contact_point": cps["phone"]}
             for r, d in ((x, in_force.get(x, "none")) if isinstance(x, str) else x for x in listed)
         ],
-        "undeliverable": list(undeliverable),
-        "contact_evidence": list(evidence),
-        "erasure_register": [{"contact_point": POINTS[t], "contact_point_type": t} for t in erased],
+        "undeliverable": [{"contact_point": cps[u["contact_point_type"]], **u} for u in undeliverable],
+        "contact_evidence": [
+            {"contact_point": cps[e["contact_point_type"]], "party_id": party, **e} for e in evidence
+        ],
+        "erasure_register": [{"contact_point": cps[t], "contact_point_type": t} for t in erased],
     }  # fmt: skip
