@@ -99,6 +99,8 @@ CASES = [
       customer("C3", D2, "H1", home_phone=PHONE)], {}),
     ("r3-only-within-one-household", PHONE, ("C2", "most_recent"),
      [customer("C1", D1, "H1", True, home_phone=PHONE), customer("C2", D2, "H2", True, home_phone=PHONE)], {}),
+    ("r3-a-primary-holder-of-another-household-does-not-decide", PHONE, ("C2", "most_recent"),
+     [customer("C1", D1, "H1", True, home_phone=PHONE), customer("C2", D2, "H2", home_phone=PHONE)], {}),
     ("r3-a-party-without-household-is-a-household-of-its-own", PHONE, ("C2", "most_recent"),
      [customer("C1", D1, "H1", True, home_phone=PHONE), customer("C2", D2, home_phone=PHONE)], {}),
     ("r3-among-the-personal-holders-only", EMAIL, ("C1", "primary_holder"),
