@@ -1,4 +1,9 @@
-"""Golden consent properties (semantics §4): order-independence, idempotent re-runs, as-of / as-known."""
+"""Golden consent properties (semantics §4) that only whole runs show: deliveries in any order over several runs
+equal one run, a re-run changes nothing, a re-delivered snapshot is a duplicate, and the warehouse's as-of /
+as-known macros answer from the deliveries' own times. The merge's order, tie and pending rules and the
+macros' boundaries are unit cases (tests/unit/test_merge.py).
+
+One run of the world is shared by the tests that only read it (`one_run`)."""
 
 from __future__ import annotations
 
@@ -20,9 +25,17 @@ GOLDEN = [
 ]
 
 
-def test_shuffled_deliveries_over_several_runs_equal_one_run(world: Path, tmp_path: Path) -> None:
-    one = tmp_path / "one" / "w.duckdb"
-    run(world, one, AS_OF)
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The world's warehouse after one run (read only by the tests that share it)."""
+    base = tmp_path_factory.mktemp("merge_properties")
+    land(base / "landing", DELIVERIES)
+    run(base / "landing", base / "w.duckdb", AS_OF)
+    return base / "w.duckdb"
+
+
+def test_shuffled_deliveries_over_several_runs_equal_one_run(one_run: Path, tmp_path: Path) -> None:
+    one = one_run
 
     deliveries = sorted({(s, d) for s, d, _, _ in DELIVERIES})
     random.Random(42).shuffle(deliveries)
@@ -54,11 +67,9 @@ def test_rerun_on_unchanged_landing_changes_nothing(world: Path, tmp_path: Path)
     assert {p.name: p.read_bytes() for p in (extracts / "2026-03-01").glob("*.csv")} == files
 
 
-def test_redelivered_snapshot_is_duplicate_not_new(world: Path, tmp_path: Path) -> None:
-    warehouse = tmp_path / "w.duckdb"
-    run(world, warehouse, AS_OF)
+def test_redelivered_snapshot_is_duplicate_not_new(one_run: Path) -> None:
     ledger = rows(
-        warehouse,
+        one_run,
         "SELECT delivery, rows_read, rows_accepted, rows_duplicate FROM ingest_ledger "
         "WHERE source = 'mailchimp' AND source_file LIKE '%a1h0menews%' ORDER BY delivery",
     )
@@ -93,9 +104,5 @@ def test_redelivered_snapshot_is_duplicate_not_new(world: Path, tmp_path: Path) 
         ),
     ],
 )
-def test_as_of_and_as_known_differ_around_a_late_delivery(
-    world: Path, tmp_path: Path, query: str, expected
-) -> None:
-    warehouse = tmp_path / "w.duckdb"
-    run(world, warehouse, AS_OF)
-    assert rows(warehouse, query + " AND contact_point = 'ana.silva@example.co.uk'") == expected
+def test_as_of_and_as_known_differ_around_a_late_delivery(one_run: Path, query: str, expected) -> None:
+    assert rows(one_run, query + " AND contact_point = 'ana.silva@example.co.uk'") == expected

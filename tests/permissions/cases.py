@@ -1,14 +1,10 @@
-"""The worlds the permission tests share, the runs made of them, and what a case expects.
+"""The world the end-to-end permission tests share, the run made of it, and what a case expects.
 
-Two landing worlds, filled in by the test modules at import time (each case is its own party):
-
-- `MAIN`, run once as of 2026-03-01T06:00:00Z (`run "main"`), with fresh snapshots of all four do-not-call
-  registries (delivered 2026-02-26T03:00Z): the decision table rows 1-5 and 7-11, reason precedence, every
-  window boundary and every template cell.
-- `EDGE`, as of 2026-08-31T06:00:00Z (a month end), whose registries were delivered exactly at the age limit
-  of each (US/CA 31 days, GB 28 days, AU 30 days). It is run three times: at that instant (`"edge"`: every
-  registry fresh at its limit), one second later (`"edge_stale"`: every registry stale) and without any
-  registry delivery (`"never"`: never delivered counts as stale), for decision table row 6.
+One landing world, `MAIN`, filled in by the test modules at import time (each case is its own party) and run
+once as of 2026-03-01T06:00:00Z (`run "main"`), with fresh snapshots of all four do-not-call registries
+(delivered 2026-02-26T03:00Z): a sample of what only a whole run shows (a source's records deciding).
+The decision table at its boundaries, registry freshness (row 6) and every template cell are unit cases
+(tests/unit/test_permissions.py).
 
 A `Case` names one exact `contact_permission` row (party_id, contact_point, channel, purpose, brand) and
 the decision the spec demands for it.
@@ -40,14 +36,6 @@ MAIN = World()
 for _registry in REGISTRIES:
     MAIN.registry(_registry, MAIN_REGISTRY_DELIVERY, [])
 
-EDGE_AS_OF = utc("2026-08-31T06:00:00Z")
-# Each registry delivered exactly at its freshness limit (rules/policies.yaml) before EDGE_AS_OF.
-EDGE_REGISTRY_AGE_DAYS = {"us_ftc": 31, "ca_dncl": 31, "uk_tps": 28, "au_dncr": 30}
-EDGE = World(delivery=utc("2026-08-30T02:00:00Z"))
-for _registry, _days in EDGE_REGISTRY_AGE_DAYS.items():
-    EDGE.registry(_registry, EDGE_AS_OF - dt.timedelta(days=_days), [])
-
-
 @dataclass(frozen=True)
 class Run:
     """One pipeline run: which world, as of when, with or without its registry deliveries."""
@@ -57,12 +45,7 @@ class Run:
     registries: bool = True
 
 
-RUNS: dict[str, Run] = {
-    "main": Run(MAIN, MAIN_AS_OF),
-    "edge": Run(EDGE, EDGE_AS_OF),
-    "edge_stale": Run(EDGE, EDGE_AS_OF + dt.timedelta(seconds=1)),
-    "never": Run(EDGE, EDGE_AS_OF, registries=False),
-}
+RUNS: dict[str, Run] = {"main": Run(MAIN, MAIN_AS_OF)}
 
 
 @dataclass(frozen=True)
