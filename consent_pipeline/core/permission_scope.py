@@ -27,7 +27,7 @@ from consent_pipeline.core.sql import symmetric_difference, ts, warehouse_tables
 
 log = logging.getLogger(__name__)
 
-LOGIC_VERSION = "permissions-3"
+LOGIC_VERSION = "permissions-4"
 # Inputs of the previous run kept for comparison: warehouse table -> this run's temporary table.
 KEPT = {
     "perm_parties": "(SELECT party_id, country, region FROM parties)",

@@ -240,12 +240,13 @@ PERMISSION = Step(
             WHEN reason = 'undeliverable' THEN undeliverable_row
             WHEN reason = 'dnc_registry' THEN 'registry:' || listed_registry || '/' || listed_delivery
             WHEN reason = 'established_relationship' THEN
-                CASE WHEN last_purchase >= {as_of} - (ebr_purchase_months) * INTERVAL 1 MONTH THEN last_purchase_id
+                -- the same month sum as the decision (has_ebr / has_implied): month ends agree
+                CASE WHEN last_purchase + (ebr_purchase_months) * INTERVAL 1 MONTH >= {as_of} THEN last_purchase_id
                      ELSE last_inquiry_id END
             WHEN reason IN ('soft_opt_in', 'inferred_consent') THEN last_purchase_id
             WHEN reason = 'implied_consent' THEN
-                CASE WHEN last_purchase >= {as_of} - ({implied_purchase}) * INTERVAL 1 MONTH THEN last_purchase_id
-                     WHEN last_contract >= {as_of} - ({implied_contract}) * INTERVAL 1 MONTH THEN last_contract_id
+                CASE WHEN last_purchase + ({implied_purchase}) * INTERVAL 1 MONTH >= {as_of} THEN last_purchase_id
+                     WHEN last_contract + ({implied_contract}) * INTERVAL 1 MONTH >= {as_of} THEN last_contract_id
                      ELSE last_inquiry_id END
         END AS decided_by,
         CASE

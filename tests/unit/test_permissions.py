@@ -638,9 +638,6 @@ MONTH_END_DECIDED_BY = Case(
 )  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True, reason="decided_by and the decision count calendar months differently (see report)"
-)
 def test_decided_by_is_the_activity_whose_window_holds_at_a_month_end(decide: Runs) -> None:
     check(decide, MONTH_END_DECIDED_BY)
 
