@@ -33,6 +33,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import duckdb
 
@@ -205,6 +206,12 @@ def rewrite_state(warehouse: Path, run_id: str) -> tuple[bool, int]:
         con.close()
 
 
+class Stage(TypedDict):
+    stage: str
+    seconds: float
+    peak_rss: int  # bytes
+
+
 @dataclass
 class Night:
     seconds: float
@@ -213,7 +220,7 @@ class Night:
     erased_contact_points: int
     rewritten: bool
     warehouse_bytes: int
-    stages: list[dict[str, object]]
+    stages: list[Stage]
 
 
 def erasure_nights(landing: Path, extra: Path, work: Path, as_of: dt.datetime) -> dict[str, Night]:
@@ -264,9 +271,9 @@ def print_nights(nights: dict[str, Night]) -> float:
     ratio = nights["with"].seconds / nights["without"].seconds
     print("\nthe delta night without and with its erasure requests:")
     print(f"  {'stage':34s} {'without':>8s} {'with':>8s}")
-    without = {str(st["stage"]): float(st["seconds"]) for st in nights["without"].stages}  # type: ignore[arg-type]
+    without = {st["stage"]: st["seconds"] for st in nights["without"].stages}
     for st in nights["with"].stages:
-        print(f"  {st['stage']:34s} {without.get(str(st['stage']), 0.0):8.1f} {float(st['seconds']):8.1f}")  # type: ignore[arg-type]
+        print(f"  {st['stage']:34s} {without.get(st['stage'], 0.0):8.1f} {st['seconds']:8.1f}")
     for label, n in nights.items():
         scope = "every row scrubbed" if n.erasure_scope < 0 else f"rows of {n.erasure_scope} new files scrubbed"
         print(
@@ -277,8 +284,8 @@ def print_nights(nights: dict[str, Night]) -> float:
     return ratio
 
 
-def stage_table(outcome: RunOutcome, sampler: RssSampler) -> list[dict[str, object]]:
-    stages = []
+def stage_table(outcome: RunOutcome, sampler: RssSampler) -> list[Stage]:
+    stages: list[Stage] = []
     sources = [(k, v) for k, v in outcome.steps.items() if k.startswith("source__")]
     if sources:  # the fifteen source steps as one stage: "parse feeds"
         start, end = min(v[0] for _, v in sources), max(v[1] for _, v in sources)
@@ -337,7 +344,7 @@ def main() -> int:
     print(f"\nfull run: {outcome.seconds:.1f}s, peak memory {gib(sampler.peak())}")
     print(f"  {'stage':34s} {'seconds':>8s} {'peak memory':>12s}")
     for st in stages:
-        print(f"  {st['stage']:34s} {st['seconds']:8.1f} {gib(float(st['peak_rss'])):>12s}")  # type: ignore[arg-type]
+        print(f"  {st['stage']:34s} {st['seconds']:8.1f} {gib(st['peak_rss']):>12s}")
     sources = sorted(
         (
             (k.removeprefix("source__"), v[1] - v[0])

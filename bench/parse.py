@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     ap.add_argument("--landing", type=Path, required=True)
     ap.add_argument("--rules", type=Path, help="default: the rules/ of the checkout being timed")
     ap.add_argument("--repeat", type=int, default=1)

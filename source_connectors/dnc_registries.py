@@ -69,7 +69,7 @@ def file_kinds(rules: Rules) -> list[str]:
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
     batch = Batch(SOURCE)
-    registries: dict[str, Registry] = rules.mapping(SOURCE).registries
+    registries = rules.mapping(SOURCE).registries
     # Each registry's files, by the patterns of rules/files.yaml (a folder per registry).
     files = kinds_of(delivery, rules, SOURCE, list(registries))
     unexpected_files(batch, delivery, [p for paths in files.values() for p in paths])

@@ -25,7 +25,6 @@ import polars as pl
 
 from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
-from consent_pipeline.config.rules import ErasureRequestsMap
 from source_connectors._common import (
     field,
     parse_files,
@@ -71,7 +70,7 @@ def _requests(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, ru
         field(rows, "subject.emails", TEXT_LIST).alias("emails"),
         field(rows, "subject.phones", TEXT_LIST).alias("phones"),
     )
-    m: ErasureRequestsMap = rules.mapping(SOURCE)
+    m = rules.mapping(SOURCE)
     erasure = [t.lower() for t in m.erasure_types]
     other = [t.lower() for t in m.other_types]
     rows = _reject(batch, rel, rows, pl.col("type").is_null(), "missing_value", "type is empty")

@@ -179,10 +179,10 @@ def _details(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, rul
     )
     base = with_lineage(rows, delivery, rel, pl.col("account_no").str.strip_chars())
     m = rules.mapping(SOURCE)
-    scopes = {flag: [(x.channel, x.purpose) for x in getattr(m.flags, flag)] for flag in FLAGS}
+    scopes = {flag: [(x.channel, x.purpose) for x in opts_out] for flag, opts_out in m.flags.by_flag().items()}
     events = [_flag_events(base, flag, scopes[flag], rules) for flag in FLAGS]
     no_flag = ~pl.any_horizontal(pl.col(flag) == YES for flag in FLAGS)
-    if rules.policies.legacy["no_flags"] == "legitimate_interest":
+    if rules.policies.legacy.no_flags == "legitimate_interest":
         channel, purpose = m.no_flags_scope.channel, m.no_flags_scope.purpose
         events.append(_events(base.filter(no_flag), channel, purpose, "opt_in", "legitimate_interest", rules))
     else:  # no_consent: a record without flags says nothing

@@ -115,7 +115,7 @@ def parse(delivery: Delivery, rules: Rules) -> Batch:
 
 
 def _receipts(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, rules: Rules) -> None:
-    m: OneTrustMap = rules.mapping(SOURCE)
+    m = rules.mapping(SOURCE)
     present = [pl.col(f.name).is_not_null() for f in RECEIPT.fields if f.name in rows.columns]
     rows = reject_where(
         batch,

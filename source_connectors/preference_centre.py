@@ -425,7 +425,7 @@ def _purposes_overlap() -> pl.Expr:
 def _decide(batch: Batch, rel: str, parts: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     """Map each statement to its scope, status, basis and time; the statements that cannot be read are
     rejected, and the opt-ins they might have overruled are held back (fail safe)."""
-    m: PreferenceCentreMap = rules.mapping(SOURCE)
+    m = rules.mapping(SOURCE)
     kind = pl.col("kind")
     is_sub, is_pref, is_comm = kind == "subscription", kind == "preference", kind == "communication"
     parts = parts.with_columns(

@@ -49,7 +49,6 @@ class Lookup:
     """A lookup field of a consent record, exported as a name, a record id or a relationship name."""
 
     field: str  # the name form, e.g. DataUsePurpose
-    table: str  # its tables in the rules (name table and record_ids), e.g. data_use_purposes
     unmapped: str  # the quarantine reason of a name the rules do not know
 
     @property
@@ -57,9 +56,9 @@ class Lookup:
         return (self.field, f"{self.field}Id", f"{self.field}.Name")
 
 
-CHANNEL = Lookup("EngagementChannelType", "engagement_channels", "unmapped_channel")
-PURPOSE = Lookup("DataUsePurpose", "data_use_purposes", "unmapped_purpose")
-BRAND = Lookup("BusinessBrand", "business_brands", "unmapped_brand")
+CHANNEL = Lookup("EngagementChannelType", "unmapped_channel")
+PURPOSE = Lookup("DataUsePurpose", "unmapped_purpose")
+BRAND = Lookup("BusinessBrand", "unmapped_brand")
 LOOKUPS = (CHANNEL, PURPOSE, BRAND)
 LOOKUP_FORMS = tuple(f for lookup in LOOKUPS for f in lookup.forms)
 
@@ -485,8 +484,13 @@ def _lookups(batch: Batch, rel: str, rows: pl.DataFrame, records: Records, rules
     whichever forms the file has (`<lookup>_name` keeps the Salesforce name)."""
     m = rules.mapping(SOURCE)
     names = {CHANNEL: m.engagement_channels, PURPOSE: m.data_use_purposes, BRAND: rules.brand_by_display_name}
+    ids = {
+        CHANNEL: m.record_ids.engagement_channels,
+        PURPOSE: m.record_ids.data_use_purposes,
+        BRAND: m.record_ids.business_brands,
+    }
     for lookup, out in ((CHANNEL, "channel"), (PURPOSE, "purpose"), (BRAND, "brand")):
-        rows = _lookup(batch, rel, rows, lookup, out, _present(records, lookup), names[lookup], rules)
+        rows = _lookup(batch, rel, rows, lookup, out, _present(records, lookup), names[lookup], ids[lookup])
     rows = reject_where(
         batch, rel, rows, pl.col("purpose_name").is_null(), "missing_value", "DataUsePurpose is empty"
     )
@@ -501,16 +505,16 @@ def _lookup(
     out: str,
     present: list[str],
     names: dict[str, str],
-    rules: Rules,
+    ids: dict[str, str],
 ) -> pl.DataFrame:
     """Columns `<out>_name` (the record's Salesforce name; null when blank or absent) and `<out>` (what the
-    name maps to). An id the rules do not list is `unmapped_value`; forms that name different records are a
-    `bad_value`; a name the rules do not know is `unmapped_<lookup>`: each rejects the record."""
+    name maps to: `names`, by name; `ids`, by record id). An id the rules do not list is `unmapped_value`;
+    forms that name different records are a `bad_value`; a name the rules do not know is `unmapped_<lookup>`:
+    each rejects the record."""
     if not present:
         return rows.with_columns(
             pl.lit(None, pl.String).alias(f"{out}_name"), pl.lit(None, pl.String).alias(out)
         )
-    ids: dict[str, str] = getattr(rules.mapping(SOURCE).record_ids, lookup.table)
     id_col = f"{lookup.field}Id"
     named: list[pl.Expr] = []
     for form in present:

@@ -137,7 +137,7 @@ def _sender_regions(m: TwilioMap) -> dict[str, str]:
 
 
 def _messages(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, rules: Rules) -> None:
-    m: TwilioMap = rules.mapping(SOURCE)
+    m = rules.mapping(SOURCE)
     rows = _decisions(batch, rel, rows, m)
     rows = _checked(batch, rel, rows, m)
     base = with_lineage(rows, delivery, rel, text("Sid")).with_columns(

@@ -181,7 +181,7 @@ def test_a_run_starts_by_removing_what_killed_runs_left(places: dict[str, Path])
     try:
         assert spiller.stdout is not None and spiller.stdout.readline().strip() == "SPILLED"
     finally:
-        kill(spiller)  # type: ignore[arg-type]
+        kill(spiller)
     spilled = [f for f in wh.spill_dir.iterdir() if f.name.startswith("duckdb_temp_")]
     assert spilled and byte_hits([wh.spill_dir])
     # Files the pipeline did not write are never removed.

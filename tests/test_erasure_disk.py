@@ -136,7 +136,7 @@ def test_rewrite_keeps_every_table_view_and_macro(tmp_path: Path) -> None:
     """
     macro = "SELECT * FROM consent_as_of(TIMESTAMPTZ '2026-02-01 00:00:00+00') ORDER BY ALL"
     objects, answer = rows(warehouse, describe), rows(warehouse, macro)
-    tables = [name for kind, name, _ in objects if kind == "table" and name != "warehouse_rewrite"]
+    tables = [str(name) for kind, name, _ in objects if kind == "table" and name != "warehouse_rewrite"]
     hashes = {t: table_hash(warehouse, t) for t in tables}
     assert len(tables) > 40 and answer
 
@@ -185,7 +185,9 @@ def test_dagster_metadata_shows_no_personal_data() -> None:
             "contact_point_sha256": [HER_EMAIL_SHA256],
         }
     )
-    shown = md_table(frame).value.lower()
+    markdown = md_table(frame).value
+    assert isinstance(markdown, str)
+    shown = markdown.lower()
     assert [form for form in FORMS if form in shown] == []
     assert f"sha256:{HER_EMAIL_SHA256}" in shown  # the contact point as the warehouse keeps an erased one
     assert "mailchimp/2026-01-06t020000z/export.csv | 1 | invalid_json" in shown

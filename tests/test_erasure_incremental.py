@@ -55,7 +55,9 @@ def _in_clear(warehouse: Path) -> list[tuple[str, str, str]]:
 
 def test_a_later_run_scrubs_new_rows_only_and_ends_as_one_run_would(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
-    shutil.copytree(SCENARIO, landing, ignore=lambda d, names: ["2026-02-10T020000Z"] if d.endswith("mailchimp") else [])
+    shutil.copytree(
+        SCENARIO, landing, ignore=lambda d, names: ["2026-02-10T020000Z"] if str(d).endswith("mailchimp") else []
+    )
     inc = tmp_path / "inc" / "w.duckdb"
     first = run(landing, inc, "2026-02-20T06:00:00Z")
     assert first.figures["erasure_scope"] == -1  # a first run scrubs everything

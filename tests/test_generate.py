@@ -35,7 +35,8 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path: Path, rules: Rules
     generate(tmp_path / "b", rules, scale=0.01, seed=3)
     generate(tmp_path / "c", rules, scale=0.01, seed=4)
     a, b, c = (digests(tmp_path / x) for x in "abc")
-    a.pop(REPORT_NAME), b.pop(REPORT_NAME), c.pop(REPORT_NAME)  # it holds the wall time
+    for found in (a, b, c):
+        found.pop(REPORT_NAME)  # it holds the wall time
     assert a == b
     common = set(a) & set(c)  # the same feeds and deliveries, mostly
     assert len(common) > len(a) // 2

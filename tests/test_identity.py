@@ -50,7 +50,7 @@ def sms(frm: str, sid: str, body: str = "STOP", to: str = GB_SENDER) -> str:
 
 def owners(warehouse: Path) -> dict[str, tuple[object, ...]]:
     found = rows(warehouse, "SELECT contact_point, party_id, household_id, rule FROM contact_point_owner")
-    return {r[0]: r[1:] for r in found}  # type: ignore[misc]
+    return {str(r[0]): r[1:] for r in found}
 
 
 def test_both_spellings_of_an_idn_mailbox_are_one_contact_point(tmp_path: Path) -> None:

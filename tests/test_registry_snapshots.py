@@ -62,23 +62,35 @@ def voice(warehouse: Path, party: int) -> tuple[str, str | None]:
         [PHONE[party], BRAND[party]],
     )
     assert len(found) == 1, found
-    return found[0]
+    reason, decided_by = found[0]
+    assert isinstance(reason, str) and (decided_by is None or isinstance(decided_by, str)), found
+    return reason, decided_by
 
 
 def in_force(warehouse: Path, registry: str) -> tuple[str | None, dt.datetime | None, bool]:
     """The registry's snapshot in force: (delivery, snapshot time, fresh)."""
-    return rows(
+    found = rows(
         warehouse, "SELECT delivery, snapshot_ts, fresh FROM registry_status WHERE registry = ?", [registry]
-    )[0]
+    )
+    delivery, snapshot_ts, fresh = found[0]
+    assert delivery is None or isinstance(delivery, str), found
+    assert snapshot_ts is None or isinstance(snapshot_ts, dt.datetime), found
+    assert isinstance(fresh, bool), found
+    return delivery, snapshot_ts, fresh
 
 
 def deliveries(warehouse: Path, registry: str) -> list[tuple[str, str, bool]]:
     """(delivery, status, pending) of every delivery of the registry."""
-    return rows(
+    found = rows(
         warehouse,
         "SELECT delivery, status, pending FROM registry_snapshot_status WHERE registry = ? ORDER BY delivery",
         [registry],
     )
+    out: list[tuple[str, str, bool]] = []
+    for delivery, status, pending in found:
+        assert isinstance(delivery, str) and isinstance(status, str) and isinstance(pending, bool), found
+        out.append((delivery, status, pending))
+    return out
 
 
 def held_warning(outcome: RunOutcome) -> bool:

@@ -46,6 +46,8 @@ CASES: list[tuple[str, Callable[[Any], None], str, str]] = [
     ("policies.yaml", lambda d: d["third_party_consent"].update(lifetime_days="half a year"),
      "third_party_consent.lifetime_days", "integer"),
     ("policies.yaml", lambda d: d["optout_sla"].pop("AU"), "optout_sla.AU", "every region needs an SLA"),
+    ("policies.yaml", lambda d: d["legacy"].pop("no_flags"), "legacy.no_flags", "required key is missing"),
+    ("policies.yaml", lambda d: d["reviews"].update(every="6 months"), "reviews.every", "unknown key"),
     ("policies.yaml", lambda d: d["registry_snapshots"].update(max_unlisted_share=1.5),
      "registry_snapshots.max_unlisted_share", "less than or equal to 1"),
     ("policies.yaml", lambda d: d["registries"]["uk_ctps"].update(required="sometimes"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import rows, run, write
-from tests.permissions.world import World
+from tests.permissions.world import Party, World
 
 AS_OF = "2026-03-01T06:00:00Z"
 ENERGY = "lakeside_energy"
@@ -26,6 +26,11 @@ TWILIO_HEADER = (
 def sms(frm: str, body: str, when: str, sid: str, to: str = OFFERS, opt_out_type: str | None = None) -> str:
     line = f'{frm},{to},"{body}",received,"{when}",2010-04-01,1,,AC1,{sid},inbound,,USD'
     return line + ("" if opt_out_type is None else f",{opt_out_type}") + "\n"
+
+
+def phone(party: Party) -> str:
+    assert party.phone, party
+    return party.phone
 
 
 def epoch(text: str) -> int:
@@ -55,18 +60,18 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "messages_20260225.csv",
         TWILIO_HEADER
         + "\n"
-        + "".join(sms(p.phone, "START", start, f"SMs{p.party_id}") for p in (ca1, ca2, us3, us4))
-        + sms(ca1.phone, "ARRÊT", "Fri, 20 Feb 2026 09:00:00 +0000", "SMarret")
-        + sms(us5.phone, "START", "", "SMstart_no_date")
-        + sms(us6.phone.lstrip("+"), "START", start, "SMs6", to=OFFERS.lstrip("+"))
+        + "".join(sms(phone(p), "START", start, f"SMs{p.party_id}") for p in (ca1, ca2, us3, us4))
+        + sms(phone(ca1), "ARRÊT", "Fri, 20 Feb 2026 09:00:00 +0000", "SMarret")
+        + sms(phone(us5), "START", "", "SMstart_no_date")
+        + sms(phone(us6).lstrip("+"), "START", start, "SMs6", to=OFFERS.lstrip("+"))
         + sms(
-            us6.phone.lstrip("+"),
+            phone(us6).lstrip("+"),
             "Stop.",
             "Fri, 20 Feb 2026 10:00:00 +0000",
             "SMstop6",
             to=OFFERS.lstrip("+"),
         )
-        + sms(f"{int(us7.phone) / 1e10:.5f}E+10", "STOP", start, "SMsci"),  # digits lost
+        + sms(f"{int(phone(us7)) / 1e10:.5f}E+10", "STOP", start, "SMsci"),  # digits lost
     )
     # An account with Advanced Opt-Out: its export carries OptOutType, which decides whatever the body says.
     write(
@@ -76,18 +81,19 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "messages_aoo_20260225.csv",
         TWILIO_HEADER
         + ",OptOutType\n"
-        + sms(us3.phone, "Arrêtez svp", "Sat, 21 Feb 2026 08:00:00 +0000", "SMaoo", opt_out_type="STOP"),
+        + sms(phone(us3), "Arrêtez svp", "Sat, 21 Feb 2026 08:00:00 +0000", "SMaoo", opt_out_type="STOP"),
     )
     write(
         landing,
         "twilio_sms",
         D2,
         "messages_20260226.csv",
-        TWILIO_HEADER + "\n" + sms(us4.phone, "STOP", "", "SMnodate"),
+        TWILIO_HEADER + "\n" + sms(phone(us4), "STOP", "", "SMnodate"),
     )
 
     # SendGrid: one group's endpoint (bare addresses) in two deliveries; a paged global dump; invalid
     # addresses; blocks; webhook POST bodies one a line.
+    assert ca1.email
     members = json.dumps([ca1.email.upper()])
     write(landing, "sendgrid", D1, "group_101_unsubscribes.json", members)
     write(landing, "sendgrid", D3, "group_101_unsubscribes.json", members)
@@ -137,7 +143,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def current(warehouse: Path, cp: str, channel: str, purpose: str) -> tuple:
+def current(warehouse: Path, cp: str, channel: str, purpose: str) -> tuple[object, ...] | None:
     found = rows(
         warehouse,
         "SELECT status, basis, event_ts, source FROM consent_current"
@@ -156,7 +162,9 @@ def permission(warehouse: Path, party: str, channel: str, purpose: str) -> tuple
         [party, channel, purpose, ENERGY],
     )
     assert len(found) == 1, found
-    return found[0]
+    allowed, reason = found[0]
+    assert isinstance(allowed, bool) and isinstance(reason, str), found
+    return allowed, reason
 
 
 def test_french_stop_from_a_canadian_number_removes_sms_permission(warehouse: Path) -> None:
@@ -237,7 +245,8 @@ def test_one_groups_bare_addresses_opt_out_at_their_first_delivery(warehouse: Pa
 
 def test_paged_dump_invalid_addresses_blocks_and_post_bodies(warehouse: Path) -> None:
     for cp, party in (("c4@example.com", "C4"), ("c5@example.com", "C5"), ("c6@example.com", "C6")):
-        assert current(warehouse, cp, "email", "marketing.offers")[0] == "opt_out", cp
+        state = current(warehouse, cp, "email", "marketing.offers")
+        assert state is not None and state[0] == "opt_out", cp
         assert permission(warehouse, party, "email", "marketing.newsletter") == (False, "opted_out")
     assert rows(warehouse, "SELECT contact_point, reason FROM undeliverable") == [
         ("c2@example.com", "invalid")
@@ -247,13 +256,17 @@ def test_paged_dump_invalid_addresses_blocks_and_post_bodies(warehouse: Path) ->
 
 
 def test_every_record_is_accounted_for(warehouse: Path) -> None:
-    ledger = rows(
+    found = rows(
         warehouse,
         "SELECT source_file, rows_read, rows_accepted, rows_skipped, rows_duplicate, rows_quarantined"
         " FROM ingest_ledger WHERE source IN ('sendgrid', 'twilio_sms') ORDER BY source_file",
     )
-    assert all(r[1] == sum(r[2:]) for r in ledger), ledger
-    assert {r[0].split("/", 1)[1]: r[1:] for r in ledger} == {
+    ledger: dict[str, tuple[int, ...]] = {}
+    for source_file, *counts in found:
+        assert isinstance(source_file, str) and all(isinstance(n, int) for n in counts), found
+        ledger[source_file.split("/", 1)[1]] = tuple(n for n in counts if isinstance(n, int))
+    assert all(n[0] == sum(n[1:]) for n in ledger.values()), ledger
+    assert ledger == {
         f"{D1}/group_101_unsubscribes.json": (1, 1, 0, 0, 0),
         f"{D3}/blocks.json": (1, 0, 1, 0, 0),
         f"{D3}/events_20260227.json": (2, 1, 1, 0, 0),

@@ -16,7 +16,7 @@ import zoneinfo
 from collections.abc import Iterable
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TypeVar, cast, overload
 
 import yaml
 from pydantic import (
@@ -134,10 +134,25 @@ class RegistrySnapshots(_Model):
     max_unlisted_share: float = Field(default=0.5, ge=0, le=1)
 
 
+class ThirdPartyConsent(_Model):
+    # An opt-in captured by a third party (lead lists) counts for this many days from its event time.
+    lifetime_days: Days
+
+
+class LegacyPolicy(_Model):
+    # A legacy record with no flag set: an opt-in of mappings/legacy.yaml `no_flags_scope`, or nothing.
+    no_flags: Literal["legitimate_interest", "no_consent"]
+
+
+class Reviews(_Model):
+    # A customer whose last review is older than this many calendar months goes in the review queue.
+    interval_months: Months
+
+
 class PoliciesFile(_Model):
-    third_party_consent: dict[Literal["lifetime_days"], Days]
-    legacy: dict[Literal["no_flags"], Literal["legitimate_interest", "no_consent"]]
-    reviews: dict[Literal["interval_months"], Months]
+    third_party_consent: ThirdPartyConsent
+    legacy: LegacyPolicy
+    reviews: Reviews
     frequency_caps: FrequencyCaps
     optout_sla: dict[str, SlaRule]
     registries: dict[str, RegistryPolicy]
@@ -325,6 +340,16 @@ class LegacyFlags(_Model):
     DPA_NO_MARKETING: list[ChannelPurpose]
     DPA_NO_FOLLOWUP: list[ChannelPurpose]
 
+    def by_flag(self) -> dict[str, list[ChannelPurpose]]:
+        """Each flag column's name with what it opts out of, in the record's order."""
+        return {
+            "NO_EMAIL": self.NO_EMAIL,
+            "NO_PHONE": self.NO_PHONE,
+            "NO_MAIL": self.NO_MAIL,
+            "DPA_NO_MARKETING": self.DPA_NO_MARKETING,
+            "DPA_NO_FOLLOWUP": self.DPA_NO_FOLLOWUP,
+        }
+
 
 class LegacyMap(_Model):
     brand_codes: dict[str, str]
@@ -407,7 +432,23 @@ class SourceFiles(_Model):
         return files
 
 
-MAPPING_MODELS: dict[str, type[_Model]] = {
+# The sources with a mapping file (mappings/<source>.yaml), each with its model below.
+MappedSource = Literal[
+    "mailchimp",
+    "sendgrid",
+    "twilio_sms",
+    "preference_centre",
+    "onetrust",
+    "call_centre",
+    "salesforce_consent",
+    "legacy",
+    "lead_lists",
+    "dnc_registries",
+    "pos",
+    "erasure_requests",
+]
+
+MAPPING_MODELS: dict[MappedSource, type[_Model]] = {
     "mailchimp": MailchimpMap,
     "sendgrid": SendgridMap,
     "twilio_sms": TwilioMap,
@@ -522,7 +563,7 @@ class TemplatesFile(_Model):
 
 # --- campaigns.yaml -----------------------------------------------------------------------------
 
-SEGMENTS = (
+Segment = Literal[
     "frequent_1",
     "frequent_2",
     "frequent_3",
@@ -533,7 +574,7 @@ SEGMENTS = (
     "lapsed_3",
     "lapsed_4",
     "prospect",
-)
+]
 
 
 class Campaign(_Model):
@@ -541,7 +582,7 @@ class Campaign(_Model):
     brand: str
     channel: str
     purpose: str
-    segments: list[Literal[SEGMENTS]]  # type: ignore[valid-type]
+    segments: list[Segment]
 
 
 class CampaignsFile(_Model):
@@ -625,8 +666,34 @@ class Rules:
     def source_priority(self) -> dict[str, int]:
         return {s: i for i, s in enumerate(self.company.source_priority)}
 
-    def mapping(self, source: str) -> Any:
-        return getattr(self.mappings, source)
+    # A source's mapping (mappings/<source>.yaml), typed by the source's name.
+    @overload
+    def mapping(self, source: Literal["mailchimp"]) -> MailchimpMap: ...
+    @overload
+    def mapping(self, source: Literal["sendgrid"]) -> SendgridMap: ...
+    @overload
+    def mapping(self, source: Literal["twilio_sms"]) -> TwilioMap: ...
+    @overload
+    def mapping(self, source: Literal["preference_centre"]) -> PreferenceCentreMap: ...
+    @overload
+    def mapping(self, source: Literal["onetrust"]) -> OneTrustMap: ...
+    @overload
+    def mapping(self, source: Literal["call_centre"]) -> CallCentreMap: ...
+    @overload
+    def mapping(self, source: Literal["salesforce_consent"]) -> SalesforceMap: ...
+    @overload
+    def mapping(self, source: Literal["legacy"]) -> LegacyMap: ...
+    @overload
+    def mapping(self, source: Literal["lead_lists"]) -> LeadListsMap: ...
+    @overload
+    def mapping(self, source: Literal["dnc_registries"]) -> DncRegistriesMap: ...
+    @overload
+    def mapping(self, source: Literal["pos"]) -> PosMap: ...
+    @overload
+    def mapping(self, source: Literal["erasure_requests"]) -> ErasureRequestsMap: ...
+    def mapping(self, source: MappedSource) -> _Model:
+        model: _Model = getattr(self.mappings, source)
+        return model
 
     def source_files(self, source: str) -> SourceFiles:
         """A source's file patterns (files.yaml); a source it does not name delivers no file we read."""
@@ -643,6 +710,12 @@ class _DuplicateKey(yaml.YAMLError):
         self.key, self.first, self.again = key, first, again
 
 
+class _Constructor(Protocol):
+    """PyYAML's constructor, typed (its stubs leave it unannotated): what it builds is any YAML value."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> object: ...
+
+
 class _StrictLoader(yaml.SafeLoader):
     """YAML's safe loader, except that a key given twice in one mapping is an error, not last-one-wins."""
 
@@ -651,7 +724,7 @@ class _StrictLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
-            key = self.construct_object(key_node, deep=True)
+            key = cast(_Constructor, self).construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             try:
                 if key in seen:
@@ -662,7 +735,7 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_yaml(path: Path) -> object:
     if not path.exists():
         raise RulesError(path, "", "file is missing")
     try:
@@ -684,11 +757,21 @@ def _read_yaml(path: Path) -> Any:
         raise RulesError(path, "", f"not valid YAML: {' '.join(str(exc).split())}") from None
 
 
-def _parse(model: type[_Model], path: Path, data: Any) -> Any:
-    if not isinstance(data, dict):
+def _yaml_mapping(data: object) -> dict[object, object] | None:
+    """A YAML mapping with its keys and values as they are (PyYAML gives them untyped), or None for any other
+    YAML value."""
+    return cast(dict[object, object], data) if isinstance(data, dict) else None
+
+
+_M = TypeVar("_M", bound=_Model)
+
+
+def _parse(model: type[_M], path: Path, data: object) -> _M:
+    mapping = _yaml_mapping(data)
+    if mapping is None:
         raise RulesError(path, "", "must be a mapping of keys to values")
     try:
-        return model.model_validate(data)
+        return model.model_validate(mapping)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
@@ -813,7 +896,9 @@ def _cross_check(root: Path, company: CompanyFile, policies: PoliciesFile, m: Ma
                 raise RulesError(mp("onetrust"), f"{what}.{key}", f"the same id as {seen[key.lower()]!r}")
             seen[key.lower()] = key
     for pid, pref in m.onetrust.custom_preferences.items():
-        for oid, opt in pref.options.items() if isinstance(pref, OneTrustCustomPreference) else []:
+        if not isinstance(pref, OneTrustCustomPreference):
+            continue  # `ignore`
+        for oid, opt in pref.options.items():
             if isinstance(opt, OneTrustOption):
                 c.channel(mp("onetrust"), f"custom_preferences.{pid}.options.{oid}.channel", opt.channel)
     for q, qm in m.call_centre.questions.items():
@@ -840,7 +925,7 @@ def _cross_check(root: Path, company: CompanyFile, policies: PoliciesFile, m: Ma
                 )
     for code, b in m.legacy.brand_codes.items():
         c.brand(mp("legacy"), f"brand_codes.{code}", b)
-    for flag, scopes in m.legacy.flags:
+    for flag, scopes in m.legacy.flags.by_flag().items():
         for i, scope in enumerate(scopes):
             c.channel(mp("legacy"), f"flags.{flag}.{i}.channel", scope.channel, star=True)
             c.purpose(mp("legacy"), f"flags.{flag}.{i}.purpose", scope.purpose, star=True)
@@ -871,11 +956,11 @@ def load_rules(root: Path | str) -> Rules:
         raise RulesError(root, "", "rules directory does not exist")
     company = _parse(CompanyFile, root / "company.yaml", _read_yaml(root / "company.yaml"))
     policies = _parse(PoliciesFile, root / "policies.yaml", _read_yaml(root / "policies.yaml"))
-    parsed: dict[str, Any] = {}
+    parsed: dict[str, _Model] = {}
     for name, model in MAPPING_MODELS.items():
         path = root / "mappings" / f"{name}.yaml"
         parsed[name] = _parse(model, path, _read_yaml(path))
-    mappings = Mappings(**parsed)
+    mappings = Mappings.model_validate(parsed)  # each is validated already: kept as it is
     templates = _parse(TemplatesFile, root / "templates.yaml", _read_yaml(root / "templates.yaml"))
     _cross_check(root, company, policies, mappings)
     _check_templates(root / "templates.yaml", company, templates)
@@ -886,12 +971,12 @@ def load_rules(root: Path | str) -> Rules:
 
 
 def _parse_files(path: Path) -> dict[str, SourceFiles]:
-    data = _read_yaml(path)
-    if not isinstance(data, dict):
+    data = _yaml_mapping(_read_yaml(path))
+    if data is None:
         raise RulesError(path, "", "must be a mapping of sources to their files")
-    out = {}
+    out: dict[str, SourceFiles] = {}
     for source, spec in data.items():
-        if not isinstance(spec, dict):
+        if _yaml_mapping(spec) is None:
             raise RulesError(path, str(source), "must be a mapping with `files` (and `envelopes`)")
         try:
             out[str(source)] = SourceFiles.model_validate(spec)

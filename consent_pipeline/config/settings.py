@@ -202,12 +202,17 @@ class Settings:
     ) -> Settings:
         """The settings from the given values, else the environment, else defaults; SettingsError naming
         the setting when one cannot be used."""
-        given = {"landing": landing, "warehouse": warehouse, "extracts": extracts, "rules": rules}
-        paths = {}
-        for key, value in given.items():
+
+        def path(key: str, value: str | Path | None) -> Path:
             from_env = os.environ.get(ENV[key]) if value is None else None
             text = value if value is not None else (from_env or DEFAULTS[key])
-            paths[key] = parse_path(text, _name(key, value is not None))
+            return parse_path(text, _name(key, value is not None))
+
+        # Read in this order, so the first bad one is the one reported.
+        landing_path = path("landing", landing)
+        warehouse_path = path("warehouse", warehouse)
+        extracts_path = path("extracts", extracts)
+        rules_path = path("rules", rules)
         if as_of is not None:
             when = parse_as_of(as_of, OPTION["as_of"])
         elif os.environ.get(ENV["as_of"], "").strip():
@@ -219,6 +224,10 @@ class Settings:
         batch_text = os.environ.get(ENV["permission_batch_parties"], "")
         threads_text = os.environ.get(ENV["parse_threads"], "")
         return cls(
+            landing=landing_path,
+            warehouse=warehouse_path,
+            extracts=extracts_path,
+            rules=rules_path,
             as_of=when,
             full_rebuild=full_rebuild,
             permission_batch_parties=(
@@ -234,7 +243,6 @@ class Settings:
             memory_limit=memory_limit_from_env(),
             temp_directory=temp_directory_from_env(),
             confirm_registry_snapshots=tuple(confirm_registry_snapshots),
-            **paths,
         )
 
     @property

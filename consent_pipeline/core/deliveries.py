@@ -8,7 +8,7 @@ from pathlib import Path
 
 def delivery_folders(landing: Path, sources: Iterable[str]) -> list[str]:
     """`<source>/<delivery>` of every folder in the landing tree, sorted."""
-    found = []
+    found: list[str] = []
     for source in sources:
         root = landing / source
         if root.is_dir():

@@ -319,7 +319,7 @@ def _patterns(con: duckdb.DuckDBPyConnection) -> None:
     clear = con.execute(
         "SELECT value, contact_point_type FROM er_clear WHERE reestablished_at IS NULL ORDER BY value"
     ).fetchall()
-    rows = []
+    rows: list[tuple[str, str]] = []
     for value, kind in clear:
         if kind == "phone":
             try:

@@ -119,7 +119,7 @@ def _ingest(
         """
     )
     new_rows: dict[str, int] = {}
-    part_selects = []
+    part_selects: list[str] = []
     held_selects: list[str] = []
     for name, spec in TABLES.items():
         paths = staged_files(staging, name)

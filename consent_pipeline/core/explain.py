@@ -18,7 +18,7 @@ def normalise_query(text: str, regions: list[str] | None = None) -> list[str]:
     raw = text.strip()
     if raw.startswith("sha256:"):
         return [raw]
-    forms = []
+    forms: list[str] = []
     if "@" in raw:
         email = normalise_emails(pl.Series([raw]))["value"][0]
         if email:

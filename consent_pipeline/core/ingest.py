@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import traceback
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,7 +26,7 @@ def read_source(
     source: str,
     landing: Path,
     rules: Rules,
-    known: dict[str, Known] | Iterable[str] = (),
+    known: dict[str, Known] | list[str] | tuple[str, ...] = (),
     threads: int = 1,
     as_of: dt.datetime | None = None,
 ) -> Batch:
@@ -131,7 +130,7 @@ def _fill_raw(batch: Batch) -> None:
     if need.height == 0:
         batch.set_rejects(rejects)
         return
-    lookups = []
+    lookups: list[pl.DataFrame] = []
     for (file,), part in need.group_by("source_file"):
         raw = batch.raw.get(file)
         if raw is None:

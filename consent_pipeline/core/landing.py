@@ -54,9 +54,10 @@ class Known:
 
 @dataclass
 class Discovery:
-    deliveries: list[Delivery] = field(default_factory=list)  # with something to read, oldest first
+    deliveries: list[Delivery] = field(default_factory=list[Delivery])  # with something to read, oldest first
     problems: pl.DataFrame = field(default_factory=lambda: empty(REJECTS))  # file-level quarantine rows
-    held: list[dict[str, object]] = field(default_factory=list)  # deliveries not read yet, and why
+    # deliveries not read yet, and why
+    held: list[dict[str, object]] = field(default_factory=list[dict[str, object]])
 
 
 def discover(

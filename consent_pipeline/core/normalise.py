@@ -28,7 +28,7 @@ def _column(frame: pl.DataFrame, c: ContactColumn) -> pl.DataFrame:
     indexed = frame.select(
         pl.int_range(frame.height).alias(_IDX), c.raw, c.kind, *([c.region] if c.region else [])
     )
-    pieces = []
+    pieces: list[pl.DataFrame] = []
     for kind in _TYPES:
         part = indexed.filter((pl.col(c.kind) == kind) & pl.col(c.raw).is_not_null())
         if part.height:
@@ -55,7 +55,9 @@ def normalise_table(name: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Da
     spec = TABLES[name]
     if not spec.contacts or frame.height == 0:
         return frame.select(list(spec.all_columns)), empty(REJECTS)
-    given, failed, rejects = [], [], []
+    given: list[pl.Series] = []  # per contact column: a value was given
+    failed: list[pl.Series] = []  # per contact column: the value was rejected
+    rejects: list[pl.DataFrame] = []
     for c in spec.contacts:
         result = _column(frame, c)
         frame = frame.with_columns(result["value"].alias(c.out))

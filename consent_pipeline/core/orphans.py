@@ -36,8 +36,8 @@ SPILL_FILE = re.compile(r"duckdb_temp_[A-Za-z0-9_.-]+")
 
 @dataclass
 class Cleanup:
-    removed: list[Path] = field(default_factory=list)
-    unfinished_runs: list[str] = field(default_factory=list)  # runs whose `.running` mark was left
+    removed: list[Path] = field(default_factory=list[Path])
+    unfinished_runs: list[str] = field(default_factory=list[str])  # runs whose `.running` mark was left
 
 
 def running_mark(warehouse: Path, run_id: str) -> Path:

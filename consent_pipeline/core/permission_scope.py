@@ -97,7 +97,7 @@ def permission_scope(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.dat
         for col in ("last_purchase", "last_contract", "last_inquiry")
         for m in _months(con, rules)
     )
-    days = rules.policies.third_party_consent["lifetime_days"]
+    days = rules.policies.third_party_consent.lifetime_days
     lapses = [r[0] for r in con.execute("SELECT DISTINCT months FROM ref_express_lapse").fetchall()]
     state_limits = " OR ".join(
         [f"valid_until {window}", f"event_ts + ({days}) * INTERVAL 1 DAY {window}"]

@@ -55,7 +55,7 @@ def _templates(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
     t = rules.templates
     marketing = [p for p in rules.leaf_purposes if rules.company.purposes[p].kind == "marketing"]
     columns = sorted(set(t.columns.values()))
-    rows = []
+    rows: list[tuple[object, ...]] = []  # ref_cells rows, in the order of `cols` below
     for region, cells in t.regions.items():
         countries = [""] + [c for c in t.country_overrides if rules.region_of_country.get(c) == region]
         for country in countries:

@@ -329,7 +329,7 @@ def _record_confirmations(
     con: duckdb.DuckDBPyConnection, asked: Sequence[str], as_of: dt.datetime, run_id: str
 ) -> list[tuple[str, str, bool, str]]:
     """Record each confirmation asked for (`REGISTRY/DELIVERY`): effective when it names a held snapshot."""
-    out = []
+    out: list[tuple[str, str, bool, str]] = []
     for item in asked:
         registry, _, delivery = item.strip().partition("/")
         status = con.execute(

@@ -49,6 +49,6 @@ def build_review_queue(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.d
         [LAST_REVIEW, QUEUE],
         {
             "as_of": ts(as_of),
-            "interval_months": str(rules.policies.reviews["interval_months"]),
+            "interval_months": str(rules.policies.reviews.interval_months),
         },
     )

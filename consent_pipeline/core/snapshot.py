@@ -18,6 +18,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import duckdb
 
@@ -52,10 +53,12 @@ class UnknownRun(ValueError):
 
 @dataclass
 class Purge:
-    runs: set[str] = field(default_factory=set)  # runs logged before the given one
-    removed: list[tuple[Path, str]] = field(default_factory=list)  # (file, when its run was logged)
-    kept: list[Path] = field(default_factory=list)
-    unknown: list[Path] = field(default_factory=list)  # snapshot-like files of runs not in run_log: left
+    runs: set[str] = field(default_factory=set[str])  # runs logged before the given one
+    # (file, when its run was logged)
+    removed: list[tuple[Path, str]] = field(default_factory=list[tuple[Path, str]])
+    kept: list[Path] = field(default_factory=list[Path])
+    # snapshot-like files of runs not in run_log: left
+    unknown: list[Path] = field(default_factory=list[Path])
 
 
 def purge_snapshots(con: duckdb.DuckDBPyConnection, folder: Path, before: str, dry_run: bool = False) -> Purge:
@@ -86,8 +89,9 @@ def purge_snapshots(con: duckdb.DuckDBPyConnection, folder: Path, before: str, d
 
 @dataclass
 class ExtractPurge:
-    removed: list[Path] = field(default_factory=list)  # extract folders (or their files) removed
-    left: list[Path] = field(default_factory=list)  # files in them that the manifest does not list: left
+    removed: list[Path] = field(default_factory=list[Path])  # extract folders (or their files) removed
+    # files in them that the manifest does not list: left
+    left: list[Path] = field(default_factory=list[Path])
 
 
 def purge_extracts(root: Path, runs: set[str], dry_run: bool = False) -> ExtractPurge:
@@ -98,12 +102,13 @@ def purge_extracts(root: Path, runs: set[str], dry_run: bool = False) -> Extract
     for folder in folders:
         manifest = folder / "manifest.json"
         try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
+            data = _json_object(json.loads(manifest.read_text(encoding="utf-8")))
         except (OSError, ValueError):
             continue
-        if not isinstance(data, dict) or data.get("run_id") not in runs:
+        if data is None or data.get("run_id") not in runs:
             continue
-        ours = {manifest.name} | {str(f.get("name")) for f in data.get("files", []) if isinstance(f, dict)}
+        listed = [_json_object(f) for f in _json_list(data.get("files"))]
+        ours = {manifest.name} | {str(f.get("name")) for f in listed if f is not None}
         others = [p for p in folder.iterdir() if p.name not in ours or p.is_symlink() or not p.is_file()]
         out.left += others
         out.removed.append(folder)
@@ -117,3 +122,14 @@ def purge_extracts(root: Path, runs: set[str], dry_run: bool = False) -> Extract
         if not others:
             folder.rmdir()
     return out
+
+
+# json.loads gives untyped values: these type an object's or an array's items as any JSON value.
+def _json_object(value: object) -> dict[str, object] | None:
+    """A JSON object, or None for any other JSON value."""
+    return cast(dict[str, object], value) if isinstance(value, dict) else None
+
+
+def _json_list(value: object) -> list[object]:
+    """A JSON array, or no items for any other JSON value."""
+    return cast(list[object], value) if isinstance(value, list) else []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -77,7 +77,7 @@ def values_table(
     con: duckdb.DuckDBPyConnection,
     name: str,
     columns: list[str] | dict[str, str],
-    rows: list[tuple[object, ...]],
+    rows: Sequence[tuple[object, ...]],
 ) -> None:
     """A small temporary table from Python rows (reference data from rules). Columns are VARCHAR unless
     given as a name -> SQL type mapping."""

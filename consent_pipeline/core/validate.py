@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from typing import cast
 
 import pandera.polars as pa
 import polars as pl
@@ -98,7 +99,7 @@ def schema_for(name: str, rules: Rules) -> pa.DataFrameSchema:
     """The pandera schema of a canonical table: types, required columns, allowed values, time bounds."""
     spec = TABLES[name]
     domains = _domains(rules).get(name, {})
-    columns = {}
+    columns: dict[str, pa.Column] = {}
     for col, dtype in spec.all_columns.items():
         checks = [domains[col]()] if col in domains else []
         if col in NUMBERS.get(name, {}):
@@ -117,7 +118,9 @@ def validate_table(name: str, frame: pl.DataFrame, rules: Rules) -> tuple[pl.Dat
         schema_for(name, rules).validate(frame, lazy=True)
         return frame, empty(REJECTS)
     except SchemaErrors as exc:
-        cases, error = exc.failure_cases, exc
+        # pandera sets failure_cases unannotated (a frame of the validated library's type: here polars)
+        cases = cast(pl.DataFrame, exc.failure_cases)  # pyright: ignore[reportUnknownMemberType]
+        error = exc
     cases = cases.filter(pl.col("index").is_not_null()).with_columns(
         pl.when(pl.col("check") == "not_nullable")
         .then(pl.format("missing_{}", pl.col("column")))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import phonenumbers
 import polars as pl
-from phonenumbers import REGION_CODE_FOR_NON_GEO_ENTITY, PhoneMetadata, PhoneNumberType
+from phonenumbers import REGION_CODE_FOR_NON_GEO_ENTITY, PhoneMetadata, PhoneNumberDesc, PhoneNumberType
 from phonenumbers import timezone as phone_timezone
 from phonenumbers.phonenumberutil import is_number_type_geographical
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
@@ -43,13 +43,12 @@ def library_zone(phone: str) -> str | None:
     return zones[0] if zones and zones[0] != UNKNOWN_ZONE else None
 
 
-def _matches(desc: object) -> pl.Expr:
+def _matches(desc: PhoneNumberDesc | None) -> pl.Expr:
     """The library's `_is_number_matching_desc` on the column `nsn`: a possible length, and a full match."""
-    pattern = getattr(desc, "national_number_pattern", None) if desc is not None else None
-    if not pattern:
+    if desc is None or not desc.national_number_pattern:
         return pl.lit(False)
-    match = pl.col("nsn").str.contains(f"^(?:{pattern})$")
-    lengths = [int(n) for n in desc.possible_length]  # type: ignore[attr-defined]
+    match = pl.col("nsn").str.contains(f"^(?:{desc.national_number_pattern})$")
+    lengths = [int(n) for n in desc.possible_length]
     if lengths:
         match = pl.col("nsn").str.len_chars().is_in(pl.Series(lengths, dtype=pl.UInt32).implode()) & match
     return match

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import fcntl
 import hashlib
 import os
@@ -16,7 +17,14 @@ import duckdb
 from consent_pipeline.config.settings import Settings, memory_limit_from_env, temp_directory_from_env
 from consent_pipeline.lib.safe_paths import open_nofollow, real_path, refuse_symlink
 
-_UNSET: object = object()
+
+class _Unset(enum.Enum):
+    """Not given (None is a value: DuckDB's default), so read from the environment."""
+
+    UNSET = enum.auto()
+
+
+_UNSET = _Unset.UNSET
 
 
 class WarehouseLocked(RuntimeError):
@@ -43,8 +51,8 @@ class Warehouse:
         self,
         path: Path | str,
         threads: int | None = None,
-        memory_limit: int | object | None = _UNSET,
-        temp_directory: Path | object | None = _UNSET,
+        memory_limit: int | _Unset | None = _UNSET,
+        temp_directory: Path | _Unset | None = _UNSET,
     ) -> None:
         self.path = Path(path)  # as given, for messages
         # Parent folders resolved: a warehouse reached through a linked folder takes the same lock.
@@ -53,14 +61,10 @@ class Warehouse:
         # DuckDB's own default is 80% of RAM; a run shares the machine with polars and Python, so it is capped
         # (CONSENT_MEMORY_LIMIT, bytes, parsed and checked by config.settings; None for DuckDB's default).
         # DuckDB spills to disk beyond it.
-        self.memory_limit: int | None = (
-            memory_limit_from_env() if memory_limit is _UNSET else memory_limit  # type: ignore[assignment]
-        )
+        self.memory_limit = memory_limit_from_env() if memory_limit is _UNSET else memory_limit
         # Where DuckDB spills (default: beside the warehouse file). A large run can spill tens of GB: point it
         # at a disk with room (CONSENT_TEMP_DIR). The run spills into its own private folder inside it.
-        self.temp_directory: Path | None = (
-            temp_directory_from_env() if temp_directory is _UNSET else temp_directory  # type: ignore[assignment]
-        )
+        self.temp_directory = temp_directory_from_env() if temp_directory is _UNSET else temp_directory
 
     @classmethod
     def of(cls, settings: Settings) -> Warehouse:

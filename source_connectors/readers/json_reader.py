@@ -62,6 +62,12 @@ class Envelopes:
     reason: str = "api_error"
 
 
+def _skip_ws(text: str, pos: int) -> int:
+    """The position after the whitespace at `pos` (`\\s*` always matches, if only the empty string)."""
+    ws = _WS.match(text, pos)
+    return ws.end() if ws else pos
+
+
 @dataclass
 class _Piece:
     text: str
@@ -239,7 +245,7 @@ def _values(text: str) -> list[object] | None:
     values, pos, n = [], 0, len(text)
     try:
         while True:
-            pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+            pos = _skip_ws(text, pos)
             if pos >= n:
                 return values
             value, pos = _DECODER.raw_decode(text, pos)
@@ -419,7 +425,7 @@ def _common_keys(pieces: list[_Piece], damaged: list[str]) -> set[str]:
     good = [p.value for p in pieces if p.reason is None and isinstance(p.value, dict)]
     if not good:
         good = [v for region in damaged for v, _, _ in _candidates(region)]
-    counts = Counter(k for v in good for k in v)  # type: ignore[union-attr]
+    counts = Counter(k for v in good for k in v)
     return {k for k, c in counts.items() if c * 2 >= len(good)}
 
 
@@ -442,7 +448,7 @@ def _candidates(text: str) -> list[tuple[dict, int, int]]:
             value, end = _DECODER.raw_decode(text, at)
         except (json.JSONDecodeError, RecursionError):
             continue
-        after = _WS.match(text, end).end()  # type: ignore[union-attr]
+        after = _skip_ws(text, end)
         if isinstance(value, dict) and (after >= len(text) or text[after] in ",]{["):
             out.append((value, at, end))
 
@@ -463,7 +469,7 @@ def _split_swallowed(p: _Piece, common: set[str]) -> list[_Piece]:
         if head:  # the damaged record (or, after the first, whatever lies between two records)
             out.append(_Piece(head, reason=INVALID, detail=p.detail) if not out else _decode_text(head))
         out.append(_Piece(text[at:end], value))
-        after = _WS.match(text, end).end()  # type: ignore[union-attr]
+        after = _skip_ws(text, end)
         begin = after + 1 if after < len(text) and text[after] == "," else after
     if not out:
         return [p]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 
 from consent_pipeline.canonical import Batch
 from consent_pipeline.core.ingest import read_source
@@ -19,14 +20,16 @@ def request(
     request_id: str = "DSR-2026-0042",
     kind: object = "erasure",
     customer_id: object = "C100001",
-    emails: object = ("ana@example.com",),
-    phones: object = ("+447700900123",),
+    emails: str | Iterable[object] = ("ana@example.com",),  # a string: sent as one, not as a list
+    phones: Iterable[object] = ("+447700900123",),
     received_at: object = "2026-03-02T11:00:00Z",
     regulation: str = "GDPR",
 ) -> str:
-    subject = {"customer_id": customer_id, "emails": list(emails), "phones": list(phones)}
-    if isinstance(emails, str):
-        subject["emails"] = emails
+    subject = {
+        "customer_id": customer_id,
+        "emails": emails if isinstance(emails, str) else list(emails),
+        "phones": list(phones),
+    }
     line = {
         "request_id": request_id,
         "received_at": received_at,

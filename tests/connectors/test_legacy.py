@@ -10,6 +10,7 @@ import polars as pl
 
 from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
+from consent_pipeline.config.rules import LegacyPolicy
 from consent_pipeline.core.ingest import read_source
 from source_connectors import legacy
 from tests.conftest import SCENARIOS
@@ -150,7 +151,7 @@ def test_no_flags_is_legitimate_interest_by_default(drop, read):
 
 def test_no_flags_under_no_consent_policy_is_skipped(rules: Rules, landing: Path):
     mine = copy.copy(rules)
-    mine.policies = rules.policies.model_copy(update={"legacy": {"no_flags": "no_consent"}})
+    mine.policies = rules.policies.model_copy(update={"legacy": LegacyPolicy(no_flags="no_consent")})
     path = landing / S / D / F
     path.parent.mkdir(parents=True)
     path.write_text(dat(dtl(flags="NNNNN"), dtl(flags="YNNNN", account=2002), trl(2)))

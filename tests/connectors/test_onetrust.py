@@ -66,7 +66,7 @@ def receipt(
     return out
 
 
-def array(*receipts: dict[str, Any]) -> str:
+def array(*receipts: object) -> str:  # receipts, or anything else an array may hold
     return json.dumps(list(receipts), indent=2)
 
 

@@ -58,7 +58,7 @@ def sub(subscribed: Any = True, status: str | None = "Confirmed", confirm: str |
 
 
 def pref(
-    granted: Any = True, action: str | None = "2026-02-09T08:00:00.000Z", modified: str | None = UPDATED
+    granted: Any = True, action: str | None = "2026-02-09T08:00:00.000Z", modified: str | int | None = UPDATED
 ) -> dict:
     out: dict[str, Any] = {"isConsentGranted": granted, "docVersion": 1.0}
     if modified is not None:

@@ -8,7 +8,7 @@ import re
 
 import pytest
 import sqlglot
-from sqlglot import ErrorLevel
+from sqlglot.errors import ErrorLevel, SqlglotError
 
 from consent_pipeline.config import Rules
 from consent_pipeline.core import (
@@ -76,7 +76,7 @@ def test_every_step_transpiles_to_spark(rules: Rules) -> None:
     for name, sql in _steps(rules):
         try:
             out = sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE)
-        except sqlglot.errors.SqlglotError as exc:  # pragma: no cover - the message is the point
+        except SqlglotError as exc:  # pragma: no cover - the message is the point
             pytest.fail(f"{name}: {exc}")
         assert out and out[0].strip(), name
 
