@@ -70,7 +70,9 @@ class Runner:
             "valid_until FROM contact_permission",
         ):
             key = (str(party), str(cp), str(channel), str(purpose), str(brand))
-            outcome.permissions[key] = Row(bool(allowed), str(reason), str(region), decided_by, valid_until)
+            assert valid_until is None or isinstance(valid_until, dt.datetime)
+            decided = None if decided_by is None else str(decided_by)
+            outcome.permissions[key] = Row(bool(allowed), str(reason), str(region), decided, valid_until)
         for ident, source_id in rows(
             warehouse,
             "SELECT event_id, source_record_id FROM consent_events UNION ALL "

@@ -6,6 +6,7 @@ opt-out (O1, of EMAIL's email offers for lakeside_home) and the tables around it
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -38,7 +39,7 @@ def audit(
     current: bool = True,
     suppressed: bool = False,
     first_run: dt.datetime | None = None,
-    sends: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    sends: Sequence[dict[str, Any]] = (),
 ) -> Any:
     """One opt-out by P1 (of `region`; None: nobody owns the contact point) at `opted_out`; `honoured`: the
     as-of of an earlier run whose extract held it; `suppressed`: this run's extract holds it."""

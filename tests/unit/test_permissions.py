@@ -181,7 +181,7 @@ def check(decide: Runs, case: Case) -> None:
     got = decide(case)
     want, seen = {}, {}
     for key, expected in case.expect.items():
-        full = key if len(key) == 3 else (*key, _brands(case)[0])
+        full = (key[0], key[1], key[2] if len(key) == 3 else _brands(case)[0])
         w = Want(expected) if isinstance(expected, str) else expected
         g = got.get(full)
         want[full] = (w.reason, w.valid_until) + (() if w.decided_by is UNCHECKED else (w.decided_by,))
@@ -491,7 +491,7 @@ LIMITS = {"us_ftc": 31, "ca_dncl": 31, "uk_tps": 28, "uk_ctps": 28, "au_dncr": 3
 REGION_REGISTRY = {"US": "us_ftc", "CA": "ca_dncl", "GB": "uk_tps", "AU": "au_dncr"}
 
 
-def at_age(extra: dt.timedelta = dt.timedelta(0), **override: dt.timedelta | None) -> list[dict]:
+def at_age(extra: dt.timedelta = dt.timedelta(0), /, **override: dt.timedelta | None) -> list[dict]:
     """Every registry delivered exactly at its age limit before EDGE (plus `extra`); `name=None`: never."""
     out = []
     for name, days in LIMITS.items():

@@ -4,6 +4,7 @@ core/reviews.py's steps alone, over reviews, party links, parties and events giv
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -41,8 +42,8 @@ def queue(
     rules: Rules,
     reviews: list[dict],
     party_type: str = "customer",
-    events: list[dict] = (),  # type: ignore[assignment]
-    links: list[dict] = (),  # type: ignore[assignment]
+    events: Sequence[dict[str, Any]] = (),
+    links: Sequence[dict[str, Any]] = (),
     as_of: dt.datetime = AS_OF,
 ) -> list[tuple]:
     con = sandbox.given(
