@@ -1,4 +1,4 @@
-"""Run the whole asset graph in-process on given settings, and summarise what it did."""
+"""Run the job `consent_nightly` in-process on given settings, and summarise what it did."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance, materialize
+from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from consent_pipeline.config import Settings
-from consent_pipeline.definitions import ALL_ASSETS
+from consent_pipeline.definitions import JOB, NightlyConfig, build_definitions
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import faults, progress
 from consent_pipeline.warehouse import Warehouse
@@ -32,6 +32,9 @@ class RunOutcome:
     seconds: float
     settings: Settings
     checks: list[tuple[str, str, bool, str]] = field(default_factory=list)  # (asset, check, passed, severity)
+    # Blocking checks that failed (asset, check, violations, first rows): they stopped the run before the
+    # extract folder was published.
+    blocked: list[tuple[str, str, int, str]] = field(default_factory=list)
     figures: dict[str, int] = field(default_factory=dict)
     error: str = ""  # why the run failed, one line
     # The failure's full text (exception chain and stack) when it is not a known fault: a bug to report.
@@ -98,7 +101,11 @@ class RunOutcome:
         lines.append(
             f"  checks:       {passed} passed, {len(self.failed_checks)} failed, {len(self.warnings)} warnings"
         )
-        lines += [f"    FAILED {asset}: {check}" for asset, check, *_ in self.failed_checks]
+        blocking = {(asset, check) for asset, check, *_ in self.blocked}
+        lines += [
+            f"    FAILED {asset}: {check}" + (" (blocking)" if (asset, check) in blocking else "")
+            for asset, check, *_ in self.failed_checks
+        ]
         lines += [f"    warning {asset}: {check}" for asset, check, *_ in self.warnings]
         lines.append(f"  warehouse:    {s.warehouse}")
         folder, files = self.extract_files()
@@ -161,32 +168,40 @@ def _instance() -> DagsterInstance:
 
 
 def run_pipeline(settings: Settings, quiet: bool = False) -> RunOutcome:
+    """Run the job with the settings' paths on its resource and its parameters as run config."""
     resource = PipelineResource(
         landing=str(settings.landing),
         warehouse=str(settings.warehouse),
         extracts=str(settings.extracts),
         rules=str(settings.rules),
+    )
+    night = NightlyConfig(
         as_of=settings.as_of.isoformat(),
         full_rebuild=settings.full_rebuild,
         confirm_registry_snapshots=list(settings.confirm_registry_snapshots),
     )
+    # No Dagster event lines on the console: progress comes from lib.progress, and a failed step is summed up
+    # in one line (faults.describe). The full event log is kept in DAGSTER_HOME.
+    job = build_definitions(resource, console_log_level="CRITICAL").resolve_job_def(JOB)
     progress.enable(not quiet)
     started = time.perf_counter()
     with _instance() as instance:
-        result = materialize(
-            ALL_ASSETS,
-            resources={"pipeline": resource},
-            instance=instance,
-            raise_on_error=False,
-            # No Dagster event lines: progress comes from lib.progress, and a failed step is summed up in one
-            # line (faults.describe). The full event log is kept in DAGSTER_HOME when it is set.
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        result = job.execute_in_process(
+            run_config=night.model_dump(), instance=instance, raise_on_error=False
         )
         steps = _step_times(instance, result.run_id)
     outcome = RunOutcome(result.success, result.run_id, time.perf_counter() - started, settings, steps=steps)
     for ev in result.get_asset_check_evaluations():
-        outcome.checks.append((ev.asset_key.to_user_string(), ev.check_name, ev.passed, ev.severity.value))
-    if not result.success:
+        asset = ev.asset_key.to_user_string()
+        outcome.checks.append((asset, ev.check_name, ev.passed, ev.severity.value))
+        if not ev.passed and ev.blocking and ev.severity.value == "ERROR":
+            meta = ev.metadata
+            count = int(meta["violations"].value) if "violations" in meta else 0
+            first = str(meta["first_rows"].value) if "first_rows" in meta else ""
+            outcome.blocked.append((asset, ev.check_name, count, first))
+    if outcome.blocked:
+        outcome.error = _blocked_line(outcome)
+    elif not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
         if failures:
             _describe_failure(outcome, failures[0].step_key or "?", failures[0].step_failure_data)
@@ -194,6 +209,28 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> RunOutcome:
             outcome.error = "the run failed before any step ran"
     outcome.figures = _figures(settings, result.run_id)
     return outcome
+
+
+def _blocked_line(outcome: RunOutcome) -> str:
+    """One line: the blocking check that failed, its first violating rows, and what was not published."""
+    asset, check, count, first = outcome.blocked[0]
+    more = f" {count:,}" + ("+" if count >= 1000 else "")
+    others = [c for _, c, *_ in outcome.blocked[1:]]
+    newest = _newest_extract_folder(outcome.settings.extracts)
+    kept = f"the newest is still {newest}" if newest else "there is none yet"
+    return (
+        f"blocking check {check} failed on {asset} ({more.strip()} violating rows; first: {first})"
+        + (f"; also failed: {', '.join(others)}" if others else "")
+        + f"; tonight's extract folder was not published ({kept})"
+    )
+
+
+def _newest_extract_folder(root: Path) -> Path | None:
+    try:
+        dated = sorted(p for p in root.iterdir() if p.is_dir() and len(p.name) == 10 and p.name[4] == "-")
+    except OSError:
+        return None
+    return dated[-1] if dated else None
 
 
 def _describe_failure(outcome: RunOutcome, step: str, data: StepFailureData) -> None:

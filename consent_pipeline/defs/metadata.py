@@ -62,3 +62,15 @@ def md_table(frame: pl.DataFrame, max_rows: int = 20, max_chars: int = 120) -> M
     if frame.height > max_rows:
         lines.append(f"\n_{frame.height - max_rows} more rows_")
     return MetadataValue.md("\n".join(lines))
+
+
+def first_rows(frame: pl.DataFrame, n: int = 3, max_chars: int = 400) -> str:
+    """The first rows of a frame on one line (`col=value, ...; ...`), personal data hashed: what a failed
+    check shows in the run's one-line error."""
+    if frame.height == 0:
+        return ""
+    shown = without_personal_data(frame.head(n))
+    rows = [", ".join(f"{k}={'' if v is None else v}" for k, v in r.items()) for r in shown.iter_rows(named=True)]
+    text = "; ".join(r.replace("\n", " ").replace("\r", " ") for r in rows)
+    more = f" (and {frame.height - n} more)" if frame.height > n else ""
+    return (text if len(text) <= max_chars else text[: max_chars - 1] + "…") + more

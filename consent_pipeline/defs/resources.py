@@ -24,6 +24,8 @@ class PipelineResource(ConfigurableResource):
     full_rebuild: bool = False
     # Held registry snapshots to confirm in this run, each `REGISTRY/DELIVERY` (docs/operations.md).
     confirm_registry_snapshots: list[str] = Field(default_factory=list)
+    # The delivery folders that started the run (new_delivery_sensor), for its log only.
+    deliveries: list[str] = Field(default_factory=list)
 
     _settings: Settings | None = PrivateAttr(default=None)
     _rules: Rules | None = PrivateAttr(default=None)

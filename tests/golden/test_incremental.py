@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from consent_pipeline.config import Settings, load_rules
+from consent_pipeline.config import load_rules
 from consent_pipeline.core.golden import GOLDEN_TABLES
 from consent_pipeline.generate import generate
 from consent_pipeline.generate.plan import DEFAULT_AS_OF
-from consent_pipeline.run import run_pipeline
 from tests.helpers import ROOT, run, table_hash
 
 DERIVED = [
@@ -85,16 +84,7 @@ def test_full_rebuild_is_available_and_agrees(world: dict[str, Path], tmp_path: 
     warehouse = tmp_path / "w.duckdb"
     shutil.copy(world["base_warehouse"], warehouse)
     before = {t: table_hash(warehouse, t) for t in ("consent_history", "contact_permission")}
-    settings = Settings.resolve(
-        landing=world["root"] / "base",
-        warehouse=warehouse,
-        extracts=tmp_path / "x",
-        rules=ROOT / "rules",
-        as_of=_iso(DEFAULT_AS_OF),
-        full_rebuild=True,
-    )
-    outcome = run_pipeline(settings, quiet=True)
-    assert outcome.success
+    outcome = run(world["root"] / "base", warehouse, _iso(DEFAULT_AS_OF), tmp_path / "x", full_rebuild=True)
     assert outcome.figures["golden_scope"] == -1 and outcome.figures["permission_scope"] == -1
     assert {t: table_hash(warehouse, t) for t in before} == before
 

@@ -1,7 +1,6 @@
 """Audit tables: the opt-out service level per opt-out, and sends that should not have happened."""
 
 from dagster import (
-    AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
@@ -14,7 +13,7 @@ from consent_pipeline.core.permissions import params
 from consent_pipeline.core.reference import load_reference
 from consent_pipeline.core.sql import warehouse_tables
 from consent_pipeline.core.suppression import build_suppression, use_written_suppression
-from consent_pipeline.defs.checks import invariant_results, invariant_specs
+from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.metadata import md_table
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
@@ -40,7 +39,6 @@ TABLES = ["optout_sla", "violations"]
             description="Marketing sends after an opt-out or erasure should have been honoured.",
         ),
     ],
-    check_specs=invariant_specs(TABLES),
     can_subset=False,
 )
 def audit(context: AssetExecutionContext, pipeline: PipelineResource):
@@ -83,8 +81,6 @@ def audit(context: AssetExecutionContext, pipeline: PipelineResource):
             },
         )
         yield MaterializeResult(asset_key=AssetKey("violations"), metadata={"rows": counts["violations"]})
-        results: list[AssetCheckResult] = list(invariant_results(con, TABLES))
-    yield from results
 
 
 def _bars(frame):
@@ -99,3 +95,6 @@ def _bars(frame):
         bar = "█" * max(1, round(20 * r["opt_outs"] / top))
         lines.append(f"| {r['day']} | {r['source']} | {r['opt_outs']} | {bar} |")
     return MetadataValue.md("\n".join(lines))
+
+
+checks = build_invariant_checks("audit")

@@ -1,22 +1,12 @@
 """The event log: every staged batch appended in one transaction, deduplicated, with quarantine and the
-ingest ledger. Its checks are the ingest invariants."""
+ingest ledger. Its checks are the ingest invariants (core/invariants.py INGEST)."""
 
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    AssetKey,
-    AssetSpec,
-    MaterializeResult,
-    multi_asset,
-)
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, multi_asset
 
 from consent_pipeline.canonical import TABLES
 from consent_pipeline.core.eventlog import ingest_staged
-from consent_pipeline.core.invariants import INVARIANTS, violations
 from consent_pipeline.core.staging import clear
-from consent_pipeline.defs.metadata import md_table
+from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.defs.sources.assets import source_key
 from consent_pipeline.lib import faults
@@ -31,7 +21,6 @@ _DESCRIPTIONS = {
     "quarantine": "Every record or part that could not be read or validated, with its raw text and reason.",
     "ingest_ledger": "One row per file read: rows_read = accepted + skipped + duplicate + quarantined.",
 }
-CHECKED = [name for name, inv in INVARIANTS.items() if inv.table in OUTPUTS]
 
 
 @multi_asset(
@@ -44,10 +33,6 @@ CHECKED = [name for name, inv in INVARIANTS.items() if inv.table in OUTPUTS]
             kinds={"duckdb"},
         )
         for name in OUTPUTS
-    ],
-    check_specs=[
-        AssetCheckSpec(name, asset=INVARIANTS[name].table, description=INVARIANTS[name].description)
-        for name in CHECKED
     ],
     can_subset=False,
 )
@@ -63,7 +48,6 @@ def event_log(context: AssetExecutionContext, pipeline: PipelineResource):
             ).fetchall()[0][0]
             for name in OUTPUTS
         }
-        checks = {name: violations(con, name) for name in CHECKED}
     context.log.info(f"ingested {summary}")
     for name in OUTPUTS:
         meta = {
@@ -80,11 +64,6 @@ def event_log(context: AssetExecutionContext, pipeline: PipelineResource):
                 "quarantined": summary.quarantined,
             }
         yield MaterializeResult(asset_key=AssetKey(name), metadata=meta)
-    for name, bad in checks.items():
-        yield AssetCheckResult(
-            asset_key=AssetKey(INVARIANTS[name].table),
-            check_name=name,
-            passed=bad.height == 0,
-            severity=AssetCheckSeverity(INVARIANTS[name].severity),
-            metadata={"violations": bad.height, "preview": md_table(bad)},
-        )
+
+
+checks = build_invariant_checks(GROUP)

@@ -14,7 +14,7 @@ from consent_pipeline.core.permissions import (
 from consent_pipeline.core.reference import load_reference
 from consent_pipeline.core.reviews import build_review_queue
 from consent_pipeline.core.sql import timed
-from consent_pipeline.defs.checks import invariant_results, invariant_specs
+from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.golden.assets import GOLDEN_TABLES
 from consent_pipeline.defs.metadata import md_table
 from consent_pipeline.defs.resources import PipelineResource
@@ -63,7 +63,6 @@ TABLES = {
             kinds={"duckdb"},
         ),
     ],
-    check_specs=invariant_specs(TABLES),
     can_subset=False,
 )
 def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
@@ -132,6 +131,6 @@ def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
                 "as_of": MetadataValue.text(as_of.isoformat()),
             },
         )
-        started = time.perf_counter()
-        yield from invariant_results(con, TABLES)
-        log.debug("permission checks: %.2fs", time.perf_counter() - started)
+
+
+checks = build_invariant_checks("permissions")

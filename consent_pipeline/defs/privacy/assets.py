@@ -3,7 +3,7 @@
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
 from consent_pipeline.core.erasure import apply_erasures
-from consent_pipeline.defs.checks import invariant_results, invariant_specs
+from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.eventlog.assets import OUTPUTS as EVENT_LOG_OUTPUTS
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
@@ -21,7 +21,6 @@ TABLES = ["erasure_register"]
             kinds={"duckdb"},
         )
     ],
-    check_specs=invariant_specs(TABLES),
 )
 def erasure(context: AssetExecutionContext, pipeline: PipelineResource):
     progress.report("applying erasure requests")
@@ -38,4 +37,6 @@ def erasure(context: AssetExecutionContext, pipeline: PipelineResource):
                 "files_scrubbed": result.new_files,
             },
         )
-        yield from invariant_results(con, TABLES)
+
+
+checks = build_invariant_checks("privacy")
