@@ -109,6 +109,8 @@ def build_nightly_job(
         description="Every asset and check, in order: ingest, golden record, permissions, suppression, then "
         "tonight's extracts (published only when the blocking checks pass), audit and snapshot.",
         config=ConfigMapping(config_fn=to_run_config, config_schema=NightlyConfig.to_config_schema()),
+        # dagster.yaml lets one run with this tag go at a time (the run queue holds the others)
+        tags={"consent/warehouse": "warehouse"},
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance
+from dagster._core.instance.ref import InstanceRef
 
 from consent_pipeline.config import Settings
 from consent_pipeline.definitions import JOB, NightlyConfig, build_definitions
@@ -162,13 +163,37 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def _instance() -> DagsterInstance:
-    # With DAGSTER_HOME set, CLI runs appear in the UI's run history; otherwise nothing is kept.
-    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+# The instance settings of a Dagster home the CLI creates (the repository's dagster.yaml without its storage
+# paths, which default to the home itself; tests/test_operation.py compares them).
+HOME_DAGSTER_YAML = """\
+# Written by consent-pipeline for its default Dagster home (see dagster.yaml at the repository root).
+concurrency:
+  runs:
+    tag_concurrency_limits:
+      - key: consent/warehouse
+        limit: 1
+telemetry:
+  enabled: false
+"""
 
 
-def run_pipeline(settings: Settings, quiet: bool = False) -> RunOutcome:
-    """Run the job with the settings' paths on its resource and its parameters as run config."""
+def _instance(home: Path | None) -> DagsterInstance:
+    """The Dagster instance a run is kept in: the one in `home` (DAGSTER_HOME, or the default beside the
+    warehouse), so that the UI shows the run; none (ephemeral) when `home` is None (tests)."""
+    if home is None:
+        return DagsterInstance.ephemeral()
+    if os.environ.get("DAGSTER_HOME"):
+        return DagsterInstance.get()  # with its own dagster.yaml
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(HOME_DAGSTER_YAML, encoding="utf-8")
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+
+
+def run_pipeline(settings: Settings, quiet: bool = False, dagster_home: Path | None = None) -> RunOutcome:
+    """Run the job with the settings' paths on its resource and its parameters as run config; the run's
+    history is kept in `dagster_home` (None: nowhere)."""
     resource = PipelineResource(
         landing=str(settings.landing),
         warehouse=str(settings.warehouse),
@@ -176,7 +201,7 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> RunOutcome:
         rules=str(settings.rules),
     )
     night = NightlyConfig(
-        as_of=settings.as_of.isoformat(),
+        as_of=f"{settings.as_of:%Y-%m-%dT%H:%M:%SZ}",
         full_rebuild=settings.full_rebuild,
         confirm_registry_snapshots=list(settings.confirm_registry_snapshots),
     )
@@ -185,7 +210,7 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> RunOutcome:
     job = build_definitions(resource, console_log_level="CRITICAL").resolve_job_def(JOB)
     progress.enable(not quiet)
     started = time.perf_counter()
-    with _instance() as instance:
+    with _instance(dagster_home) as instance:
         result = job.execute_in_process(
             run_config=night.model_dump(), instance=instance, raise_on_error=False
         )

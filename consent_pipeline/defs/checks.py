@@ -30,6 +30,7 @@ def build_invariant_check(inv: Invariant) -> AssetChecksDefinition:
         blocking=inv.blocking,
     )
     def _check(context: AssetCheckExecutionContext, pipeline: PipelineResource) -> AssetCheckResult:
+        pipeline.begin(context)
         faults.pause(f"check:{inv.name}")  # tests plant a violation here (tests/test_gates.py)
         with pipeline.db.connect() as con:
             bad = violations(con, inv, limit=LIMIT)

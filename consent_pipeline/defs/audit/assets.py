@@ -42,6 +42,7 @@ TABLES = ["optout_sla", "violations"]
     can_subset=False,
 )
 def audit(context: AssetExecutionContext, pipeline: PipelineResource):
+    pipeline.begin(context)
     rules, settings = pipeline.company_rules, pipeline.settings
     progress.report("auditing opt-out service levels and sends")
     with pipeline.db.connect() as con:

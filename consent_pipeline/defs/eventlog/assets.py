@@ -37,6 +37,7 @@ _DESCRIPTIONS = {
     can_subset=False,
 )
 def event_log(context: AssetExecutionContext, pipeline: PipelineResource):
+    pipeline.begin(context)
     settings = pipeline.settings
     with pipeline.db.connect() as con:
         summary = ingest_staged(con, settings.staging, context.run.run_id, settings.as_of)

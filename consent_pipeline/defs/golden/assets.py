@@ -59,6 +59,7 @@ FRESHNESS = FreshnessPolicy.time_window(
     can_subset=False,
 )
 def golden_consent(context: AssetExecutionContext, pipeline: PipelineResource):
+    pipeline.begin(context)
     progress.report("building golden consent")
     with pipeline.db.connect() as con:
         result = build_golden(con, pipeline.company_rules, full=pipeline.settings.full_rebuild)

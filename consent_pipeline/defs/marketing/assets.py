@@ -48,6 +48,7 @@ UPSTREAM = [
     description="Every contact point x channel x brand x purpose that must not be contacted, and why.",
 )
 def suppression(context: AssetExecutionContext, pipeline: PipelineResource) -> MaterializeResult:
+    pipeline.begin(context)
     rules, settings = pipeline.company_rules, pipeline.settings
     progress.report("building the suppression list")
     with pipeline.db.connect() as con:
@@ -84,6 +85,7 @@ def suppression(context: AssetExecutionContext, pipeline: PipelineResource) -> M
     can_subset=False,
 )
 def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResource):
+    pipeline.begin(context)
     rules, settings = pipeline.company_rules, pipeline.settings
     progress.report("building segments and writing the extracts")
     with pipeline.db.connect() as con:

@@ -66,6 +66,7 @@ TABLES = {
     can_subset=False,
 )
 def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
+    pipeline.begin(context)
     progress.report("deciding permissions")
     rules, as_of = pipeline.company_rules, pipeline.settings.as_of
     with pipeline.db.connect() as con:

@@ -23,6 +23,7 @@ TABLES = ["erasure_register"]
     ],
 )
 def erasure(context: AssetExecutionContext, pipeline: PipelineResource):
+    pipeline.begin(context)
     progress.report("applying erasure requests")
     with pipeline.db.connect() as con:
         rules = pipeline.company_rules

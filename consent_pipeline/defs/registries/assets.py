@@ -54,6 +54,7 @@ _DESCRIPTIONS = {
     can_subset=False,
 )
 def registries(context: AssetExecutionContext, pipeline: PipelineResource):
+    pipeline.begin(context)
     progress.report("deciding registry snapshots")
     settings = pipeline.settings
     with pipeline.db.connect() as con:
