@@ -9,14 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance
+from dagster import AssetKey, DagsterEventType, DagsterInstance, ExecuteInProcessResult
 from dagster._core.instance.ref import InstanceRef
 
 from consent_pipeline.config import Settings
 from consent_pipeline.definitions import JOB, NightlyConfig, build_definitions
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import faults, progress
-from consent_pipeline.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from dagster._core.execution.plan.objects import StepFailureData
@@ -232,7 +231,7 @@ def run_pipeline(settings: Settings, quiet: bool = False, dagster_home: Path | N
             _describe_failure(outcome, failures[0].step_key or "?", failures[0].step_failure_data)
         else:
             outcome.error = "the run failed before any step ran"
-    outcome.figures = _figures(settings, result.run_id)
+    outcome.figures = _figures(result)
     return outcome
 
 
@@ -289,65 +288,45 @@ def _step_times(instance: DagsterInstance, run_id: str) -> dict[str, tuple[float
     return {k: (t, ends.get(k, t)) for k, t in sorted(starts.items(), key=lambda kv: kv[1])}
 
 
-def _figures(settings: Settings, run_id: str) -> dict[str, int]:
-    wh = Warehouse.of(settings)
-    if not wh.exists():
-        return {}
-    with wh.connect(read_only=True) as con:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        out: dict[str, int] = {}
-        if "ingest_ledger" in tables:
-            row = con.execute(
-                "SELECT count(*), coalesce(sum(rows_read),0), coalesce(sum(rows_accepted),0), "
-                "coalesce(sum(rows_duplicate),0), coalesce(sum(rows_skipped),0), coalesce(sum(rows_quarantined),0) "
-                "FROM ingest_ledger WHERE run_id = ?",
-                [run_id],
-            ).fetchall()[0]
-            out.update(
-                zip(
-                    ("files", "rows_read", "accepted", "duplicate", "skipped", "quarantined"),
-                    map(int, row),
-                    strict=True,
-                )
-            )
-        if "quarantine" in tables:
-            out["quarantine_total"] = con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
-        if "landing_report" in tables:
-            held, files, deliveries, noted = con.execute(
-                "SELECT count(*), count(*) FILTER (reason NOT IN ('dated_after_as_of', 'file_changed', 'late_file')),"
-                " count(*) FILTER (reason = 'dated_after_as_of'),"
-                " count(*) FILTER (reason IN ('file_changed', 'late_file')) FROM landing_report"
-            ).fetchall()[0]
-            out |= {"landing_report": held, "files_quarantined": files, "deliveries_held": deliveries}
-            out["files_noted"] = noted
-        if "event_log" in tables:
-            out["events"] = con.execute("SELECT count(*) FROM event_log").fetchall()[0][0]
-        if "erasure_build" in tables:
-            n = con.execute("SELECT max(scrubbed_files) FROM erasure_build").fetchall()[0][0]
-            out["erasure_scope"] = -1 if n is None else int(n)
-            out["erased"] = con.execute("SELECT count(*) FROM erasure_register").fetchall()[0][0]
-        if "registry_status" in tables:
-            row = con.execute(
-                # a registry the rules do not require counts once it has been delivered
-                "SELECT count(*) FILTER (WHERE required OR newest_delivery IS NOT NULL), "
-                "count(*) FILTER (WHERE NOT fresh AND (required OR newest_delivery IS NOT NULL)), "
-                "coalesce(sum(pending), 0) FROM registry_status"
-            ).fetchall()[0]
-            out.update(zip(("registries", "registry_stale", "registry_held"), map(int, row), strict=True))
-        if "warehouse_rewrite" in tables:
-            out["rewritten"] = con.execute(
-                "SELECT count(*) FROM warehouse_rewrite WHERE rewritten_by_run = ?", [run_id]
-            ).fetchall()[0][0]
-        if "consent_current" in tables:
-            out["keys"] = con.execute("SELECT count(*) FROM consent_current").fetchall()[0][0]
-        if "golden_build" in tables:
-            n = con.execute("SELECT max(recomputed_contact_points) FROM golden_build").fetchall()[0][0]
-            out["golden_scope"] = -1 if n is None else int(n)
-        if "contact_permission" in tables:
-            out["permissions"] = con.execute("SELECT count(*) FROM contact_permission").fetchall()[0][0]
-        if "permission_build" in tables:
-            n = con.execute("SELECT max(recomputed_parties) FROM permission_build").fetchall()[0][0]
-            out["permission_scope"] = -1 if n is None else int(n)
+# figure in the summary -> (asset, metadata key) of the run's own materialisations
+FIGURES = {
+    "files": ("ingest_ledger", "files_this_run"),
+    "rows_read": ("ingest_ledger", "rows_read"),
+    "accepted": ("ingest_ledger", "accepted"),
+    "duplicate": ("ingest_ledger", "duplicate"),
+    "skipped": ("ingest_ledger", "skipped"),
+    "quarantined": ("ingest_ledger", "quarantined"),
+    "landing_report": ("ingest_ledger", "landing_held_back"),
+    "files_quarantined": ("ingest_ledger", "files_quarantined_whole"),
+    "deliveries_held": ("ingest_ledger", "deliveries_held"),
+    "files_noted": ("ingest_ledger", "files_changed_or_late"),
+    "quarantine_total": ("quarantine", "dagster/row_count"),
+    "events": ("consent_events", "dagster/row_count"),
+    "erased": ("erasure_register", "dagster/row_count"),
+    "erasure_scope": ("erasure_register", "files_scrubbed"),
+    "registries": ("registry_status", "registries_in_use"),
+    "registry_stale": ("registry_status", "registries_stale"),
+    "registry_held": ("registry_status", "deliveries_not_applied"),
+    "keys": ("consent_current", "dagster/row_count"),
+    "golden_scope": ("consent_current", "recomputed_contact_points"),
+    "permissions": ("contact_permission", "dagster/row_count"),
+    "permission_scope": ("contact_permission", "recomputed_parties"),
+    "rewritten": ("snapshot", "warehouse_rewritten"),
+}
+
+
+def _figures(result: ExecuteInProcessResult) -> dict[str, int]:
+    """The summary's figures from the run's own materialisation events (what each asset recorded)."""
+    metadata = {
+        ev.asset_key.to_user_string(): ev.materialization.metadata
+        for ev in result.get_asset_materialization_events()
+        if ev.asset_key is not None
+    }
+    out: dict[str, int] = {}
+    for figure, (asset, key) in FIGURES.items():
+        value = metadata.get(asset, {}).get(key)
+        if value is not None:
+            out[figure] = int(value.value)  # type: ignore[arg-type]
     return out
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 
+import duckdb
 import polars as pl
-from dagster import MetadataValue
+from dagster import MetadataValue, TableColumn, TableSchema
 
 # Text columns shown as they are: none of them holds a name, a contact point or a record's raw text.
 SAFE_TEXT = frozenset(
@@ -74,3 +75,12 @@ def first_rows(frame: pl.DataFrame, n: int = 3, max_chars: int = 400) -> str:
     text = "; ".join(r.replace("\n", " ").replace("\r", " ") for r in rows)
     more = f" (and {frame.height - n} more)" if frame.height > n else ""
     return (text if len(text) <= max_chars else text[: max_chars - 1] + "…") + more
+
+
+def table_metadata(con: duckdb.DuckDBPyConnection, table: str, rows: int | None = None) -> dict[str, MetadataValue]:
+    """A warehouse table's row count and column schema, as the Dagster UI shows (and plots) them."""
+    columns = con.execute(f'DESCRIBE "{table}"').fetchall()
+    if rows is None:
+        rows = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0])
+    schema = TableSchema(columns=[TableColumn(name=str(c[0]), type=str(c[1])) for c in columns])
+    return {"dagster/row_count": MetadataValue.int(int(rows)), "dagster/column_schema": MetadataValue.table_schema(schema)}

@@ -17,7 +17,7 @@ from dagster import (
 from consent_pipeline.core.golden import GOLDEN_TABLES, build_golden
 from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.eventlog.assets import OUTPUTS as EVENT_LOG_OUTPUTS
-from consent_pipeline.defs.metadata import md_table
+from consent_pipeline.defs.metadata import md_table, table_metadata
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 
@@ -66,11 +66,19 @@ def golden_consent(context: AssetExecutionContext, pipeline: PipelineResource):
         waiting = con.sql(
             "SELECT source, count(*) AS events, min(received_ts) AS oldest_received FROM waiting_events GROUP BY source"
         ).pl()
+        tables = {name: table_metadata(con, name, result.counts[name]) for name in GOLDEN_TABLES}
+        recomputed = con.execute("SELECT max(recomputed_contact_points) FROM golden_build").fetchall()[0][0]
     context.log.info(f"golden consent: {result.mode} ({result.reason})")
     for name in GOLDEN_TABLES:
         yield MaterializeResult(
             asset_key=AssetKey(name),
-            metadata={"rows": result.counts[name], "build": result.mode, "why": result.reason},
+            metadata={
+                **tables[name],
+                "build": result.mode,
+                "why": result.reason,
+                # -1: rebuilt whole
+                "recomputed_contact_points": -1 if recomputed is None else int(recomputed),
+            },
         )
     total = int(waiting["events"].sum()) if waiting.height else 0
     yield AssetCheckResult(

@@ -7,6 +7,8 @@ the warehouse), the suppression lists still go out, and the step then fails so t
 (exit 1).
 """
 
+import datetime as dt
+
 import duckdb
 import polars as pl
 from dagster import (
@@ -14,22 +16,25 @@ from dagster import (
     AssetKey,
     AssetSpec,
     Failure,
+    FreshnessPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
     multi_asset,
 )
 
-from consent_pipeline.core.extracts import write_extracts
+from consent_pipeline.core.extracts import Extracts, write_extracts
 from consent_pipeline.core.reference import load_reference
 from consent_pipeline.core.segments import build_segments
 from consent_pipeline.core.suppression import build_suppression, use_written_suppression
 from consent_pipeline.defs.checks import build_invariant_checks
-from consent_pipeline.defs.metadata import md_table
+from consent_pipeline.defs.metadata import md_table, table_metadata
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 
 GROUP = "marketing"
+# A folder every night: one older than a day and a bit is late (warn), later than that is stale (fail).
+FRESHNESS = FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=30), warn_window=dt.timedelta(hours=26))
 UPSTREAM = [
     "contact_permission",
     "review_queue",
@@ -58,9 +63,16 @@ def suppression(context: AssetExecutionContext, pipeline: PipelineResource) -> M
             "SELECT channel, reason, count(*) AS rows FROM suppression GROUP BY ALL ORDER BY ALL"
         ).pl()
         preview = con.sql("SELECT * FROM suppression WHERE reason <> 'erased' LIMIT 10").pl()
-        rows = con.sql("SELECT count(*) FROM suppression").fetchall()[0][0]
+        table = table_metadata(con, "suppression")
+    per_channel = sup.group_by("channel").agg(pl.col("rows").sum()).sort("channel")
     return MaterializeResult(
-        metadata={"rows": rows, "by_reason": md_table(sup, 60), "preview": md_table(preview)}
+        metadata={
+            **table,
+            "by_reason": md_table(sup, 60),
+            "preview": md_table(preview),
+            # plotted night by night: the size of each channel's list
+            **{f"suppressed_{r['channel']}": int(r["rows"]) for r in per_channel.iter_rows(named=True)},
+        }
     )
 
 
@@ -78,6 +90,8 @@ def suppression(context: AssetExecutionContext, pipeline: PipelineResource) -> M
             group_name=GROUP,
             deps=[*UPSTREAM, "suppression"],
             kinds={"csv"},
+            # the nightly promise: a new folder every night
+            freshness_policy=FRESHNESS,
             description="Tonight's folder: suppression_<channel>.csv, campaign_<id>.csv, review_queue.csv, "
             "manifest.json. Published only when the blocking checks upstream pass.",
         ),
@@ -108,14 +122,14 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
             ).pl()
             yield MaterializeResult(
                 asset_key=AssetKey("segments"),
-                metadata={
-                    "rows": con.sql("SELECT count(*) FROM segments").fetchall()[0][0],
-                    "by_segment": md_table(seg, 60),
-                },
+                metadata={**table_metadata(con, "segments"), "by_segment": md_table(seg, 60)},
             )
         yield MaterializeResult(
             asset_key=AssetKey("extracts"),
             metadata={
+                "summary": _summary(settings.as_of, out),
+                "files_written": len(out.files),
+                "rows_written": sum(f.rows for f in out.files),
                 "folder": MetadataValue.path(str(out.folder)),
                 "files": md_table(
                     pl.DataFrame(
@@ -134,6 +148,24 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
         raise Failure(
             description=f"{why}; not written: {names}; the suppression lists were written to {out.folder}"
         )
+
+
+
+def _summary(as_of: dt.datetime, out: Extracts) -> MetadataValue:
+    """What marketing gets tonight, in a few lines (markdown on the asset page)."""
+    lines = [
+        f"**{out.folder.name}** as of {as_of:%Y-%m-%dT%H:%M:%SZ}: {len(out.files)} files, "
+        f"{sum(f.rows for f in out.files):,} rows; published after the blocking checks passed.",
+        "",
+        "| file | rows |",
+        "| --- | ---: |",
+        *(f"| {f.name} | {f.rows:,} |" for f in out.files),
+    ]
+    if out.not_written:
+        lines += ["", "**Not written:**", *(f"- {name}: {why}" for name, why in out.not_written)]
+    if out.foreign:
+        lines += ["", f"Kept, not written by the pipeline: {', '.join(out.foreign)}"]
+    return MetadataValue.md("\n".join(lines))
 
 
 checks = build_invariant_checks(GROUP)
