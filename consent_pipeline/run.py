@@ -177,12 +177,12 @@ telemetry:
 
 
 def _instance(home: Path | None) -> DagsterInstance:
-    """The Dagster instance a run is kept in: the one in `home` (DAGSTER_HOME, or the default beside the
-    warehouse), so that the UI shows the run; none (ephemeral) when `home` is None (tests)."""
-    if home is None:
-        return DagsterInstance.ephemeral()
+    """The Dagster instance a run is kept in, so that the UI shows it: DAGSTER_HOME's when set, else the one
+    in `home` (the default beside the warehouse), else none (ephemeral: in-process runs of the tests)."""
     if os.environ.get("DAGSTER_HOME"):
         return DagsterInstance.get()  # with its own dagster.yaml
+    if home is None:
+        return DagsterInstance.ephemeral()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
