@@ -253,8 +253,8 @@ def test_graphql_lists_assets_and_a_launched_run_succeeds(server: Server) -> Non
             break
         time.sleep(2)
     assert status == "SUCCESS"
-    # The run wrote the warehouse the environment points at.
-    con = duckdb.connect(str(server.work / "warehouse" / "consent.duckdb"), read_only=True)
+    # The run (queued, then started by dagster dev's daemon) wrote the warehouse the environment points at.
+    con = duckdb.connect(str(server.work / "project" / "data" / "warehouse" / "consent.duckdb"), read_only=True)
     try:
         assert con.sql("SELECT count(DISTINCT source) FROM ingest_ledger").fetchall()[0][0] == len(SOURCES)
     finally:
