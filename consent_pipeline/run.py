@@ -238,12 +238,12 @@ def run_pipeline(settings: Settings, quiet: bool = False, dagster_home: Path | N
 def _blocked_line(outcome: RunOutcome) -> str:
     """One line: the blocking check that failed, its first violating rows, and what was not published."""
     asset, check, count, first = outcome.blocked[0]
-    more = f" {count:,}" + ("+" if count >= 1000 else "")
+    more = f"{count:,}" + ("+" if count >= 1000 else "") + (" violating row" if count == 1 else " violating rows")
     others = [c for _, c, *_ in outcome.blocked[1:]]
     newest = _newest_extract_folder(outcome.settings.extracts)
     kept = f"the newest is still {newest}" if newest else "there is none yet"
     return (
-        f"blocking check {check} failed on {asset} ({more.strip()} violating rows; first: {first})"
+        f"blocking check {check} failed on {asset} ({more}; first: {first})"
         + (f"; also failed: {', '.join(others)}" if others else "")
         + f"; tonight's extract folder was not published ({kept})"
     )
