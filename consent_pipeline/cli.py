@@ -114,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with started(settings, Warehouse.of(settings)):
         from consent_pipeline.run import run_pipeline
 
-        outcome = run_pipeline(settings, quiet=args.quiet)
+        outcome = run_pipeline(settings, quiet=args.quiet, dagster_home=settings.dagster_home)
     print(outcome.summary())
     if not outcome.success:
         print(f"consent-pipeline: error: {outcome.error or 'a step failed'}", file=sys.stderr)

@@ -5,6 +5,7 @@ WarehouseLocked), and the CLI exits 2: nothing was read or written."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +46,8 @@ def preflight(settings: Settings, warehouse: Warehouse) -> None:
         (settings.snapshots, "snapshots folder"),
         (settings.staging, "staging folder"),
     ]
+    if not os.environ.get("DAGSTER_HOME"):  # the default beside the warehouse (one the operator set is theirs)
+        folders.append((settings.dagster_home, "Dagster home folder"))
     if settings.temp_directory is not None:
         folders.append((settings.temp_directory, "spill folder (CONSENT_TEMP_DIR)"))
     for folder, what in folders:

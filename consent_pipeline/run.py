@@ -1,4 +1,4 @@
-"""Run the whole asset graph in-process on given settings, and summarise what it did."""
+"""Run the job `consent_nightly` in-process on given settings, and summarise what it did."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance, materialize
+from dagster import AssetKey, DagsterEventType, DagsterInstance, ExecuteInProcessResult
+from dagster._core.instance.ref import InstanceRef
 
 from consent_pipeline.config import Settings
-from consent_pipeline.definitions import ALL_ASSETS
+from consent_pipeline.definitions import JOB, NightlyConfig, build_definitions
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import faults, progress
-from consent_pipeline.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from dagster._core.execution.plan.objects import StepFailureData
@@ -32,6 +32,9 @@ class RunOutcome:
     seconds: float
     settings: Settings
     checks: list[tuple[str, str, bool, str]] = field(default_factory=list)  # (asset, check, passed, severity)
+    # Blocking checks that failed (asset, check, violations, first rows): they stopped the run before the
+    # extract folder was published.
+    blocked: list[tuple[str, str, int, str]] = field(default_factory=list)
     figures: dict[str, int] = field(default_factory=dict)
     error: str = ""  # why the run failed, one line
     # The failure's full text (exception chain and stack) when it is not a known fault: a bug to report.
@@ -98,7 +101,11 @@ class RunOutcome:
         lines.append(
             f"  checks:       {passed} passed, {len(self.failed_checks)} failed, {len(self.warnings)} warnings"
         )
-        lines += [f"    FAILED {asset}: {check}" for asset, check, *_ in self.failed_checks]
+        blocking = {(asset, check) for asset, check, *_ in self.blocked}
+        lines += [
+            f"    FAILED {asset}: {check}" + (" (blocking)" if (asset, check) in blocking else "")
+            for asset, check, *_ in self.failed_checks
+        ]
         lines += [f"    warning {asset}: {check}" for asset, check, *_ in self.warnings]
         lines.append(f"  warehouse:    {s.warehouse}")
         folder, files = self.extract_files()
@@ -155,45 +162,99 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def _instance() -> DagsterInstance:
-    # With DAGSTER_HOME set, CLI runs appear in the UI's run history; otherwise nothing is kept.
-    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+# The instance settings of a Dagster home the CLI creates (the repository's dagster.yaml without its storage
+# paths, which default to the home itself; tests/test_operation.py compares them).
+HOME_DAGSTER_YAML = """\
+# Written by consent-pipeline for its default Dagster home (see dagster.yaml at the repository root).
+concurrency:
+  runs:
+    tag_concurrency_limits:
+      - key: consent/warehouse
+        limit: 1
+telemetry:
+  enabled: false
+"""
 
 
-def run_pipeline(settings: Settings, quiet: bool = False) -> RunOutcome:
+def _instance(home: Path | None) -> DagsterInstance:
+    """The Dagster instance a run is kept in, so that the UI shows it: DAGSTER_HOME's when set, else the one
+    in `home` (the default beside the warehouse), else none (ephemeral: in-process runs of the tests)."""
+    if os.environ.get("DAGSTER_HOME"):
+        return DagsterInstance.get()  # with its own dagster.yaml
+    if home is None:
+        return DagsterInstance.ephemeral()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(HOME_DAGSTER_YAML, encoding="utf-8")
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+
+
+def run_pipeline(settings: Settings, quiet: bool = False, dagster_home: Path | None = None) -> RunOutcome:
+    """Run the job with the settings' paths on its resource and its parameters as run config; the run's
+    history is kept in `dagster_home` (None: nowhere)."""
     resource = PipelineResource(
         landing=str(settings.landing),
         warehouse=str(settings.warehouse),
         extracts=str(settings.extracts),
         rules=str(settings.rules),
-        as_of=settings.as_of.isoformat(),
+    )
+    night = NightlyConfig(
+        as_of=f"{settings.as_of:%Y-%m-%dT%H:%M:%SZ}",
         full_rebuild=settings.full_rebuild,
         confirm_registry_snapshots=list(settings.confirm_registry_snapshots),
     )
+    # No Dagster event lines on the console: progress comes from lib.progress, and a failed step is summed up
+    # in one line (faults.describe). The full event log is kept in DAGSTER_HOME.
+    job = build_definitions(resource, console_log_level="CRITICAL").resolve_job_def(JOB)
     progress.enable(not quiet)
     started = time.perf_counter()
-    with _instance() as instance:
-        result = materialize(
-            ALL_ASSETS,
-            resources={"pipeline": resource},
-            instance=instance,
-            raise_on_error=False,
-            # No Dagster event lines: progress comes from lib.progress, and a failed step is summed up in one
-            # line (faults.describe). The full event log is kept in DAGSTER_HOME when it is set.
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    with _instance(dagster_home) as instance:
+        result = job.execute_in_process(
+            run_config=night.model_dump(), instance=instance, raise_on_error=False
         )
         steps = _step_times(instance, result.run_id)
     outcome = RunOutcome(result.success, result.run_id, time.perf_counter() - started, settings, steps=steps)
     for ev in result.get_asset_check_evaluations():
-        outcome.checks.append((ev.asset_key.to_user_string(), ev.check_name, ev.passed, ev.severity.value))
-    if not result.success:
+        asset = ev.asset_key.to_user_string()
+        outcome.checks.append((asset, ev.check_name, ev.passed, ev.severity.value))
+        if not ev.passed and ev.blocking and ev.severity.value == "ERROR":
+            meta = ev.metadata
+            count = int(meta["violations"].value) if "violations" in meta else 0
+            first = str(meta["first_rows"].value) if "first_rows" in meta else ""
+            outcome.blocked.append((asset, ev.check_name, count, first))
+    if outcome.blocked:
+        outcome.error = _blocked_line(outcome)
+    elif not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
         if failures:
             _describe_failure(outcome, failures[0].step_key or "?", failures[0].step_failure_data)
         else:
             outcome.error = "the run failed before any step ran"
-    outcome.figures = _figures(settings, result.run_id)
+    outcome.figures = _figures(result)
     return outcome
+
+
+def _blocked_line(outcome: RunOutcome) -> str:
+    """One line: the blocking check that failed, its first violating rows, and what was not published."""
+    asset, check, count, first = outcome.blocked[0]
+    more = f"{count:,}" + ("+" if count >= 1000 else "") + (" violating row" if count == 1 else " violating rows")
+    others = [c for _, c, *_ in outcome.blocked[1:]]
+    newest = _newest_extract_folder(outcome.settings.extracts)
+    kept = f"the newest is still {newest}" if newest else "there is none yet"
+    return (
+        f"blocking check {check} failed on {asset} ({more}; first: {first})"
+        + (f"; also failed: {', '.join(others)}" if others else "")
+        + f"; tonight's extract folder was not published ({kept})"
+    )
+
+
+def _newest_extract_folder(root: Path) -> Path | None:
+    try:
+        dated = sorted(p for p in root.iterdir() if p.is_dir() and len(p.name) == 10 and p.name[4] == "-")
+    except OSError:
+        return None
+    return dated[-1] if dated else None
 
 
 def _describe_failure(outcome: RunOutcome, step: str, data: StepFailureData) -> None:
@@ -227,65 +288,45 @@ def _step_times(instance: DagsterInstance, run_id: str) -> dict[str, tuple[float
     return {k: (t, ends.get(k, t)) for k, t in sorted(starts.items(), key=lambda kv: kv[1])}
 
 
-def _figures(settings: Settings, run_id: str) -> dict[str, int]:
-    wh = Warehouse.of(settings)
-    if not wh.exists():
-        return {}
-    with wh.connect(read_only=True) as con:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        out: dict[str, int] = {}
-        if "ingest_ledger" in tables:
-            row = con.execute(
-                "SELECT count(*), coalesce(sum(rows_read),0), coalesce(sum(rows_accepted),0), "
-                "coalesce(sum(rows_duplicate),0), coalesce(sum(rows_skipped),0), coalesce(sum(rows_quarantined),0) "
-                "FROM ingest_ledger WHERE run_id = ?",
-                [run_id],
-            ).fetchall()[0]
-            out.update(
-                zip(
-                    ("files", "rows_read", "accepted", "duplicate", "skipped", "quarantined"),
-                    map(int, row),
-                    strict=True,
-                )
-            )
-        if "quarantine" in tables:
-            out["quarantine_total"] = con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
-        if "landing_report" in tables:
-            held, files, deliveries, noted = con.execute(
-                "SELECT count(*), count(*) FILTER (reason NOT IN ('dated_after_as_of', 'file_changed', 'late_file')),"
-                " count(*) FILTER (reason = 'dated_after_as_of'),"
-                " count(*) FILTER (reason IN ('file_changed', 'late_file')) FROM landing_report"
-            ).fetchall()[0]
-            out |= {"landing_report": held, "files_quarantined": files, "deliveries_held": deliveries}
-            out["files_noted"] = noted
-        if "event_log" in tables:
-            out["events"] = con.execute("SELECT count(*) FROM event_log").fetchall()[0][0]
-        if "erasure_build" in tables:
-            n = con.execute("SELECT max(scrubbed_files) FROM erasure_build").fetchall()[0][0]
-            out["erasure_scope"] = -1 if n is None else int(n)
-            out["erased"] = con.execute("SELECT count(*) FROM erasure_register").fetchall()[0][0]
-        if "registry_status" in tables:
-            row = con.execute(
-                # a registry the rules do not require counts once it has been delivered
-                "SELECT count(*) FILTER (WHERE required OR newest_delivery IS NOT NULL), "
-                "count(*) FILTER (WHERE NOT fresh AND (required OR newest_delivery IS NOT NULL)), "
-                "coalesce(sum(pending), 0) FROM registry_status"
-            ).fetchall()[0]
-            out.update(zip(("registries", "registry_stale", "registry_held"), map(int, row), strict=True))
-        if "warehouse_rewrite" in tables:
-            out["rewritten"] = con.execute(
-                "SELECT count(*) FROM warehouse_rewrite WHERE rewritten_by_run = ?", [run_id]
-            ).fetchall()[0][0]
-        if "consent_current" in tables:
-            out["keys"] = con.execute("SELECT count(*) FROM consent_current").fetchall()[0][0]
-        if "golden_build" in tables:
-            n = con.execute("SELECT max(recomputed_contact_points) FROM golden_build").fetchall()[0][0]
-            out["golden_scope"] = -1 if n is None else int(n)
-        if "contact_permission" in tables:
-            out["permissions"] = con.execute("SELECT count(*) FROM contact_permission").fetchall()[0][0]
-        if "permission_build" in tables:
-            n = con.execute("SELECT max(recomputed_parties) FROM permission_build").fetchall()[0][0]
-            out["permission_scope"] = -1 if n is None else int(n)
+# figure in the summary -> (asset, metadata key) of the run's own materialisations
+FIGURES = {
+    "files": ("ingest_ledger", "files_this_run"),
+    "rows_read": ("ingest_ledger", "rows_read"),
+    "accepted": ("ingest_ledger", "accepted"),
+    "duplicate": ("ingest_ledger", "duplicate"),
+    "skipped": ("ingest_ledger", "skipped"),
+    "quarantined": ("ingest_ledger", "quarantined"),
+    "landing_report": ("ingest_ledger", "landing_held_back"),
+    "files_quarantined": ("ingest_ledger", "files_quarantined_whole"),
+    "deliveries_held": ("ingest_ledger", "deliveries_held"),
+    "files_noted": ("ingest_ledger", "files_changed_or_late"),
+    "quarantine_total": ("quarantine", "dagster/row_count"),
+    "events": ("consent_events", "dagster/row_count"),
+    "erased": ("erasure_register", "dagster/row_count"),
+    "erasure_scope": ("erasure_register", "files_scrubbed"),
+    "registries": ("registry_status", "registries_in_use"),
+    "registry_stale": ("registry_status", "registries_stale"),
+    "registry_held": ("registry_status", "deliveries_not_applied"),
+    "keys": ("consent_current", "dagster/row_count"),
+    "golden_scope": ("consent_current", "recomputed_contact_points"),
+    "permissions": ("contact_permission", "dagster/row_count"),
+    "permission_scope": ("contact_permission", "recomputed_parties"),
+    "rewritten": ("snapshot", "warehouse_rewritten"),
+}
+
+
+def _figures(result: ExecuteInProcessResult) -> dict[str, int]:
+    """The summary's figures from the run's own materialisation events (what each asset recorded)."""
+    metadata = {
+        ev.asset_key.to_user_string(): ev.materialization.metadata
+        for ev in result.get_asset_materialization_events()
+        if ev.asset_key is not None
+    }
+    out: dict[str, int] = {}
+    for figure, (asset, key) in FIGURES.items():
+        value = metadata.get(asset, {}).get(key)
+        if value is not None:
+            out[figure] = int(value.value)  # type: ignore[arg-type]
     return out
 
 

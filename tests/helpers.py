@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
 
 from consent_pipeline.config import Settings
+from consent_pipeline.core.invariant_registry import BLOCKING
 from consent_pipeline.run import RunOutcome, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,18 +22,34 @@ def run(
     extracts: Path | None = None,
     rules: Path | None = None,
     confirm: tuple[str, ...] = (),
+    failing_checks: Iterable[str] = (),
+    full_rebuild: bool = False,
 ) -> RunOutcome:
+    """Run the job; assert it succeeded and that the ERROR checks that failed are exactly `failing_checks`
+    (none unless a test names them). A run expecting a blocking check to fail must not succeed."""
     settings = Settings.resolve(
         landing=landing,
         warehouse=warehouse,
         extracts=extracts or warehouse.parent / "extracts",
         rules=rules or ROOT / "rules",
         as_of=as_of,
+        full_rebuild=full_rebuild or None,
         confirm_registry_snapshots=confirm,
     )
     outcome = run_pipeline(settings, quiet=True)
-    assert outcome.success, outcome.summary()
+    assert_checks(outcome, failing_checks)
     return outcome
+
+
+def assert_checks(outcome: RunOutcome, failing_checks: Iterable[str] = ()) -> None:
+    """The run failed exactly the ERROR checks named (and succeeded unless one of them is blocking)."""
+    expected = set(failing_checks)
+    failed = {check for _, check, *_ in outcome.failed_checks}
+    assert failed == expected, (
+        f"ERROR checks failed: {sorted(failed - expected)}, expected to fail but did not: "
+        f"{sorted(expected - failed)}\n{outcome.summary()}"
+    )
+    assert outcome.success != bool(expected & set(BLOCKING)), outcome.summary()
 
 
 def rows(warehouse: Path, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:

@@ -42,7 +42,8 @@ def test_partial_take_back_and_erasure_deadline(tmp_path: Path) -> None:
     write(landing, "erasure_requests", "2026-02-16T100000Z", "requests_1.jsonl", ERASURE)
     run(landing, warehouse, "2026-02-12T06:00:00Z")  # the first extract: offers is opted in again
     write(landing, "sends", "2026-03-04T010000Z", "sends_1.csv", SENDS)
-    run(landing, warehouse, "2026-03-04T06:00:00Z")
+    # S2 went to an erased address after the deadline: the audit check fails (it does not block)
+    run(landing, warehouse, "2026-03-04T06:00:00Z", failing_checks={"no_send_after_optout"})
 
     sla = rows(
         warehouse,

@@ -246,6 +246,14 @@ class Settings:
         )
 
     @property
+    def dagster_home(self) -> Path:
+        """Where Dagster keeps the runs' history (the UI reads it): DAGSTER_HOME, else `dagster_home` beside
+        the warehouse (`data/warehouse/dagster_home` by default, which the shipped dagster.yaml names)."""
+        text = os.environ.get("DAGSTER_HOME", "")
+        home = parse_path(text, "DAGSTER_HOME") if text.strip() else self.warehouse.parent / "dagster_home"
+        return home.absolute()
+
+    @property
     def snapshots(self) -> Path:
         return self.warehouse.parent / "snapshots"
 

@@ -11,7 +11,7 @@ import datetime as dt
 import duckdb
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.invariants import Invariant, register
+from consent_pipeline.core.invariants import Invariant
 from consent_pipeline.core.sql import Step, run_steps, text, ts, values_table
 
 # One opt-out as it reached a contact point (a party-level opt-out reaches several).
@@ -181,33 +181,17 @@ def build_audit(
     run_steps(con, [SLA, VIOLATIONS], p)
 
 
-register(
+INVARIANTS = [
     Invariant(
         "no_optout_breach",
         "optout_sla",
         "every opt-out was honoured in a suppression extract within its region's deadline",
         "SELECT event_id, contact_point, region, event_ts, deadline, honoured_at, state FROM optout_sla WHERE breached",
-    )
-)
-register(
+    ),
     Invariant(
         "no_send_after_optout",
         "violations",
         "no marketing was sent after an opt-out or erasure should have been honoured",
         "SELECT send_id, contact_point, channel, brand, purpose, sent_at, reason FROM violations",
-    )
-)
-register(
-    Invariant(
-        "opted_out_suppressed",
-        "suppression",
-        "every key in state opt_out (except service.billing) is in the suppression list",
-        """
-        SELECT c.contact_point, c.channel, c.brand, c.purpose FROM consent_current c
-        JOIN rules_purposes p ON p.purpose = c.purpose
-        WHERE c.status = 'opt_out' AND p.opt_out_allowed
-          AND NOT EXISTS (SELECT 1 FROM suppression s WHERE s.key_contact_point = c.contact_point
-                          AND s.channel = c.channel AND s.brand = c.brand AND s.purpose = c.purpose)
-        """,
-    )
-)
+    ),
+]

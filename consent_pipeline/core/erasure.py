@@ -24,7 +24,7 @@ import phonenumbers
 import polars as pl
 
 from consent_pipeline.core import rewrite
-from consent_pipeline.core.invariants import Invariant, register
+from consent_pipeline.core.invariants import Invariant
 from consent_pipeline.core.sql import Step, run_steps, timed, values_table, warehouse_tables
 from consent_pipeline.lib import faults
 from consent_pipeline.lib.contact_points import normalise_emails
@@ -430,7 +430,7 @@ def apply_erasures(
     return ErasureResult(changed, new_files)
 
 
-register(
+INVARIANTS = [
     Invariant(
         "erased_not_in_clear",
         "erasure_register",
@@ -440,5 +440,6 @@ register(
         WHERE r.reestablished_at IS NULL AND EXISTS (
             SELECT 1 FROM event_log e WHERE e.contact_point NOT LIKE 'sha256:%' AND sha256(e.contact_point) = r.contact_point_sha256)
         """,
-    )
-)
+        blocking=True,
+    ),
+]

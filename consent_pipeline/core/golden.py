@@ -18,7 +18,7 @@ import duckdb
 from consent_pipeline.config import Rules
 from consent_pipeline.core.golden_scope import golden_scope, record_golden_inputs
 from consent_pipeline.core.identity import build_identity
-from consent_pipeline.core.invariants import Invariant, register
+from consent_pipeline.core.invariants import Invariant
 from consent_pipeline.core.merge import INPUT_STEPS, KEY, TABLE_STEPS, create_macros, scope_params
 from consent_pipeline.core.reference import load_reference, persist_rules_tables
 from consent_pipeline.core.sql import run_steps, timed
@@ -121,7 +121,7 @@ def _replace_scope(con: duckdb.DuckDBPyConnection) -> None:
         faults.pause(f"golden:{table}")
 
 
-register(
+INVARIANTS = [
     Invariant(
         "one_current_state_per_key",
         "consent_current",
@@ -133,9 +133,8 @@ register(
         WHERE hash({KEY}) IN (SELECT h FROM suspects)
         GROUP BY {KEY} HAVING count(*) > 1
         """,
-    )
-)
-register(
+        blocking=True,
+    ),
     Invariant(
         "current_is_latest_history",
         "consent_history",
@@ -146,9 +145,7 @@ register(
         LEFT JOIN consent_history h USING ({KEY}, event_id)
         WHERE h.event_id IS NULL OR h.valid_to IS NOT NULL
         """,
-    )
-)
-register(
+    ),
     Invariant(
         "leaf_scopes_only",
         "consent_current",
@@ -157,13 +154,12 @@ register(
         SELECT contact_point, channel, purpose, brand FROM consent_current
         WHERE channel = '*' OR brand = '*' OR purpose = '*' OR purpose NOT LIKE '%.%'
         """,
-    )
-)
-register(
+    ),
     Invariant(
         "one_owner_per_contact_point",
         "contact_point_owner",
         "every contact point has exactly one owner",
         "SELECT contact_point, count(*) AS owners FROM contact_point_owner GROUP BY contact_point HAVING count(*) > 1",
-    )
-)
+        blocking=True,
+    ),
+]

@@ -12,7 +12,7 @@ import datetime as dt
 import duckdb
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.invariants import Invariant, register
+from consent_pipeline.core.invariants import Invariant
 from consent_pipeline.core.sql import Step, run_steps, timed, ts
 
 # Brands each party has a relationship with: the master's brands, and any event, transaction or receipt.
@@ -347,7 +347,7 @@ def write_all_permissions(
     return batches
 
 
-register(
+INVARIANTS = [
     Invariant(
         "one_permission_per_key",
         "contact_permission",
@@ -363,9 +363,7 @@ register(
         WHERE hash(party_id, contact_point, channel, purpose, brand) IN (SELECT h FROM suspects)
         GROUP BY ALL HAVING count(*) > 1
         """,
-    )
-)
-register(
+    ),
     Invariant(
         "opted_out_never_allowed",
         "contact_permission",
@@ -375,5 +373,6 @@ register(
         FROM contact_permission p JOIN consent_current c USING (contact_point, channel, purpose, brand)
         WHERE c.status = 'opt_out' AND p.allowed AND p.reason <> 'service_required'
         """,
-    )
-)
+        blocking=True,
+    ),
+]

@@ -13,6 +13,7 @@ import datetime as dt
 import duckdb
 
 from consent_pipeline.config import Rules
+from consent_pipeline.core.invariants import Invariant
 from consent_pipeline.core.permissions import LISTED, UNDELIVERABLE, params
 from consent_pipeline.core.sql import Step, run_steps, timed
 
@@ -71,3 +72,20 @@ def build_suppression(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.da
 def use_written_suppression(con: duckdb.DuckDBPyConnection) -> None:
     """x_suppression as the warehouse's `suppression` table, for steps after the one that wrote it."""
     con.execute("CREATE OR REPLACE TEMP VIEW x_suppression AS SELECT * FROM suppression")
+
+
+INVARIANTS = [
+    Invariant(
+        "opted_out_suppressed",
+        "suppression",
+        "every key in state opt_out (except service.billing) is in the suppression list",
+        """
+        SELECT c.contact_point, c.channel, c.brand, c.purpose FROM consent_current c
+        JOIN rules_purposes p ON p.purpose = c.purpose
+        WHERE c.status = 'opt_out' AND p.opt_out_allowed
+          AND NOT EXISTS (SELECT 1 FROM suppression s WHERE s.key_contact_point = c.contact_point
+                          AND s.channel = c.channel AND s.brand = c.brand AND s.purpose = c.purpose)
+        """,
+        blocking=True,
+    ),
+]

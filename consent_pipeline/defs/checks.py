@@ -1,32 +1,54 @@
-"""Asset check results from the SQL invariants (core/invariants.py)."""
-
-from collections.abc import Iterable, Iterator
-
-import duckdb
-from dagster import AssetCheckResult, AssetCheckSpec, AssetKey
-
-from consent_pipeline.core.invariants import INVARIANTS, violations
-from consent_pipeline.defs.metadata import md_table
+"""The SQL invariants (core/invariant_registry.py) as Dagster asset checks, one per invariant, on the table it
+guards. A blocking one (`blocking=True`) that fails stops every asset downstream of that table, so
+tonight's extract folder is not published; the others report without stopping anything."""
 
 
-def invariant_names(tables: Iterable[str]) -> list[str]:
-    wanted = set(tables)
-    return [name for name, inv in INVARIANTS.items() if inv.table in wanted]
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    MetadataValue,
+    asset_check,
+)
+
+from consent_pipeline.core.invariant_registry import BY_DOMAIN
+from consent_pipeline.core.invariants import Invariant, violations
+from consent_pipeline.defs.metadata import first_rows, md_table
+from consent_pipeline.defs.resources import PipelineResource
+from consent_pipeline.lib import faults
+
+# At most this many violating rows are read (the count shown says "at least" beyond it).
+LIMIT = 1000
 
 
-def invariant_specs(tables: Iterable[str]) -> list[AssetCheckSpec]:
-    return [
-        AssetCheckSpec(n, asset=INVARIANTS[n].table, description=INVARIANTS[n].description)
-        for n in invariant_names(tables)
-    ]
-
-
-def invariant_results(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> Iterator[AssetCheckResult]:
-    for name in invariant_names(tables):
-        bad = violations(con, name, limit=1000)
-        yield AssetCheckResult(
-            asset_key=AssetKey(INVARIANTS[name].table),
-            check_name=name,
+def build_invariant_check(inv: Invariant) -> AssetChecksDefinition:
+    @asset_check(
+        asset=inv.table,
+        name=inv.name,
+        description=inv.description + (" (blocking: nothing downstream runs when it fails)" if inv.blocking else ""),
+        blocking=inv.blocking,
+    )
+    def _check(context: AssetCheckExecutionContext, pipeline: PipelineResource) -> AssetCheckResult:
+        pipeline.begin(context)
+        faults.pause(f"check:{inv.name}")  # tests plant a violation here (tests/test_gates.py)
+        with pipeline.db.connect() as con:
+            bad = violations(con, inv, limit=LIMIT)
+        return AssetCheckResult(
             passed=bad.height == 0,
-            metadata={"violations": bad.height, "preview": md_table(bad)},
+            severity=AssetCheckSeverity(inv.severity),
+            metadata={
+                "violations": bad.height,
+                "violations_capped": bad.height >= LIMIT,
+                # personal data hashed (defs/metadata.py): Dagster keeps this for good
+                "first_rows": MetadataValue.text(first_rows(bad)),
+                "preview": md_table(bad),
+            },
         )
+
+    return _check
+
+
+def build_invariant_checks(domain: str) -> list[AssetChecksDefinition]:
+    """The checks of one domain's invariants (core/invariant_registry.BY_DOMAIN)."""
+    return [build_invariant_check(inv) for inv in BY_DOMAIN[domain]]

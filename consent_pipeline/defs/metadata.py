@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 
+import duckdb
 import polars as pl
-from dagster import MetadataValue
+from dagster import MetadataValue, TableColumn, TableSchema
 
 # Text columns shown as they are: none of them holds a name, a contact point or a record's raw text.
 SAFE_TEXT = frozenset(
@@ -62,3 +63,24 @@ def md_table(frame: pl.DataFrame, max_rows: int = 20, max_chars: int = 120) -> M
     if frame.height > max_rows:
         lines.append(f"\n_{frame.height - max_rows} more rows_")
     return MetadataValue.md("\n".join(lines))
+
+
+def first_rows(frame: pl.DataFrame, n: int = 3, max_chars: int = 400) -> str:
+    """The first rows of a frame on one line (`col=value, ...; ...`), personal data hashed: what a failed
+    check shows in the run's one-line error."""
+    if frame.height == 0:
+        return ""
+    shown = without_personal_data(frame.head(n))
+    rows = [", ".join(f"{k}={'' if v is None else v}" for k, v in r.items()) for r in shown.iter_rows(named=True)]
+    text = "; ".join(r.replace("\n", " ").replace("\r", " ") for r in rows)
+    more = f" (and {frame.height - n} more)" if frame.height > n else ""
+    return (text if len(text) <= max_chars else text[: max_chars - 1] + "…") + more
+
+
+def table_metadata(con: duckdb.DuckDBPyConnection, table: str, rows: int | None = None) -> dict[str, MetadataValue]:
+    """A warehouse table's row count and column schema, as the Dagster UI shows (and plots) them."""
+    columns = con.execute(f'DESCRIBE "{table}"').fetchall()
+    if rows is None:
+        rows = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0])
+    schema = TableSchema(columns=[TableColumn(name=str(c[0]), type=str(c[1])) for c in columns])
+    return {"dagster/row_count": MetadataValue.int(int(rows)), "dagster/column_schema": MetadataValue.table_schema(schema)}

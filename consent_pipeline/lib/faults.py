@@ -1,6 +1,7 @@
 """Faults: a fault-injection point for crash tests (with CONSENT_PAUSE_AT=<point>, a run announces it reached
-the point on stderr and sleeps, so a test can kill it exactly there; nothing otherwise), and the one line
-that names a failed step's cause (a full disk, memory, a read-only folder) and what to do."""
+the point on stderr and sleeps, so a test can kill it exactly there, or change the warehouse and let it go on
+by creating the file CONSENT_PAUSE_UNTIL; nothing otherwise), and the one line that names a failed step's
+cause (a full disk, memory, a read-only folder) and what to do."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ from pathlib import Path
 def pause(point: str) -> None:
     if os.environ.get("CONSENT_PAUSE_AT") == point:
         print(f"PAUSED AT {point}", file=sys.stderr, flush=True)
-        time.sleep(float(os.environ.get("CONSENT_PAUSE_SECONDS", "60")))
+        seconds = float(os.environ.get("CONSENT_PAUSE_SECONDS", "60"))
+        until = os.environ.get("CONSENT_PAUSE_UNTIL")
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not (until and os.path.exists(until)):
+            time.sleep(0.05 if until else min(1.0, seconds))
 
 
 # --- one line per fault -------------------------------------------------------------------------

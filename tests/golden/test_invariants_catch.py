@@ -9,15 +9,34 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from consent_pipeline.core import audit, erasure, golden, permissions  # noqa: F401  (they register invariants)
-from consent_pipeline.core.invariants import INVARIANTS, violations
+from consent_pipeline.core.invariant_registry import INVARIANTS
+from consent_pipeline.core.invariants import violations
 from tests.golden.conftest import AS_OF
 from tests.helpers import run
 
-# invariant -> SQL that breaks it
+FIRST = "rowid = (SELECT min(rowid) FROM {table})"
+
+# invariant -> SQL that breaks it (every invariant has one: test_every_invariant_has_a_plant)
 PLANTS = {
+    "ledger_balances": "UPDATE ingest_ledger SET rows_read = rows_read + 1 WHERE " + FIRST.format(table="ingest_ledger"),
+    "file_ingested_once": "INSERT INTO ingest_ledger SELECT * FROM ingest_ledger LIMIT 1",
+    "landing_held_back": (
+        "INSERT INTO landing_report BY NAME SELECT 'pos' AS source, '2026-03-01T020000Z' AS delivery, "
+        "'pos/2026-03-01T020000Z/x.bin' AS source_file, 'unexpected_file' AS reason, 'planted' AS detail"
+    ),
+    "event_ids_unique": "INSERT INTO event_log SELECT * FROM event_log LIMIT 1",
+    "quarantine_has_reason_and_raw": (
+        "INSERT INTO quarantine BY NAME SELECT 'pos' AS source, 'pos/2026-03-01T020000Z/r.csv' AS source_file, "
+        "1 AS source_record, 'bad_amount' AS reason, NULL AS raw"
+    ),
+    "erased_not_in_clear": (
+        "INSERT INTO erasure_register BY NAME SELECT 'sha256:' || sha256(contact_point) AS contact_point, "
+        "sha256(contact_point) AS contact_point_sha256, contact_point_type, TIMESTAMP '2026-02-28' AS erased_at "
+        "FROM event_log WHERE contact_point NOT LIKE 'sha256:%' LIMIT 1"
+    ),
     "one_permission_per_key": "INSERT INTO contact_permission SELECT * FROM contact_permission LIMIT 1",
     "one_current_state_per_key": "INSERT INTO consent_current SELECT * FROM consent_current LIMIT 1",
+    "leaf_scopes_only": "UPDATE consent_current SET purpose = 'marketing' WHERE " + FIRST.format(table="consent_current"),
     "one_owner_per_contact_point": (
         "INSERT INTO contact_point_owner SELECT contact_point, contact_point_type, 'X9', household_id, rule "
         "FROM contact_point_owner LIMIT 1"
@@ -29,7 +48,20 @@ PLANTS = {
         "purpose, brand) IN (SELECT (contact_point, channel, purpose, brand) FROM consent_current "
         "WHERE status = 'opt_out' AND purpose <> 'service.billing' LIMIT 1)"
     ),
+    "opted_out_suppressed": (
+        "DELETE FROM suppression WHERE (key_contact_point, channel, brand, purpose) IN (SELECT (contact_point, "
+        "channel, brand, purpose) FROM consent_current WHERE status = 'opt_out' AND purpose <> 'service.billing')"
+    ),
+    "no_optout_breach": "UPDATE optout_sla SET breached = true WHERE " + FIRST.format(table="optout_sla"),
+    "no_send_after_optout": (
+        "INSERT INTO violations BY NAME SELECT 'S1' AS send_id, contact_point, channel, brand, purpose, "
+        "TIMESTAMP '2026-02-28' AS sent_at, 'after_opt_out' AS reason FROM consent_current LIMIT 1"
+    ),
 }
+
+
+def test_every_invariant_has_a_plant() -> None:
+    assert sorted(PLANTS) == sorted(INVARIANTS), "an invariant without a planted violation proves nothing"
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +83,9 @@ def _violations(path: Path, name: str) -> int:
         con.close()
 
 
-@pytest.mark.parametrize("name", sorted(PLANTS))
+@pytest.mark.parametrize("name", sorted(INVARIANTS))
 def test_invariant_holds_then_catches_a_planted_violation(warehouse: Path, tmp_path: Path, name: str) -> None:
-    assert name in INVARIANTS
+    assert name in PLANTS, f"no planted violation for {name}"
     assert _violations(warehouse, name) == 0
     broken = tmp_path / "broken.duckdb"
     shutil.copy(warehouse, broken)

@@ -1,7 +1,6 @@
 """Audit tables: the opt-out service level per opt-out, and sends that should not have happened."""
 
 from dagster import (
-    AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
@@ -14,8 +13,8 @@ from consent_pipeline.core.permissions import params
 from consent_pipeline.core.reference import load_reference
 from consent_pipeline.core.sql import warehouse_tables
 from consent_pipeline.core.suppression import build_suppression, use_written_suppression
-from consent_pipeline.defs.checks import invariant_results, invariant_specs
-from consent_pipeline.defs.metadata import md_table
+from consent_pipeline.defs.checks import build_invariant_checks
+from consent_pipeline.defs.metadata import md_table, table_metadata
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 
@@ -40,10 +39,10 @@ TABLES = ["optout_sla", "violations"]
             description="Marketing sends after an opt-out or erasure should have been honoured.",
         ),
     ],
-    check_specs=invariant_specs(TABLES),
     can_subset=False,
 )
 def audit(context: AssetExecutionContext, pipeline: PipelineResource):
+    pipeline.begin(context)
     rules, settings = pipeline.company_rules, pipeline.settings
     progress.report("auditing opt-out service levels and sends")
     with pipeline.db.connect() as con:
@@ -72,19 +71,22 @@ def audit(context: AssetExecutionContext, pipeline: PipelineResource):
             "WHERE event_ts >= CAST(? AS TIMESTAMP) - INTERVAL 14 DAY GROUP BY ALL ORDER BY day, source",
             params=[settings.as_of],
         ).pl()
-        counts = {t: con.sql(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES}
+        tables = {t: table_metadata(con, t) for t in TABLES}
+        breached = con.sql("SELECT count(*) FROM optout_sla WHERE breached").fetchall()[0][0]
         yield MaterializeResult(
             asset_key=AssetKey("optout_sla"),
             metadata={
-                "rows": counts["optout_sla"],
+                **tables["optout_sla"],
+                "sla_breaches": int(breached),
                 "lag_by_source": md_table(lag),
                 "opt_outs_per_day": _bars(per_day),
                 **{f"opt_outs_{r['source']}": int(r["opt_outs"]) for r in lag.iter_rows(named=True)},
             },
         )
-        yield MaterializeResult(asset_key=AssetKey("violations"), metadata={"rows": counts["violations"]})
-        results: list[AssetCheckResult] = list(invariant_results(con, TABLES))
-    yield from results
+        yield MaterializeResult(
+            asset_key=AssetKey("violations"),
+            metadata={**tables["violations"], "sends_after_opt_out": tables["violations"]["dagster/row_count"].value},
+        )
 
 
 def _bars(frame):
@@ -99,3 +101,6 @@ def _bars(frame):
         bar = "█" * max(1, round(20 * r["opt_outs"] / top))
         lines.append(f"| {r['day']} | {r['source']} | {r['opt_outs']} | {bar} |")
     return MetadataValue.md("\n".join(lines))
+
+
+checks = build_invariant_checks("audit")

@@ -24,6 +24,7 @@ def build_snapshot_asset(deps: Sequence[AssetKey]) -> AssetsDefinition:
         kinds={"duckdb"},
     )
     def snapshot(context: AssetExecutionContext, pipeline: PipelineResource) -> MaterializeResult:
+        pipeline.begin(context)
         run_id = context.run.run_id
         rewritten = rewrite_if_pending(pipeline.db, run_id)
         if rewritten:

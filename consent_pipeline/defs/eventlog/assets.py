@@ -1,22 +1,13 @@
 """The event log: every staged batch appended in one transaction, deduplicated, with quarantine and the
-ingest ledger. Its checks are the ingest invariants."""
+ingest ledger. Its checks are the ingest invariants (core/invariants.py INGEST)."""
 
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    AssetKey,
-    AssetSpec,
-    MaterializeResult,
-    multi_asset,
-)
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, multi_asset
 
 from consent_pipeline.canonical import TABLES
 from consent_pipeline.core.eventlog import ingest_staged
-from consent_pipeline.core.invariants import INVARIANTS, violations
 from consent_pipeline.core.staging import clear
-from consent_pipeline.defs.metadata import md_table
+from consent_pipeline.defs.checks import build_invariant_checks
+from consent_pipeline.defs.metadata import table_metadata
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.defs.sources.assets import source_key
 from consent_pipeline.lib import faults
@@ -31,7 +22,6 @@ _DESCRIPTIONS = {
     "quarantine": "Every record or part that could not be read or validated, with its raw text and reason.",
     "ingest_ledger": "One row per file read: rows_read = accepted + skipped + duplicate + quarantined.",
 }
-CHECKED = [name for name, inv in INVARIANTS.items() if inv.table in OUTPUTS]
 
 
 @multi_asset(
@@ -45,29 +35,38 @@ CHECKED = [name for name, inv in INVARIANTS.items() if inv.table in OUTPUTS]
         )
         for name in OUTPUTS
     ],
-    check_specs=[
-        AssetCheckSpec(name, asset=INVARIANTS[name].table, description=INVARIANTS[name].description)
-        for name in CHECKED
-    ],
     can_subset=False,
 )
 def event_log(context: AssetExecutionContext, pipeline: PipelineResource):
+    pipeline.begin(context)
     settings = pipeline.settings
     with pipeline.db.connect() as con:
         summary = ingest_staged(con, settings.staging, context.run.run_id, settings.as_of)
         faults.pause("eventlog:ingested")
         clear(settings.staging)
-        counts = {
-            name: con.execute(
-                f'SELECT count(*) FROM "{"event_log" if name == "consent_events" else name}"'
-            ).fetchall()[0][0]
-            for name in OUTPUTS
+        metadata = {
+            name: table_metadata(con, "event_log" if name == "consent_events" else name) for name in OUTPUTS
         }
-        checks = {name: violations(con, name) for name in CHECKED}
+        run_id = context.run.run_id
+        # Plotted night by night in the UI: records quarantined by reason, opt-outs that arrived, and what the
+        # landing tree held back.
+        by_reason = con.execute(
+            "SELECT reason, count(*) FROM quarantine WHERE run_id = ? GROUP BY reason ORDER BY reason", [run_id]
+        ).fetchall()
+        opt_outs = con.execute(
+            "SELECT count(*) FROM event_log WHERE status = 'opt_out' AND source_file IN "
+            "(SELECT source_file FROM ingest_ledger WHERE run_id = ?)",
+            [run_id],
+        ).fetchall()[0][0]
+        held, files, deliveries, noted = con.execute(
+            "SELECT count(*), count(*) FILTER (reason NOT IN ('dated_after_as_of', 'file_changed', 'late_file')),"
+            " count(*) FILTER (reason = 'dated_after_as_of'),"
+            " count(*) FILTER (reason IN ('file_changed', 'late_file')) FROM landing_report"
+        ).fetchall()[0]
     context.log.info(f"ingested {summary}")
     for name in OUTPUTS:
-        meta = {
-            "rows": counts[name],
+        meta: dict[str, object] = {
+            **metadata[name],
             "new_rows": summary.new_rows.get("event_log" if name == "consent_events" else name, 0),
         }
         if name == "ingest_ledger":
@@ -78,13 +77,16 @@ def event_log(context: AssetExecutionContext, pipeline: PipelineResource):
                 "skipped": summary.skipped,
                 "duplicate": summary.duplicate,
                 "quarantined": summary.quarantined,
+                "landing_held_back": int(held),
+                "files_quarantined_whole": int(files),
+                "deliveries_held": int(deliveries),
+                "files_changed_or_late": int(noted),
             }
+        elif name == "quarantine":
+            meta |= {"quarantined_this_run": sum(int(n) for _, n in by_reason)}
+            meta |= {f"quarantined_{reason}": int(n) for reason, n in by_reason}
+        elif name == "consent_events":
+            meta |= {"opt_outs_received": int(opt_outs)}
         yield MaterializeResult(asset_key=AssetKey(name), metadata=meta)
-    for name, bad in checks.items():
-        yield AssetCheckResult(
-            asset_key=AssetKey(INVARIANTS[name].table),
-            check_name=name,
-            passed=bad.height == 0,
-            severity=AssetCheckSeverity(INVARIANTS[name].severity),
-            metadata={"violations": bad.height, "preview": md_table(bad)},
-        )
+
+checks = build_invariant_checks(GROUP)

@@ -1,9 +1,13 @@
-"""What marketing pulls each night: customer segments, suppression lists and campaign audiences.
+"""What marketing pulls each night: the suppression list, customer segments and tonight's extract folder.
 
-Suppression is built from the golden tables alone and written first: when the segments or a campaign
-cannot be built (e.g. from a bad value already in the warehouse), the suppression lists still go out, and
-the step then fails so that the run says so (exit 1).
+Suppression is built from the golden tables alone, in its own step, and checked (`opted_out_suppressed`,
+blocking): the extract folder is published only after it and the permission checks pass. The folder's
+step then builds the segments; when they or a campaign cannot be built (e.g. from a bad value already in
+the warehouse), the suppression lists still go out, and the step then fails so that the run says so
+(exit 1).
 """
+
+import datetime as dt
 
 import duckdb
 import polars as pl
@@ -12,20 +16,25 @@ from dagster import (
     AssetKey,
     AssetSpec,
     Failure,
+    FreshnessPolicy,
     MaterializeResult,
     MetadataValue,
+    asset,
     multi_asset,
 )
 
-from consent_pipeline.core.extracts import write_extracts
+from consent_pipeline.core.extracts import Extracts, write_extracts
 from consent_pipeline.core.reference import load_reference
 from consent_pipeline.core.segments import build_segments
-from consent_pipeline.core.suppression import build_suppression
-from consent_pipeline.defs.checks import invariant_results, invariant_specs
-from consent_pipeline.defs.metadata import md_table
+from consent_pipeline.core.suppression import build_suppression, use_written_suppression
+from consent_pipeline.defs.checks import build_invariant_checks
+from consent_pipeline.defs.metadata import md_table, table_metadata
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 
+GROUP = "marketing"
+# A folder every night: one older than a day and a bit is late (warn), later than that is stale (fail).
+FRESHNESS = FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=30), warn_window=dt.timedelta(hours=26))
 UPSTREAM = [
     "contact_permission",
     "review_queue",
@@ -36,40 +45,66 @@ UPSTREAM = [
 ]
 
 
+@asset(
+    name="suppression",
+    group_name=GROUP,
+    deps=UPSTREAM,
+    kinds={"duckdb"},
+    description="Every contact point x channel x brand x purpose that must not be contacted, and why.",
+)
+def suppression(context: AssetExecutionContext, pipeline: PipelineResource) -> MaterializeResult:
+    pipeline.begin(context)
+    rules, settings = pipeline.company_rules, pipeline.settings
+    progress.report("building the suppression list")
+    with pipeline.db.connect() as con:
+        load_reference(con, rules)
+        build_suppression(con, rules, settings.as_of)
+        sup = con.sql(
+            "SELECT channel, reason, count(*) AS rows FROM suppression GROUP BY ALL ORDER BY ALL"
+        ).pl()
+        preview = con.sql("SELECT * FROM suppression WHERE reason <> 'erased' LIMIT 10").pl()
+        table = table_metadata(con, "suppression")
+    per_channel = sup.group_by("channel").agg(pl.col("rows").sum()).sort("channel")
+    return MaterializeResult(
+        metadata={
+            **table,
+            "by_reason": md_table(sup, 60),
+            "preview": md_table(preview),
+            # plotted night by night: the size of each channel's list
+            **{f"suppressed_{r['channel']}": int(r["rows"]) for r in per_channel.iter_rows(named=True)},
+        }
+    )
+
+
 @multi_asset(
     specs=[
         AssetSpec(
             "segments",
-            group_name="marketing",
+            group_name=GROUP,
             deps=UPSTREAM,
             kinds={"duckdb"},
             description="Customer segment per party and brand as of the run (semantics §7).",
         ),
         AssetSpec(
-            "suppression",
-            group_name="marketing",
-            deps=UPSTREAM,
-            kinds={"duckdb"},
-            description="Every contact point x channel x brand x purpose that must not be contacted, and why.",
-        ),
-        AssetSpec(
             "extracts",
-            group_name="marketing",
-            deps=UPSTREAM,
+            group_name=GROUP,
+            deps=[*UPSTREAM, "suppression"],
             kinds={"csv"},
+            # the nightly promise: a new folder every night
+            freshness_policy=FRESHNESS,
             description="Tonight's folder: suppression_<channel>.csv, campaign_<id>.csv, review_queue.csv, "
-            "manifest.json.",
+            "manifest.json. Published only when the blocking checks upstream pass.",
         ),
     ],
-    check_specs=invariant_specs(["segments", "suppression", "extracts"]),
     can_subset=False,
 )
 def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResource):
+    pipeline.begin(context)
     rules, settings = pipeline.company_rules, pipeline.settings
-    progress.report("building segments, suppression lists and campaign extracts")
+    progress.report("building segments and writing the extracts")
     with pipeline.db.connect() as con:
         load_reference(con, rules)
-        build_suppression(con, rules, settings.as_of)
+        use_written_suppression(con)
         segments_error = None
         try:
             build_segments(con, settings.as_of)
@@ -81,32 +116,20 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
         )
         for name in out.foreign:
             context.log.warning(f"{out.folder} holds {name}, which the pipeline did not write: kept")
-        sup = con.sql(
-            "SELECT channel, reason, count(*) AS rows FROM suppression GROUP BY ALL ORDER BY ALL"
-        ).pl()
-        preview = con.sql("SELECT * FROM suppression WHERE reason <> 'erased' LIMIT 10").pl()
         if segments_error is None:
             seg = con.sql(
                 "SELECT brand, segment, count(*) AS parties FROM segments GROUP BY ALL ORDER BY ALL"
             ).pl()
             yield MaterializeResult(
                 asset_key=AssetKey("segments"),
-                metadata={
-                    "rows": con.sql("SELECT count(*) FROM segments").fetchall()[0][0],
-                    "by_segment": md_table(seg, 60),
-                },
+                metadata={**table_metadata(con, "segments"), "by_segment": md_table(seg, 60)},
             )
-        yield MaterializeResult(
-            asset_key=AssetKey("suppression"),
-            metadata={
-                "rows": con.sql("SELECT count(*) FROM suppression").fetchall()[0][0],
-                "by_reason": md_table(sup, 60),
-                "preview": md_table(preview),
-            },
-        )
         yield MaterializeResult(
             asset_key=AssetKey("extracts"),
             metadata={
+                "summary": _summary(settings.as_of, out),
+                "files_written": len(out.files),
+                "rows_written": sum(f.rows for f in out.files),
                 "folder": MetadataValue.path(str(out.folder)),
                 "files": md_table(
                     pl.DataFrame(
@@ -119,10 +142,30 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
                 ),
             },
         )
-        yield from invariant_results(con, ["segments", "suppression", "extracts"])
     if out.not_written:
         names = ", ".join(name for name, _ in out.not_written)
         why = segments_error or out.not_written[0][1]
         raise Failure(
             description=f"{why}; not written: {names}; the suppression lists were written to {out.folder}"
         )
+
+
+
+def _summary(as_of: dt.datetime, out: Extracts) -> MetadataValue:
+    """What marketing gets tonight, in a few lines (markdown on the asset page)."""
+    lines = [
+        f"**{out.folder.name}** as of {as_of:%Y-%m-%dT%H:%M:%SZ}: {len(out.files)} files, "
+        f"{sum(f.rows for f in out.files):,} rows; published after the blocking checks passed.",
+        "",
+        "| file | rows |",
+        "| --- | ---: |",
+        *(f"| {f.name} | {f.rows:,} |" for f in out.files),
+    ]
+    if out.not_written:
+        lines += ["", "**Not written:**", *(f"- {name}: {why}" for name, why in out.not_written)]
+    if out.foreign:
+        lines += ["", f"Kept, not written by the pipeline: {', '.join(out.foreign)}"]
+    return MetadataValue.md("\n".join(lines))
+
+
+checks = build_invariant_checks(GROUP)

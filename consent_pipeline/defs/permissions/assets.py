@@ -14,9 +14,9 @@ from consent_pipeline.core.permissions import (
 from consent_pipeline.core.reference import load_reference
 from consent_pipeline.core.reviews import build_review_queue
 from consent_pipeline.core.sql import timed
-from consent_pipeline.defs.checks import invariant_results, invariant_specs
+from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.golden.assets import GOLDEN_TABLES
-from consent_pipeline.defs.metadata import md_table
+from consent_pipeline.defs.metadata import md_table, table_metadata
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 
@@ -63,10 +63,10 @@ TABLES = {
             kinds={"duckdb"},
         ),
     ],
-    check_specs=invariant_specs(TABLES),
     can_subset=False,
 )
 def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
+    pipeline.begin(context)
     progress.report("deciding permissions")
     rules, as_of = pipeline.company_rules, pipeline.settings.as_of
     with pipeline.db.connect() as con:
@@ -111,27 +111,30 @@ def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
         by_reason = con.sql(
             "SELECT reason, allowed, count(*) AS keys FROM contact_permission GROUP BY ALL ORDER BY keys DESC"
         ).pl()
-        rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES}
+        tables = {t: table_metadata(con, t) for t in TABLES}
+        recomputed = con.execute("SELECT max(recomputed_parties) FROM permission_build").fetchall()[0][0]
         queue = con.sql("SELECT reason, count(*) AS parties FROM review_queue GROUP BY ALL").pl()
         yield MaterializeResult(
             asset_key=AssetKey("contact_permission"),
             metadata={
-                "rows": rows["contact_permission"],
+                **tables["contact_permission"],
                 "by_reason": md_table(by_reason),
+                "allowed": int(by_reason.filter(by_reason["allowed"])["keys"].sum()) if by_reason.height else 0,
                 "build": "incremental" if scope.incremental else "full",
                 "why": scope.reason,
+                # -1: rebuilt whole
+                "recomputed_parties": -1 if recomputed is None else int(recomputed),
             },
         )
         for table in ("party_brands", "party_activity"):
-            yield MaterializeResult(asset_key=AssetKey(table), metadata={"rows": rows[table]})
+            yield MaterializeResult(asset_key=AssetKey(table), metadata=tables[table])
         yield MaterializeResult(
             asset_key=AssetKey("review_queue"),
             metadata={
-                "rows": rows["review_queue"],
+                **tables["review_queue"],
                 "by_reason": md_table(queue),
                 "as_of": MetadataValue.text(as_of.isoformat()),
             },
         )
-        started = time.perf_counter()
-        yield from invariant_results(con, TABLES)
-        log.debug("permission checks: %.2fs", time.perf_counter() - started)
+
+checks = build_invariant_checks("permissions")

@@ -3,8 +3,9 @@
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
 from consent_pipeline.core.erasure import apply_erasures
-from consent_pipeline.defs.checks import invariant_results, invariant_specs
+from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.eventlog.assets import OUTPUTS as EVENT_LOG_OUTPUTS
+from consent_pipeline.defs.metadata import table_metadata
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 
@@ -21,21 +22,25 @@ TABLES = ["erasure_register"]
             kinds={"duckdb"},
         )
     ],
-    check_specs=invariant_specs(TABLES),
 )
 def erasure(context: AssetExecutionContext, pipeline: PipelineResource):
+    pipeline.begin(context)
     progress.report("applying erasure requests")
     with pipeline.db.connect() as con:
         rules = pipeline.company_rules
         result = apply_erasures(con, sorted(rules.region_of_country), full=pipeline.settings.full_rebuild)
-        rows = con.execute("SELECT count(*) FROM erasure_register").fetchall()[0][0]
+        table = table_metadata(con, "erasure_register")
         yield MaterializeResult(
             asset_key="erasure_register",
             metadata={
-                "erased_contact_points": rows,
+                **table,
+                "erased_contact_points": table["dagster/row_count"].value,
+                "rows_scrubbed_total": sum(result.changed.values()),
                 "rows_scrubbed": MetadataValue.json(result.changed),
                 # -1: every row was looked at (the register changed); else the new files' rows only
                 "files_scrubbed": result.new_files,
             },
         )
-        yield from invariant_results(con, TABLES)
+
+
+checks = build_invariant_checks("privacy")

@@ -17,7 +17,7 @@ from dagster import (
 from consent_pipeline.core.reference import load_reference
 from consent_pipeline.core.registries import build_registry_status
 from consent_pipeline.defs.eventlog.assets import OUTPUTS as EVENT_LOG_OUTPUTS
-from consent_pipeline.defs.metadata import md_table
+from consent_pipeline.defs.metadata import md_table, table_metadata
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 
@@ -54,6 +54,7 @@ _DESCRIPTIONS = {
     can_subset=False,
 )
 def registries(context: AssetExecutionContext, pipeline: PipelineResource):
+    pipeline.begin(context)
     progress.report("deciding registry snapshots")
     settings = pipeline.settings
     with pipeline.db.connect() as con:
@@ -78,22 +79,32 @@ def registries(context: AssetExecutionContext, pipeline: PipelineResource):
             "SELECT registry, delivery, status, detail FROM registry_snapshot_status WHERE pending "
             "ORDER BY registry, delivery"
         ).pl()
-        rows = {
-            name: con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] for name in _DESCRIPTIONS
-        }
+        tables = {name: table_metadata(con, name) for name in _DESCRIPTIONS}
+        registries, stale, held = con.execute(
+            # a registry the rules do not require counts once it has been delivered
+            "SELECT count(*) FILTER (WHERE required OR newest_delivery IS NOT NULL), "
+            "count(*) FILTER (WHERE NOT fresh AND (required OR newest_delivery IS NOT NULL)), "
+            "coalesce(sum(pending), 0) FROM registry_status"
+        ).fetchall()[0]
     for registry, delivery, _effective, what in outcome.confirmed:
         context.log.info(f"confirmation {registry}/{delivery}: {what}")
     yield MaterializeResult(
         asset_key=AssetKey("registry_status"),
-        metadata={"rows": rows["registry_status"], "registries": md_table(status)},
+        metadata={
+            **tables["registry_status"],
+            "registries": md_table(status),
+            "registries_in_use": int(registries),
+            "registries_stale": int(stale),
+            "deliveries_not_applied": int(held),
+        },
     )
     yield MaterializeResult(
         asset_key=AssetKey("registry_snapshot_status"),
-        metadata={"rows": rows["registry_snapshot_status"], "rounds": outcome.rounds},
+        metadata={**tables["registry_snapshot_status"], "rounds": outcome.rounds},
     )
     yield MaterializeResult(
         asset_key=AssetKey("registry_confirmations"),
-        metadata={"rows": rows["registry_confirmations"], "this_run": len(outcome.confirmed)},
+        metadata={**tables["registry_confirmations"], "this_run": len(outcome.confirmed)},
     )
     yield AssetCheckResult(
         asset_key=AssetKey("registry_snapshot_status"),

@@ -81,6 +81,7 @@ def build_source_asset(source: str) -> AssetsDefinition:
         kinds={"polars"},
     )
     def _asset(context: AssetExecutionContext, pipeline: PipelineResource) -> MaterializeResult:
+        pipeline.begin(context)
         settings = pipeline.settings
         progress.report(f"reading {source}")
         batch = read_source(

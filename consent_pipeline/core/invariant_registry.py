@@ -1,0 +1,32 @@
+"""Every invariant, by an explicit list per domain (the stage that owns the tables lists its own): nothing
+registers itself when a module is imported, so what runs does not depend on import order."""
+
+from __future__ import annotations
+
+from consent_pipeline.core import audit, erasure, golden, invariants, permissions, suppression
+from consent_pipeline.core.invariants import Invariant
+
+# domain (the Dagster group of the tables) -> its invariants
+BY_DOMAIN: dict[str, list[Invariant]] = {
+    "event_log": invariants.INGEST,
+    "privacy": erasure.INVARIANTS,
+    "golden": golden.INVARIANTS,
+    "permissions": permissions.INVARIANTS,
+    "marketing": suppression.INVARIANTS,
+    "audit": audit.INVARIANTS,
+}
+
+
+def _by_name() -> dict[str, Invariant]:
+    found: dict[str, Invariant] = {}
+    for domain, listed in BY_DOMAIN.items():
+        for inv in listed:
+            if inv.name in found:
+                raise ValueError(f"invariant {inv.name} is listed twice ({domain})")
+            found[inv.name] = inv
+    return found
+
+
+INVARIANTS: dict[str, Invariant] = _by_name()
+# The promises that protect people: a failure stops everything downstream of the table (no extract published).
+BLOCKING = sorted(name for name, inv in INVARIANTS.items() if inv.blocking)
