@@ -14,12 +14,13 @@ from dagster._core.instance.ref import InstanceRef
 
 from consent_pipeline.config import Settings
 from consent_pipeline.definitions import JOB, NightlyConfig, build_definitions
+from consent_pipeline.defs.metadata import as_int
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import faults, progress
 
 if TYPE_CHECKING:
     from dagster._core.execution.plan.objects import StepFailureData
-    from dagster._utils.error import SerializableErrorInfo
+    from dagster_shared.error import SerializableErrorInfo
 
 # Warning checks that mean some input was not applied: `--strict` fails on them.
 STRICT_WARNINGS = ("landing_held_back", "held_registry_snapshots")
@@ -155,11 +156,12 @@ def _recomputed(scope: int, what: str) -> str:
 
 
 def _size(n: int) -> str:
+    size = float(n)
     for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
 
 
 # The instance settings of a Dagster home the CLI creates (the repository's dagster.yaml without its storage
@@ -220,7 +222,7 @@ def run_pipeline(settings: Settings, quiet: bool = False, dagster_home: Path | N
         outcome.checks.append((asset, ev.check_name, ev.passed, ev.severity.value))
         if not ev.passed and ev.blocking and ev.severity.value == "ERROR":
             meta = ev.metadata
-            count = int(meta["violations"].value) if "violations" in meta else 0
+            count = as_int(meta["violations"]) if "violations" in meta else 0
             first = str(meta["first_rows"].value) if "first_rows" in meta else ""
             outcome.blocked.append((asset, ev.check_name, count, first))
     if outcome.blocked:
@@ -326,7 +328,7 @@ def _figures(result: ExecuteInProcessResult) -> dict[str, int]:
     for figure, (asset, key) in FIGURES.items():
         value = metadata.get(asset, {}).get(key)
         if value is not None:
-            out[figure] = int(value.value)  # type: ignore[arg-type]
+            out[figure] = as_int(value)
     return out
 
 

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from dagster import ScheduleDefinition
+
 from consent_pipeline.core.invariant_registry import BLOCKING, INVARIANTS
 from consent_pipeline.definitions import JOB, NightlyConfig, defs
 
@@ -34,10 +36,9 @@ def describe() -> dict[str, Any]:
         spec = graph.get_check_spec(ck)
         checks[f"{ck.asset_key.to_user_string()}:{ck.name}"] = {"blocking": spec.blocking}
     job = defs.resolve_job_def(JOB)
-    schedules = {
-        s.name: {"job": s.job_name, "cron": s.cron_schedule, "timezone": s.execution_timezone}
-        for s in defs.schedules or []
-    }
+    resolved = [s for s in defs.schedules or [] if isinstance(s, ScheduleDefinition)]
+    assert len(resolved) == len(list(defs.schedules or [])), "a schedule left unresolved"
+    schedules = {s.name: {"job": s.job_name, "cron": s.cron_schedule, "timezone": s.execution_timezone} for s in resolved}
     sensors = {s.name: {"job": s.job_name, "interval": s.minimum_interval_seconds} for s in defs.sensors or []}
     return {
         "assets": assets,

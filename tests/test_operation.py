@@ -63,7 +63,7 @@ def test_the_sensor_cursor_keeps_the_newest_delivery_per_source(tmp_path: Path) 
             return sensor.evaluate_tick(context)
 
     first = tick(None)
-    assert first.run_requests and len(first.run_requests) == 1
+    assert first.run_requests and len(first.run_requests) == 1 and first.cursor is not None
     config = first.run_requests[0].run_config
     assert sorted(config["deliveries"]) == sorted({f"{s}/{d}" for s, d, *_ in DELIVERIES})
     assert config["as_of"].endswith("Z")
@@ -73,15 +73,16 @@ def test_the_sensor_cursor_keeps_the_newest_delivery_per_source(tmp_path: Path) 
     assert cursor["mailchimp"] == max(d for s, d, *_ in DELIVERIES if s == "mailchimp")
 
     again = tick(first.cursor)
-    assert not again.run_requests and again.skip_message.startswith("no new delivery")
+    assert not again.run_requests and (again.skip_message or "").startswith("no new delivery")
 
     write(landing, "mailchimp", "2026-03-02T020000Z", "subscribed_members_export_x.csv", "Email Address\n")
     later = tick(first.cursor)
+    assert later.run_requests and later.cursor is not None
     assert later.run_requests[0].run_config["deliveries"] == ["mailchimp/2026-03-02T020000Z"]
     assert json.loads(later.cursor) == {**cursor, "mailchimp": "2026-03-02T020000Z"}
     # the cursor of an earlier version (every folder seen, a list) still works
     old = json.dumps([f"{s}/{d}" for s, d, *_ in DELIVERIES])
-    assert tick(old).run_requests[0].run_config["deliveries"] == ["mailchimp/2026-03-02T020000Z"]
+    assert (tick(old).run_requests or [])[0].run_config["deliveries"] == ["mailchimp/2026-03-02T020000Z"]
 
 
 def test_a_sensor_evaluated_while_a_run_holds_the_warehouse(tmp_path: Path) -> None:
@@ -113,7 +114,7 @@ def test_a_sensor_evaluated_while_a_run_holds_the_warehouse(tmp_path: Path) -> N
         with build_sensor_context(cursor=cursor, resources=resources) as context:
             result = new = sensor.evaluate_tick(context)
         assert result.run_requests, result.skip_message
-        assert new.run_requests[0].run_config["deliveries"] == ["mailchimp/2026-03-02T020000Z"]
+        assert (new.run_requests or [])[0].run_config["deliveries"] == ["mailchimp/2026-03-02T020000Z"]
         assert proc.poll() is None  # the run goes on, untouched
         go.touch()
         stdout, stderr = proc.communicate(timeout=300)
@@ -183,7 +184,9 @@ def test_a_reexecution_runs_as_of_its_parent(tmp_path: Path, monkeypatch: pytest
     with DagsterInstance.local_temp(str(tmp_path / "home")) as instance:
         parent = execute_job(job, instance=instance, run_config={}, raise_on_error=False)
         assert parent.success
-        pinned = instance.get_run_by_id(parent.run_id).tags[AS_OF_TAG]
+        parent_run = instance.get_run_by_id(parent.run_id)
+        assert parent_run is not None
+        pinned = parent_run.tags[AS_OF_TAG]
         assert dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(pinned) < dt.timedelta(minutes=10)
         # re-executed later, with another "now" in the environment that it must not take
         monkeypatch.setenv("CONSENT_AS_OF", "2026-03-05T06:00:00Z")
@@ -194,7 +197,8 @@ def test_a_reexecution_runs_as_of_its_parent(tmp_path: Path, monkeypatch: pytest
             raise_on_error=False,
         )
         assert child.success
-        assert instance.get_run_by_id(child.run_id).tags[AS_OF_TAG] == pinned
+        child_run = instance.get_run_by_id(child.run_id)
+        assert child_run is not None and child_run.tags[AS_OF_TAG] == pinned
     manifest = json.loads((extracts / pinned[:10] / "manifest.json").read_text())
     assert manifest["run_id"] == child.run_id and manifest["as_of"] == pinned
     assert not (extracts / "2026-03-05").exists()

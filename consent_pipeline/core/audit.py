@@ -115,7 +115,7 @@ VIOLATIONS = Step(
 def _calendar(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> None:
     """ref_sla, and ref_business_days: for each day and each business-day SLA, the day N working days
     (Monday to Friday; public holidays are not modelled) after it. A table keeps the SQL engine-neutral."""
-    slas = []
+    slas: list[tuple[str, str, int]] = []
     for region, rule in rules.policies.optout_sla.items():
         kind, n = (
             ("business_days", rule.business_days)
@@ -127,7 +127,7 @@ def _calendar(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) 
     first = con.sql("SELECT min(event_ts) FROM consent_effects").fetchall()[0][0] or as_of
     start = min(first, as_of - dt.timedelta(days=400)).date()
     ns = sorted({n for _, kind, n in slas if kind == "business_days"})
-    rows = []
+    rows: list[tuple[dt.date, int, dt.date]] = []
     day = start
     while day <= as_of.date() + dt.timedelta(days=1):
         for n in ns:

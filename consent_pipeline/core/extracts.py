@@ -220,9 +220,9 @@ class Extracts:
     folder: Path
     files: list[ExtractFile]
     # Files that could not be written (name, why): the lists were published without them.
-    not_written: list[tuple[str, str]] = field(default_factory=list)
+    not_written: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
     # Files in the folder the pipeline did not write (not in the manifest): carried over, never deleted.
-    foreign: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list[str])
 
 
 MANIFEST = "manifest.json"
@@ -343,7 +343,7 @@ def _carry_over(folder: Path, work: Path, writing: set[str]) -> list[str]:
     if not folder.is_dir():
         return []
     listed = _listed(folder)
-    foreign = []
+    foreign: list[str] = []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         temporary = entry.name.startswith(".") and entry.name.endswith(".tmp") and _is_ours(entry.name, set())
         if entry.name in listed or entry.name in writing or temporary:
@@ -384,7 +384,7 @@ def _remove_old(old: Path, folder: Path) -> None:
     """Remove an old extract folder: the pipeline's files, and files carried over into `folder` (the same
     file there); anything else is kept and named."""
     listed = _listed(old)
-    left = []
+    left: list[str] = []
     for entry in os.scandir(old):
         carried = folder / entry.name
         if (_is_ours(entry.name, listed) and not entry.is_dir(follow_symlinks=False)) or _same_file(

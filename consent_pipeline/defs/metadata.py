@@ -84,3 +84,11 @@ def table_metadata(con: duckdb.DuckDBPyConnection, table: str, rows: int | None 
         rows = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0])
     schema = TableSchema(columns=[TableColumn(name=str(c[0]), type=str(c[1])) for c in columns])
     return {"dagster/row_count": MetadataValue.int(int(rows)), "dagster/column_schema": MetadataValue.table_schema(schema)}
+
+
+def as_int(value: MetadataValue) -> int:
+    """A numeric metadata value (a row count, a figure) as an int."""
+    raw = value.value
+    if not isinstance(raw, int | float):
+        raise TypeError(f"metadata value {raw!r} is not a number")
+    return int(raw)

@@ -14,7 +14,7 @@ from consent_pipeline.core.reference import load_reference
 from consent_pipeline.core.sql import warehouse_tables
 from consent_pipeline.core.suppression import build_suppression, use_written_suppression
 from consent_pipeline.defs.checks import build_invariant_checks
-from consent_pipeline.defs.metadata import md_table, table_metadata
+from consent_pipeline.defs.metadata import as_int, md_table, table_metadata
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 
@@ -85,7 +85,7 @@ def audit(context: AssetExecutionContext, pipeline: PipelineResource):
         )
         yield MaterializeResult(
             asset_key=AssetKey("violations"),
-            metadata={**tables["violations"], "sends_after_opt_out": tables["violations"]["dagster/row_count"].value},
+            metadata={**tables["violations"], "sends_after_opt_out": as_int(tables["violations"]["dagster/row_count"])},
         )
 
 

@@ -1,7 +1,7 @@
 """The event log: every staged batch appended in one transaction, deduplicated, with quarantine and the
 ingest ledger. Its checks are the ingest invariants (core/invariants.py INGEST)."""
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, multi_asset
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
 from consent_pipeline.canonical import TABLES
 from consent_pipeline.core.eventlog import ingest_staged
@@ -65,7 +65,7 @@ def event_log(context: AssetExecutionContext, pipeline: PipelineResource):
         ).fetchall()[0]
     context.log.info(f"ingested {summary}")
     for name in OUTPUTS:
-        meta: dict[str, object] = {
+        meta: dict[str, MetadataValue | int | float | str] = {
             **metadata[name],
             "new_rows": summary.new_rows.get("event_log" if name == "consent_events" else name, 0),
         }

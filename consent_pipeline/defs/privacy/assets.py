@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, Metadat
 from consent_pipeline.core.erasure import apply_erasures
 from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.eventlog.assets import OUTPUTS as EVENT_LOG_OUTPUTS
-from consent_pipeline.defs.metadata import table_metadata
+from consent_pipeline.defs.metadata import as_int, table_metadata
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 
@@ -34,7 +34,7 @@ def erasure(context: AssetExecutionContext, pipeline: PipelineResource):
             asset_key="erasure_register",
             metadata={
                 **table,
-                "erased_contact_points": table["dagster/row_count"].value,
+                "erased_contact_points": as_int(table["dagster/row_count"]),
                 "rows_scrubbed_total": sum(result.changed.values()),
                 "rows_scrubbed": MetadataValue.json(result.changed),
                 # -1: every row was looked at (the register changed); else the new files' rows only
