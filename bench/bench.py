@@ -81,9 +81,7 @@ class RssSampler:
         return max(inside, default=0)
 
 
-def landing_for(
-    scale: float, seed: int, cache: Path, as_of: dt.datetime, label: str = ""
-) -> tuple[Path, float]:
+def landing_for(scale: float, seed: int, cache: Path, as_of: dt.datetime, label: str = "") -> tuple[Path, float]:
     out = cache / f"scale-{scale:g}-seed-{seed}{label}" / "landing"
     if (out / REPORT_NAME).exists():
         return out, 0.0
@@ -131,9 +129,7 @@ def floor(landing: Path, warehouse: Path) -> dict[str, float]:
         ).fetchall()[0][0]
     if groups["text"]:
         listing = ", ".join(f"'{p}'" for p in groups["text"])
-        rows += con.sql(
-            f"SELECT sum(len(string_split(content, chr(10)))) FROM read_text([{listing}])"
-        ).fetchall()[0][0]
+        rows += con.sql(f"SELECT sum(len(string_split(content, chr(10)))) FROM read_text([{listing}])").fetchall()[0][0]
     read_s = time.perf_counter() - started
     con.execute(f"ATTACH '{warehouse}' AS w (READ_ONLY)")
     events = con.sql("SELECT count(*) FROM w.consent_events").fetchall()[0][0]
@@ -346,11 +342,7 @@ def main() -> int:
     for st in stages:
         print(f"  {st['stage']:34s} {st['seconds']:8.1f} {gib(st['peak_rss']):>12s}")
     sources = sorted(
-        (
-            (k.removeprefix("source__"), v[1] - v[0])
-            for k, v in outcome.steps.items()
-            if k.startswith("source__")
-        ),
+        ((k.removeprefix("source__"), v[1] - v[0]) for k, v in outcome.steps.items() if k.startswith("source__")),
         key=lambda kv: -kv[1],
     )
     print("  sources: " + ", ".join(f"{name} {sec:.1f}s" for name, sec in sources))
@@ -363,9 +355,7 @@ def main() -> int:
         "peak_rss": sampler.peak(),
         "stages": stages,
         "sources": {
-            k.removeprefix("source__"): v[1] - v[0]
-            for k, v in outcome.steps.items()
-            if k.startswith("source__")
+            k.removeprefix("source__"): v[1] - v[0] for k, v in outcome.steps.items() if k.startswith("source__")
         },
         "floor": fl,
         "ratio": outcome.seconds / fl["floor_s"],
@@ -377,9 +367,7 @@ def main() -> int:
     print(f"full / floor: {figures['ratio']:.1f}x")
 
     if not args.no_delta:
-        extra, _ = landing_for(
-            args.scale * 0.01, args.seed + 1, args.cache, as_of + dt.timedelta(days=1), "-delta"
-        )
+        extra, _ = landing_for(args.scale * 0.01, args.seed + 1, args.cache, as_of + dt.timedelta(days=1), "-delta")
         delta_dir = work / "delta"
         shutil.rmtree(delta_dir, ignore_errors=True)
         shutil.copytree(full_dir, delta_dir, ignore=shutil.ignore_patterns("extracts"))
@@ -397,9 +385,7 @@ def main() -> int:
         for st in stage_table(d_outcome, d_sampler):
             print(f"  {st['stage']:34s} {st['seconds']:8.1f}")
     if args.erasure_night:
-        extra, _ = landing_for(
-            args.scale * 0.01, args.seed + 1, args.cache, as_of + dt.timedelta(days=1), "-delta"
-        )
+        extra, _ = landing_for(args.scale * 0.01, args.seed + 1, args.cache, as_of + dt.timedelta(days=1), "-delta")
         nights = erasure_nights(landing, extra, work, as_of + dt.timedelta(days=1))
         figures["erasure_nights"] = {label: asdict(n) for label, n in nights.items()}
         figures["erasure_night_ratio"] = print_nights(nights)

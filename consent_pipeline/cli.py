@@ -205,9 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--warehouse", help="default: $CONSENT_WAREHOUSE or data/warehouse/consent.duckdb")
     run.add_argument("--extracts", help="default: $CONSENT_EXTRACTS or data/extracts")
     run.add_argument("--rules", help="default: $CONSENT_RULES or rules/")
-    run.add_argument(
-        "--as-of", help="the run's 'now' (ISO 8601; default: $CONSENT_AS_OF or the current time)"
-    )
+    run.add_argument("--as-of", help="the run's 'now' (ISO 8601; default: $CONSENT_AS_OF or the current time)")
     run.add_argument(
         "--full-rebuild",
         action="store_true",
@@ -222,17 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
         "snapshot in force), e.g. us_ftc/2026-03-01T020000Z; repeatable; recorded in registry_confirmations",
     )
     run.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
-    run.add_argument(
-        "--strict", action="store_true", help="exit 3 when a data check fails or input was held back"
-    )
+    run.add_argument("--strict", action="store_true", help="exit 3 when a data check fails or input was held back")
     run.set_defaults(func=cmd_run)
 
-    exp = sub.add_parser(
-        "explain", help="why a contact point may (not) be contacted, and the events behind it"
-    )
-    exp.add_argument(
-        "contact_point", help="an email, a phone (any format), a postal address, or sha256:<hex>"
-    )
+    exp = sub.add_parser("explain", help="why a contact point may (not) be contacted, and the events behind it")
+    exp.add_argument("contact_point", help="an email, a phone (any format), a postal address, or sha256:<hex>")
     exp.add_argument("--warehouse", help="default: $CONSENT_WAREHOUSE or data/warehouse/consent.duckdb")
     exp.add_argument("--json", action="store_true", help="machine-readable output")
     exp.set_defaults(func=cmd_explain)
@@ -263,7 +255,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (
-        CliError, RulesError, SettingsError, WarehouseLocked, UnsafePath, CouldNotStart, SpillDirectoryError
+        CliError,
+        RulesError,
+        SettingsError,
+        WarehouseLocked,
+        UnsafePath,
+        CouldNotStart,
+        SpillDirectoryError,
     ) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:

@@ -33,9 +33,7 @@ from consent_pipeline.defs.registries.assets import registries
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.defs.sources.assets import source_assets
 
-_TABLE_ASSETS = [
-    event_log, erasure, registries, golden_consent, permissions, suppression, marketing_extracts, audit
-]
+_TABLE_ASSETS = [event_log, erasure, registries, golden_consent, permissions, suppression, marketing_extracts, audit]
 # The snapshot is taken after every table asset.
 snapshot = build_snapshot_asset([key for a in _TABLE_ASSETS for key in a.keys])
 ALL_ASSETS = [*source_assets, *_TABLE_ASSETS, snapshot]
@@ -65,8 +63,7 @@ class NightlyConfig(Config):
     )
     confirm_registry_snapshots: list[str] = Field(
         default_factory=list,
-        description="Held do-not-call registry snapshots to apply, each REGISTRY/DELIVERY "
-        "(docs/operations.md).",
+        description="Held do-not-call registry snapshots to apply, each REGISTRY/DELIVERY (docs/operations.md).",
     )
     deliveries: list[str] = Field(
         default_factory=list,
@@ -75,9 +72,7 @@ class NightlyConfig(Config):
     )
 
 
-def build_nightly_job(
-    pipeline: PipelineResource, console_log_level: str | None = None
-) -> UnresolvedAssetJobDefinition:
+def build_nightly_job(pipeline: PipelineResource, console_log_level: str | None = None) -> UnresolvedAssetJobDefinition:
     """The job `consent_nightly`: every asset and check, with NightlyConfig as its run config (mapped onto the
     pipeline resource, whose paths come from `pipeline`)."""
     paths = {k: getattr(pipeline, k) for k in ("landing", "warehouse", "extracts", "rules")}
@@ -114,9 +109,7 @@ def build_nightly_job(
     )
 
 
-def build_definitions(
-    pipeline: PipelineResource | None = None, console_log_level: str | None = None
-) -> Definitions:
+def build_definitions(pipeline: PipelineResource | None = None, console_log_level: str | None = None) -> Definitions:
     pipeline = pipeline or PipelineResource()
     job = build_nightly_job(pipeline, console_log_level)
     nightly_schedule, new_delivery_sensor = build_operation(job)

@@ -56,8 +56,10 @@ def render(data: dict[str, Any], console: Console | None = None) -> None:
         scope = f"{e['scope_channel']} / {e['scope_purpose']} / {e['scope_brand']}"
         who = f", party {e['party_id']}" if e["party_level"] else ""
         # The source gave no usable time: the event took effect when its delivery was received.
-        when = f"{_t(e['event_ts'])} (estimated: no usable source time)" if e.get("event_ts_estimated") else _t(
-            e["event_ts"]
+        when = (
+            f"{_t(e['event_ts'])} (estimated: no usable source time)"
+            if e.get("event_ts_estimated")
+            else _t(e["event_ts"])
         )
         c.print(
             f"  {when}  {e['status']} ({e['basis']}) {scope}{who}\n"

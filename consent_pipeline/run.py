@@ -62,14 +62,18 @@ class RunOutcome:
         s = self.settings
         f = self.figures
         lines = [
-            f"run {self.run_id} {'succeeded' if self.success else 'FAILED'} in {self.seconds:.1f}s (as of {s.as_of:%Y-%m-%dT%H:%M:%SZ})",
+            f"run {self.run_id} {'succeeded' if self.success else 'FAILED'} in {self.seconds:.1f}s "
+            f"(as of {s.as_of:%Y-%m-%dT%H:%M:%SZ})",
             f"  rows in:      {f.get('rows_read', 0):,} records in {f.get('files', 0):,} new files "
-            f"({f.get('accepted', 0):,} accepted, {f.get('duplicate', 0):,} duplicate, {f.get('skipped', 0):,} skipped)",
-            f"  quarantined:  {f.get('quarantined', 0):,} records this run ({f.get('quarantine_total', 0):,} rows in quarantine)",
+            f"({f.get('accepted', 0):,} accepted, {f.get('duplicate', 0):,} duplicate, "
+            f"{f.get('skipped', 0):,} skipped)",
+            f"  quarantined:  {f.get('quarantined', 0):,} records this run "
+            f"({f.get('quarantine_total', 0):,} rows in quarantine)",
             *(
                 [
                     f"  held back:    {f.get('files_quarantined', 0):,} files quarantined whole, "
-                    f"{f.get('deliveries_held', 0):,} deliveries held, {f.get('files_noted', 0):,} changed or late files "
+                    f"{f.get('deliveries_held', 0):,} deliveries held, "
+                    f"{f.get('files_noted', 0):,} changed or late files "
                     "(check landing_held_back)"
                 ]
                 if f.get("landing_report")
@@ -91,9 +95,7 @@ class RunOutcome:
                 + (" (damaged, re-dropped or held: check held_registry_snapshots)" if held else "")
             )
         if "keys" in f:
-            lines.append(
-                f"  golden keys:  {f['keys']:,} ({_recomputed(f.get('golden_scope', -1), 'contact points')})"
-            )
+            lines.append(f"  golden keys:  {f['keys']:,} ({_recomputed(f.get('golden_scope', -1), 'contact points')})")
         if "permissions" in f:
             lines.append(
                 f"  permissions:  {f['permissions']:,} keys ({_recomputed(f.get('permission_scope', -1), 'parties')})"
@@ -138,7 +140,6 @@ class RunOutcome:
             for f in data.get("files", [])
             if (folder / f["name"]).exists()
         ]
-
 
     def extract_gaps(self) -> tuple[list[tuple[str, str]], list[str]]:
         """The files this run's manifest says it could not write (name, why), and the files in the folder
@@ -212,9 +213,7 @@ def run_pipeline(settings: Settings, quiet: bool = False, dagster_home: Path | N
     progress.enable(not quiet)
     started = time.perf_counter()
     with _instance(dagster_home) as instance:
-        result = job.execute_in_process(
-            run_config=night.model_dump(), instance=instance, raise_on_error=False
-        )
+        result = job.execute_in_process(run_config=night.model_dump(), instance=instance, raise_on_error=False)
         steps = _step_times(instance, result.run_id)
     outcome = RunOutcome(result.success, result.run_id, time.perf_counter() - started, settings, steps=steps)
     for ev in result.get_asset_check_evaluations():

@@ -23,18 +23,14 @@ log = logging.getLogger(__name__)
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 
 
-def with_lineage(
-    frame: pl.DataFrame, delivery: Delivery, rel: str, record_id: pl.Expr | None = None
-) -> pl.DataFrame:
+def with_lineage(frame: pl.DataFrame, delivery: Delivery, rel: str, record_id: pl.Expr | None = None) -> pl.DataFrame:
     """Add source, delivery, received_ts, source_file (and source_record_id) to a frame keyed by record."""
     return frame.with_columns(
         pl.lit(delivery.source).alias("source"),
         pl.lit(delivery.name).alias("delivery"),
         pl.lit(delivery.received_ts, pl.Datetime("us")).alias("received_ts"),
         pl.lit(rel).alias("source_file"),
-        (record_id.cast(pl.String) if record_id is not None else pl.lit(None, pl.String)).alias(
-            "source_record_id"
-        ),
+        (record_id.cast(pl.String) if record_id is not None else pl.lit(None, pl.String)).alias("source_record_id"),
     )
 
 
@@ -42,9 +38,7 @@ def start_file(batch: Batch, delivery: Delivery, path: Path, records: Records) -
     """Register a file as read and keep the records it could not read; returns the lineage path. A file
     that could not be read at all is one quarantine row (no record number) and a ledger row of 0 records."""
     status = "unreadable" if records.problem is not None else "read"
-    rel = batch.read_file(
-        delivery, path, records.count, records.raw, status, records.sha256, records.size
-    )
+    rel = batch.read_file(delivery, path, records.count, records.raw, status, records.sha256, records.size)
     if records.problem is not None:
         batch.reject(
             pl.DataFrame(
@@ -190,9 +184,7 @@ def _digest(path: Path) -> tuple[str | None, int | None]:
 
 def all_records_rejected(batch: Batch, rel: str, records: Records, reason: str, detail: str) -> None:
     nums = pl.int_range(1, records.count + 1, eager=True)
-    batch.reject(
-        rejects_for(nums, reason, records.raw, detail).with_columns(pl.lit(rel).alias("source_file"))
-    )
+    batch.reject(rejects_for(nums, reason, records.raw, detail).with_columns(pl.lit(rel).alias("source_file")))
 
 
 Reader = Callable[[Path], Records]
@@ -233,9 +225,7 @@ def each_file(
         batch.extend(part)
 
 
-def parse_files(
-    source: str, delivery: Delivery, rules: Rules, kind: str, read: Reader, handle: Handler
-) -> Batch:
+def parse_files(source: str, delivery: Delivery, rules: Rules, kind: str, read: Reader, handle: Handler) -> Batch:
     """The usual shape of a connector: every file of one kind is read with `read` and its readable records
     handed to `handle`; any other file is reported (`unexpected_file`)."""
     batch = Batch(source)

@@ -20,12 +20,8 @@ def iso8601(expr: pl.Expr, naive_is_utc: bool = True) -> pl.Expr:
     ]
     if naive_is_utc:
         tries += [
-            text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us").dt.replace_time_zone(
-                "UTC"
-            ),
-            text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us").dt.replace_time_zone(
-                "UTC"
-            ),
+            text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us").dt.replace_time_zone("UTC"),
+            text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us").dt.replace_time_zone("UTC"),
         ]
     return _naive(pl.coalesce(tries))
 
@@ -77,9 +73,7 @@ def local_wall_clock(frame: pl.DataFrame, local: str, tz: str, out: str) -> pl.D
         try:
             t = pl.col(local)
             as_is = t.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-            shifted = (t + pl.duration(hours=1)).dt.replace_time_zone(
-                zone, ambiguous="earliest", non_existent="null"
-            )
+            shifted = (t + pl.duration(hours=1)).dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
             # t + 1h read after the change is the same instant as t read before it
             utc = pl.coalesce(as_is.dt.convert_time_zone("UTC"), shifted.dt.convert_time_zone("UTC"))
             parts.append(part.with_columns(utc.dt.replace_time_zone(None).alias(out)))
@@ -88,7 +82,5 @@ def local_wall_clock(frame: pl.DataFrame, local: str, tz: str, out: str) -> pl.D
     if not parts:
         return frame.with_columns(pl.lit(None, pl.Datetime("us")).alias(out))
     return (
-        pl.concat(parts, how="vertical").sort("source_record")
-        if "source_record" in frame.columns
-        else pl.concat(parts)
+        pl.concat(parts, how="vertical").sort("source_record") if "source_record" in frame.columns else pl.concat(parts)
     )

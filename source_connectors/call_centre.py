@@ -54,15 +54,11 @@ def _captures(batch: Batch, delivery: Delivery, rel: str, frame: pl.DataFrame, r
         text(field(frame, "customer_id")).alias("party_id"),
         text(field(frame, "brand")).alias("brand"),
         field(frame, "captured_at").alias("captured_at"),
-        (text(field(frame, "verified_identity")).str.to_lowercase() == "true")
-        .fill_null(False)
-        .alias("verified"),
+        (text(field(frame, "verified_identity")).str.to_lowercase() == "true").fill_null(False).alias("verified"),
         _answers(frame),
     ).with_columns(iso8601(pl.col("captured_at"), naive_is_utc=False).alias("ts"))
     # Without a customer or a time nothing in the capture can apply: the whole record is rejected.
-    rows = reject_where(
-        batch, rel, rows, pl.col("party_id").is_null(), "missing_value", "customer_id is empty"
-    )
+    rows = reject_where(batch, rel, rows, pl.col("party_id").is_null(), "missing_value", "customer_id is empty")
     rows = reject_where(
         batch,
         rel,
@@ -135,9 +131,7 @@ def _decided(batch: Batch, rel: str, base: pl.DataFrame, m: CallCentreMap, rules
     )
     detail = pl.format("{}: {}", pl.col("question").fill_null(""), pl.col("answer").fill_null(""))
     rows = reject_where(batch, rel, rows, pl.col("answer").is_null(), "missing_value", detail)
-    rows = reject_where(
-        batch, rel, rows, ~pl.col("answer").is_in([*DECISIONS, SKIP]), "unmapped_answer", detail
-    )
+    rows = reject_where(batch, rel, rows, ~pl.col("answer").is_in([*DECISIONS, SKIP]), "unmapped_answer", detail)
     rows = rows.filter(pl.col("answer") != SKIP)
     rows = reject_where(batch, rel, rows, pl.col("question").is_null(), "missing_value", detail)
     rows = rows.join(questions, on="question", how="left", maintain_order="left")

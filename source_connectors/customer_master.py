@@ -54,9 +54,7 @@ def _customers(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, r
         iso8601(pl.col("created_at")).alias("created_ts"),
         text("country").str.to_uppercase().alias("country"),
     )
-    rows = reject_where(
-        batch, rel, rows, pl.col("customer_id").is_null(), "missing_value", "customer_id is empty"
-    )
+    rows = reject_where(batch, rel, rows, pl.col("customer_id").is_null(), "missing_value", "customer_id is empty")
     rows = reject_where(
         batch,
         rel,
@@ -95,8 +93,6 @@ def _customers(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, r
         pl.col("email").alias("email_raw"),
         pl.col("mobile_phone").alias("mobile_raw"),
         pl.col("home_phone").alias("home_raw"),
-        postal_raw(text("address_line1"), text("city"), text("postal_code"), pl.col("country")).alias(
-            "postal_raw"
-        ),
+        postal_raw(text("address_line1"), text("city"), text("postal_code"), pl.col("country")).alias("postal_raw"),
     )
     batch.add("customer_records", frame)

@@ -1,4 +1,5 @@
-"""National do-not-call registries (feeds.md §11): one sub-folder per registry, `<registry>/<pattern>` (rules/files.yaml).
+"""National do-not-call registries (feeds.md §11): one sub-folder per registry, `<registry>/<pattern>`
+(rules/files.yaml).
 
 All the files of one registry in one delivery make that registry's snapshot as of the delivery (the FTC
 delivers one file per area code). This connector reads each file and says, file by file, whether it was read
@@ -153,9 +154,7 @@ def _records(lines: Records, header: bool = False) -> Records:
     return Records(frame, rejects, raw, raw.len(), lines.encoding)
 
 
-def _snapshot(
-    delivery: Delivery, rel: str, registry: str, reg: Registry, records: Records, path: Path
-) -> pl.DataFrame:
+def _snapshot(delivery: Delivery, rel: str, registry: str, reg: Registry, records: Records, path: Path) -> pl.DataFrame:
     """The file as part of its registry's snapshot: file-level (no record number), so it never makes a line
     count as accepted."""
     frame = pl.DataFrame({REC: pl.Series([None], dtype=pl.Int64)})
@@ -181,9 +180,7 @@ def _national_number(layout: str, line: pl.Expr) -> pl.Expr:
         )
     if layout == "national":
         trimmed = line.str.strip_chars()
-        return pl.when(trimmed.str.contains(r"^\+?\d[\d ]*$")).then(
-            trimmed.str.replace_all(" ", "", literal=True)
-        )
+        return pl.when(trimmed.str.contains(r"^\+?\d[\d ]*$")).then(trimmed.str.replace_all(" ", "", literal=True))
     # national_fixed_width. Trailing spaces are the left-justified number's padding (an editor may strip
     # them); a right-justified rest ends the 12-character line.
     padded = line.str.strip_chars_end()
@@ -196,9 +193,7 @@ def _national_number(layout: str, line: pl.Expr) -> pl.Expr:
     return pl.when(whole | split).then(padded.str.replace_all(" ", "", literal=True))
 
 
-def _listings(
-    batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, registry: str, reg: Registry
-) -> int:
+def _listings(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, registry: str, reg: Registry) -> int:
     """The file's listings, one number a line; returns how many lines fit the layout."""
     if rows.height == 0:
         return 0
@@ -259,9 +254,7 @@ def _wash_rows(
     return rows.height
 
 
-def _add_listings(
-    batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, registry: str, reg: Registry
-) -> None:
+def _add_listings(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, registry: str, reg: Registry) -> None:
     batch.add(
         "registry_listings",
         with_lineage(rows, delivery, rel).select(

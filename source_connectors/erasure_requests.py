@@ -95,9 +95,7 @@ def _requests(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, ru
         "bad_timestamp",
         pl.format("received_at: {}", pl.col("received_at").fill_null("")),
     )
-    nobody = (
-        pl.col("party_id").is_null() & (pl.col("emails").list.len() == 0) & (pl.col("phones").list.len() == 0)
-    )
+    nobody = pl.col("party_id").is_null() & (pl.col("emails").list.len() == 0) & (pl.col("phones").list.len() == 0)
     rows = _reject(batch, rel, rows, nobody, "no_subject", "subject names no customer_id, email or phone")
     base = with_lineage(rows, delivery, rel, pl.col("request_id"))
     subjects = [

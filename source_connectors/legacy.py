@@ -72,7 +72,9 @@ def parse(delivery: Delivery, rules: Rules) -> Batch:
     batch = Batch(SOURCE)
     files = kinds_of(delivery, rules, SOURCE, [KIND])[KIND]
     unexpected_files(batch, delivery, files)
-    each_file(batch, delivery, files, read_lines, lambda part, rel, records: _records(part, delivery, rel, records, rules))
+    each_file(
+        batch, delivery, files, read_lines, lambda part, rel, records: _records(part, delivery, rel, records, rules)
+    )
     return batch
 
 
@@ -198,9 +200,7 @@ def _flag_events(base: pl.DataFrame, flag: str, scopes: list[tuple[str, str]], r
     )
 
 
-def _events(
-    rows: pl.DataFrame, channel: str, purpose: str, status: str, basis: str, rules: Rules
-) -> pl.DataFrame:
+def _events(rows: pl.DataFrame, channel: str, purpose: str, status: str, basis: str, rules: Rules) -> pl.DataFrame:
     """Party-level events of one scope; the contact-point type is the channel's when the channel names one."""
     return rows.select(
         *LINEAGE_COLS,

@@ -98,9 +98,7 @@ def _when(kind: str) -> tuple[pl.Expr, pl.Expr]:
     return pl.lit(column), text(column)
 
 
-def _members(
-    batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, kind: str, target: BrandPurpose
-) -> None:
+def _members(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, kind: str, target: BrandPurpose) -> None:
     name, raw_time = _when(kind)
     rows = rows.with_columns(
         text(EMAIL).alias("email"), name.alias("time_column"), raw_time.alias("time_text")

@@ -163,9 +163,7 @@ def _receipts(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, ru
     kept = events.filter(pl.col("ts").is_not_null() | (pl.col("status") == "opt_out"))[REC].unique()
     batch.add(
         "subject_profiles",
-        _profiles(
-            with_lineage(rows.filter(pl.col(REC).is_in(kept.implode())), delivery, rel, pl.col("receipt_id"))
-        ),
+        _profiles(with_lineage(rows.filter(pl.col(REC).is_in(kept.implode())), delivery, rel, pl.col("receipt_id"))),
     )
 
 
@@ -216,11 +214,7 @@ def _rejected(
 def _lookup(expr: pl.Expr, mapping: dict[str, str]) -> pl.Expr:
     """An id's value in a mapping whose keys are matched whatever their case."""
     lowered = {k.strip().lower(): v for k, v in mapping.items()}
-    return (
-        expr.str.strip_chars()
-        .str.to_lowercase()
-        .replace_strict(lowered, default=None, return_dtype=pl.String)
-    )
+    return expr.str.strip_chars().str.to_lowercase().replace_strict(lowered, default=None, return_dtype=pl.String)
 
 
 def _purposes(
@@ -323,12 +317,8 @@ def _custom_decisions(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The CustomPreferences' decisions (their selected options, as the mapping reads them), and the
     purposes with a custom preference or option the mapping does not know."""
-    ignored = {
-        k: IGNORE for k, v in m.custom_preferences.items() if not isinstance(v, OneTrustCustomPreference)
-    }
-    listed = {
-        k: "options" for k, v in m.custom_preferences.items() if isinstance(v, OneTrustCustomPreference)
-    }
+    ignored = {k: IGNORE for k, v in m.custom_preferences.items() if not isinstance(v, OneTrustCustomPreference)}
+    listed = {k: "options" for k, v in m.custom_preferences.items() if isinstance(v, OneTrustCustomPreference)}
     options = pl.DataFrame(
         [
             (
@@ -411,9 +401,7 @@ def _decisions(
     return pl.concat([by_topic, by_option, by_purpose]).sort(REC, "pidx", "channel")
 
 
-def _subjects(
-    batch: Batch, rel: str, decisions: pl.DataFrame, rules: Rules, flawed: list[pl.Series]
-) -> pl.DataFrame:
+def _subjects(batch: Batch, rel: str, decisions: pl.DataFrame, rules: Rules, flawed: list[pl.Series]) -> pl.DataFrame:
     """Each channel decision's subject: the identifier of the channel's type, else the form's Phone for a
     phone channel, else the customer (party-level); none of them: a rejected part."""
     cp_type = pl.col("channel").replace_strict(rules.channel_type, default=None, return_dtype=pl.String)

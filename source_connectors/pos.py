@@ -86,9 +86,7 @@ def parse(delivery: Delivery, rules: Rules) -> Batch:
     receipts = files["receipts"]
     unexpected_files(batch, delivery, stores_files + receipts)
     stores = (
-        _read_stores(batch, delivery, stores_files[0], rules)
-        if stores_files
-        else pl.DataFrame(schema=STORE_SCHEMA)
+        _read_stores(batch, delivery, stores_files[0], rules) if stores_files else pl.DataFrame(schema=STORE_SCHEMA)
     )
 
     def one(part: Batch, rel: str, records: Records) -> None:
@@ -169,9 +167,7 @@ def _receipts(
 ) -> None:
     rows = rows.with_columns(text("store_id").alias("store_id"), text("receipt_no").alias("receipt_no"))
     rows = reject_where(batch, rel, rows, pl.col("store_id").is_null(), "missing_value", "store_id is empty")
-    rows = reject_where(
-        batch, rel, rows, pl.col("receipt_no").is_null(), "missing_value", "receipt_no is empty"
-    )
+    rows = reject_where(batch, rel, rows, pl.col("receipt_no").is_null(), "missing_value", "receipt_no is empty")
     rows = rows.join(stores, on="store_id", how="left", maintain_order="left")
     rows = reject_where(
         batch,
@@ -227,9 +223,7 @@ def _times(batch: Batch, rel: str, rows: pl.DataFrame) -> pl.DataFrame:
         )
         for name, formats in DATE_FORMATS.items()
     )
-    rows = local_wall_clock(
-        rows.with_columns(parsed.alias("local_ts")), "local_ts", "store_tz", "occurred_at"
-    )
+    rows = local_wall_clock(rows.with_columns(parsed.alias("local_ts")), "local_ts", "store_tz", "occurred_at")
     return reject_where(
         batch,
         rel,

@@ -164,11 +164,7 @@ def sap_time(expr: pl.Expr) -> pl.Expr:
     t = expr.cast(pl.String).str.strip_chars()
     digits = t.str.contains(r"^\d+(\.\d*)?$")
     millis = t.cast(pl.Float64, strict=False).round().cast(pl.Int64, strict=False)
-    return (
-        pl.when(digits)
-        .then(pl.from_epoch(millis, time_unit="ms").cast(pl.Datetime("us")))
-        .otherwise(iso8601(t))
-    )
+    return pl.when(digits).then(pl.from_epoch(millis, time_unit="ms").cast(pl.Datetime("us"))).otherwise(iso8601(t))
 
 
 def _subscription_parts(frame: pl.DataFrame) -> pl.DataFrame:
@@ -185,10 +181,7 @@ def _subscription_parts(frame: pl.DataFrame) -> pl.DataFrame:
                     pl.lit(sub.name).alias("stmt"),
                     pl.lit(None, pl.String).alias("stmt_channel"),
                     pl.lit(sub.name).alias("label"),
-                    *(
-                        pl.lit(None, pl.String).alias(c)
-                        for c in ("value", "doi_status", "time_field", "time_text")
-                    ),
+                    *(pl.lit(None, pl.String).alias(c) for c in ("value", "doi_status", "time_field", "time_text")),
                 )
             )
             continue
@@ -199,9 +192,7 @@ def _subscription_parts(frame: pl.DataFrame) -> pl.DataFrame:
             status = _at(obj, ch.dtype, "doubleOptIn", "status").str.strip_chars().str.to_lowercase()
             confirmed = (subscribed & (status == CONFIRMED)).fill_null(False)
             when_field = (
-                pl.when(confirmed)
-                .then(pl.lit("confirmTime"))
-                .otherwise(pl.lit("lastUpdatedSubscriptionState"))
+                pl.when(confirmed).then(pl.lit("confirmTime")).otherwise(pl.lit("lastUpdatedSubscriptionState"))
             )
             pieces.append(
                 frame.filter(obj.is_not_null()).select(
@@ -222,9 +213,7 @@ def _subscription_parts(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(pieces) if pieces else pl.DataFrame(schema=PART_SCHEMA)
 
 
-def _statement_paths(
-    dtype: PolarsDataType, path: tuple[str, ...] = ()
-) -> list[tuple[tuple[str, ...], PolarsDataType]]:
+def _statement_paths(dtype: PolarsDataType, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], PolarsDataType]]:
     """The paths (in the frame's schema) of the statements under `preferences`: the objects holding a
     statement's fields, and any value that is no object where one belongs (a statement that cannot be read)."""
     if not isinstance(dtype, pl.Struct):
@@ -303,9 +292,7 @@ def _parts(frame: pl.DataFrame, m: PreferenceCentreMap) -> pl.DataFrame:
     no_consent = (pl.col("kind") == "communication") & (
         text("value").str.to_lowercase().str.replace_all(r"[\s_-]", "") == NO_CONSENT
     )
-    return parts.filter(
-        ~((pl.col("kind") == "preference") & mandatory).fill_null(False) & ~no_consent.fill_null(False)
-    )
+    return parts.filter(~((pl.col("kind") == "preference") & mandatory).fill_null(False) & ~no_consent.fill_null(False))
 
 
 def _accounts_frame(frame: pl.DataFrame) -> pl.DataFrame:
@@ -346,9 +333,7 @@ def _phones(frame: pl.DataFrame) -> pl.DataFrame:
         .select(
             REC,
             text(_at(one, phones.inner, "number")).alias("number"),
-            (text(_at(one, phones.inner, "type")).str.to_lowercase() == MOBILE)
-            .fill_null(False)
-            .alias("mobile"),
+            (text(_at(one, phones.inner, "type")).str.to_lowercase() == MOBILE).fill_null(False).alias("mobile"),
         )
         .filter(pl.col("number").is_not_null())
     )
@@ -374,9 +359,7 @@ class _Doubts:
     """The scopes that a record's rejected statements might have decided (null: any)."""
 
     def __init__(self) -> None:
-        self.frames: list[pl.DataFrame] = [
-            pl.DataFrame(schema={REC: pl.Int64, **{c: pl.String for c in SCOPE_COLS}})
-        ]
+        self.frames: list[pl.DataFrame] = [pl.DataFrame(schema={REC: pl.Int64, **{c: pl.String for c in SCOPE_COLS}})]
 
     def reject(
         self,
@@ -412,14 +395,7 @@ def _overlap(col: str) -> pl.Expr:
 def _purposes_overlap() -> pl.Expr:
     """The same purpose, or one the parent of the other (consent at a parent covers every child)."""
     a, b = pl.col("purpose"), pl.col("d_purpose")
-    return (
-        b.is_null()
-        | (a == b)
-        | (a == "*")
-        | (b == "*")
-        | a.str.starts_with(b + ".")
-        | b.str.starts_with(a + ".")
-    )
+    return b.is_null() | (a == b) | (a == "*") | (b == "*") | a.str.starts_with(b + ".") | b.str.starts_with(a + ".")
 
 
 def _decide(batch: Batch, rel: str, parts: pl.DataFrame, rules: Rules) -> pl.DataFrame:
@@ -430,9 +406,7 @@ def _decide(batch: Batch, rel: str, parts: pl.DataFrame, rules: Rules) -> pl.Dat
     is_sub, is_pref, is_comm = kind == "subscription", kind == "preference", kind == "communication"
     parts = parts.with_columns(
         pl.when(is_comm).then(pl.col("stmt_channel")).otherwise(pl.lit(None, pl.String)).alias("map_channel")
-    ).join(
-        _scopes(m), on=["kind", "stmt", "map_channel"], how="left", maintain_order="left", nulls_equal=True
-    )
+    ).join(_scopes(m), on=["kind", "stmt", "map_channel"], how="left", maintain_order="left", nulls_equal=True)
     doubts = _Doubts()
     unmapped = pl.col("channel").is_null()
     rows = doubts.reject(
@@ -462,20 +436,12 @@ def _decide(batch: Batch, rel: str, parts: pl.DataFrame, rules: Rules) -> pl.Dat
     )  # fmt: skip
     value = text("value").str.to_lowercase()
     comm_value = value.str.replace_all(r"[\s_-]", "")
-    what = (
-        pl.when(is_sub)
-        .then(pl.lit("isSubscribed"))
-        .when(is_pref)
-        .then(pl.lit(GRANTED))
-        .otherwise(pl.lit("status"))
-    )
+    what = pl.when(is_sub).then(pl.lit("isSubscribed")).when(is_pref).then(pl.lit(GRANTED)).otherwise(pl.lit("status"))
     rows = doubts.reject(
         batch, rel, rows, value.is_null(), "missing_value",
         pl.format("{} of {} is empty", what, pl.col("label")), known=True,
     )  # fmt: skip
-    readable = (
-        pl.when(is_comm).then(comm_value.is_in(list(COMM_STATUS))).otherwise(value.is_in(["true", "false"]))
-    )
+    readable = pl.when(is_comm).then(comm_value.is_in(list(COMM_STATUS))).otherwise(value.is_in(["true", "false"]))
     rows = doubts.reject(
         batch, rel, rows, ~readable, "bad_value",
         pl.format("{} of {}: {}", what, pl.col("label"), pl.col("value")), known=True,
@@ -540,9 +506,7 @@ def _subjects(
         rows.filter(~party_first)
         .join(cps, on=[REC, "target"], how="left", maintain_order="left")
         # sms / voice with no mobile phone: the customer, party-level
-        .with_columns(
-            (pl.col("cp_raw").is_null() & (pl.col("target") == "mobile") & customer).alias("_fallback")
-        )
+        .with_columns((pl.col("cp_raw").is_null() & (pl.col("target") == "mobile") & customer).alias("_fallback"))
     )
     fallback = on_cps.filter("_fallback").drop("_fallback")
     on_cps = reject_where(
@@ -551,9 +515,7 @@ def _subjects(
         on_cps.filter(~pl.col("_fallback")).drop("_fallback"),
         pl.col("cp_raw").is_null(),
         "no_contact_point",
-        pl.format(
-            "{} {}: no contact point for channel {}", pl.col("kind"), pl.col("label"), pl.col("channel")
-        ),
+        pl.format("{} {}: no contact point for channel {}", pl.col("kind"), pl.col("label"), pl.col("channel")),
     ).with_columns(pl.col("cp_type").alias("contact_point_type"))
     party_level = pl.concat([on_party, fallback], how="diagonal_relaxed").with_columns(
         pl.lit(None, pl.String).alias("cp_raw")
@@ -689,9 +651,7 @@ def _account_facts(
             pl.col("ts").alias("observed_ts"),
         ),
     )
-    batch.add(
-        "reviews", base.filter(customer).select(*LINEAGE_COLS, "party_id", pl.col("ts").alias("reviewed_at"))
-    )
+    batch.add("reviews", base.filter(customer).select(*LINEAGE_COLS, "party_id", pl.col("ts").alias("reviewed_at")))
     batch.add(
         "contact_evidence",
         base.filter(customer & pl.col("full") & pl.col("email").is_not_null()).select(

@@ -108,9 +108,7 @@ def parse(delivery: Delivery, rules: Rules) -> Batch:
         files["individuals"],
         lambda path: read_csv(path, IND_REQUIRED, IND_OPTIONAL),
         lambda part, rel, records: (
-            links.append(_individuals(part, delivery, rel, records.frame, rules))
-            if records.frame.height
-            else None
+            links.append(_individuals(part, delivery, rel, records.frame, rules)) if records.frame.height else None
         ),
     )
     customers = _latest(links, "party_ref", "party_id")
@@ -140,9 +138,7 @@ def parse(delivery: Delivery, rules: Rules) -> Batch:
         delivery,
         files["point_consents"],
         lambda path: read_csv(path, POINT_REQUIRED, CONSENT_OPTIONAL),
-        lambda part, rel, records: _point_consents(
-            part, delivery, rel, records, rules, customers, point_parties
-        ),
+        lambda part, rel, records: _point_consents(part, delivery, rel, records, rules, customers, point_parties),
     )
     return batch
 
@@ -153,9 +149,7 @@ def parse(delivery: Delivery, rules: Rules) -> Batch:
 def sf_id(col: str) -> pl.Expr:
     """A Salesforce record id in its 15-character form: an 18-character id without its checksum suffix."""
     value = text(col)
-    return (
-        pl.when(value.str.len_chars() == LONG_ID_LENGTH).then(value.str.slice(0, ID_LENGTH)).otherwise(value)
-    )
+    return pl.when(value.str.len_chars() == LONG_ID_LENGTH).then(value.str.slice(0, ID_LENGTH)).otherwise(value)
 
 
 def _flag(col: str) -> pl.Expr:
@@ -203,9 +197,7 @@ def _detail(col: str) -> pl.Expr:
 # --- Individual ---------------------------------------------------------------------------------
 
 
-def _individuals(
-    batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, rules: Rules
-) -> pl.DataFrame:
+def _individuals(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     rows = _not_deleted(batch, rel, rows)
     rows = rows.with_columns(
         sf_id("Id").alias("party_ref"),
@@ -215,9 +207,7 @@ def _individuals(
         _flag("ShouldForget").alias("forget"),
     )
     rows = reject_where(batch, rel, rows, pl.col("party_ref").is_null(), "missing_value", "Id is empty")
-    rows = reject_where(
-        batch, rel, rows, pl.col("party_id").is_null(), "missing_value", "CustomerId__c is empty"
-    )
+    rows = reject_where(batch, rel, rows, pl.col("party_id").is_null(), "missing_value", "CustomerId__c is empty")
     base = with_lineage(rows, delivery, rel, text("Id"))
     # "Don't Market" is an opt-out: it stands on a record that may be deleted, and without a usable time it
     # takes effect at the delivery's time (estimated: core/event_times.py).
@@ -288,9 +278,7 @@ def _dont_market(rows: pl.DataFrame, rules: Rules) -> pl.DataFrame:
 # --- ContactPointEmail / ContactPointPhone ------------------------------------------------------
 
 
-def _contact_points(
-    batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, cp_type: str
-) -> pl.DataFrame:
+def _contact_points(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, cp_type: str) -> pl.DataFrame:
     """One link per contact-point record: its id, address or number, and Individual. Returns id -> party."""
     rows = _bad_deleted(batch, rel, _not_deleted(batch, rel, rows))
     number = (
@@ -382,15 +370,11 @@ def _decisions(
         "bad_value",
         _detail("PrivacyConsentStatus"),
     )
-    rows = rows.with_columns(
-        pl.col("sf_status").replace_strict(DECISIONS, return_dtype=pl.String).alias("status")
-    )
+    rows = rows.with_columns(pl.col("sf_status").replace_strict(DECISIONS, return_dtype=pl.String).alias("status"))
     # A record that may be deleted: its opt-out still stands (a rejected part), its opt-in does not.
     opt_out = pl.col("status") == "opt_out"
     unsure = pl.col("deleted").is_null()
-    reject_where(
-        batch, rel, rows, unsure & opt_out, "bad_value", pl.format("IsDeleted: {}", pl.col("IsDeleted"))
-    )
+    reject_where(batch, rel, rows, unsure & opt_out, "bad_value", pl.format("IsDeleted: {}", pl.col("IsDeleted")))
     return reject_where(
         batch, rel, rows, unsure & ~opt_out, "bad_value", pl.format("IsDeleted: {}", pl.col("IsDeleted"))
     )
@@ -491,9 +475,7 @@ def _lookups(batch: Batch, rel: str, rows: pl.DataFrame, records: Records, rules
     }
     for lookup, out in ((CHANNEL, "channel"), (PURPOSE, "purpose"), (BRAND, "brand")):
         rows = _lookup(batch, rel, rows, lookup, out, _present(records, lookup), names[lookup], ids[lookup])
-    rows = reject_where(
-        batch, rel, rows, pl.col("purpose_name").is_null(), "missing_value", "DataUsePurpose is empty"
-    )
+    rows = reject_where(batch, rel, rows, pl.col("purpose_name").is_null(), "missing_value", "DataUsePurpose is empty")
     return rows.with_columns(pl.col("channel").fill_null("*"), pl.col("brand").fill_null("*"))
 
 
@@ -512,9 +494,7 @@ def _lookup(
     forms that name different records are a `bad_value`; a name the rules do not know is `unmapped_<lookup>`:
     each rejects the record."""
     if not present:
-        return rows.with_columns(
-            pl.lit(None, pl.String).alias(f"{out}_name"), pl.lit(None, pl.String).alias(out)
-        )
+        return rows.with_columns(pl.lit(None, pl.String).alias(f"{out}_name"), pl.lit(None, pl.String).alias(out))
     id_col = f"{lookup.field}Id"
     named: list[pl.Expr] = []
     for form in present:
@@ -522,13 +502,9 @@ def _lookup(
             named.append(text(form))
             continue
         raw = text(form)
-        key = pl.when(raw.str.len_chars().is_in([ID_LENGTH, LONG_ID_LENGTH])).then(
-            raw.str.slice(0, ID_LENGTH)
-        )
+        key = pl.when(raw.str.len_chars().is_in([ID_LENGTH, LONG_ID_LENGTH])).then(raw.str.slice(0, ID_LENGTH))
         by_id = key.replace_strict(ids, default=None, return_dtype=pl.String)
-        rows = reject_where(
-            batch, rel, rows, raw.is_not_null() & by_id.is_null(), "unmapped_value", _detail(form)
-        )
+        rows = reject_where(batch, rel, rows, raw.is_not_null() & by_id.is_null(), "unmapped_value", _detail(form))
         named.append(by_id)
     detail = pl.concat_str(
         [pl.when(text(f).is_not_null()).then(pl.format(f"{f}: {{}}", text(f))) for f in present],
@@ -576,9 +552,7 @@ def _channel_type(batch: Batch, rel: str, rows: pl.DataFrame, rules: Rules) -> p
         batch,
         rel,
         rows,
-        ~star
-        & pl.col("sf_type").is_not_null()
-        & (pl.col("sf_type") != pl.col("channel_type")).fill_null(True),
+        ~star & pl.col("sf_type").is_not_null() & (pl.col("sf_type") != pl.col("channel_type")).fill_null(True),
         "bad_value",
         pl.format(
             "ContactPointType {} with EngagementChannelType {}",

@@ -167,9 +167,7 @@ def _list_rows(frame: pl.DataFrame, list_kind: str) -> pl.DataFrame:
     )
 
 
-def _member_rows(
-    batch: Batch, rel: str, frame: pl.DataFrame, path: Path, patterns: list[str]
-) -> pl.DataFrame:
+def _member_rows(batch: Batch, rel: str, frame: pl.DataFrame, path: Path, patterns: list[str]) -> pl.DataFrame:
     """One group's members: each bare address an opt-out of the group named by the file, without a time.
     Anything but a bare address (an object) is not a record of this endpoint."""
     scalar = field(frame, "_scalar")
@@ -263,9 +261,9 @@ def _consent_and_undeliverable(batch: Batch, rel: str, rows: pl.DataFrame) -> pl
     block = (pl.col("kind") == BLOCK) | (bounce & (pl.col("type") == BLOCKED_TYPE).fill_null(False))
     skip_records(batch, rel, rows.filter(block), "block")
     rows = rows.filter(~pl.col("kind").is_in(NOT_CONSENT) & ~block).with_columns(
-        pl.coalesce(
-            text("status").str.extract(ENHANCED_CODE, 1), text("reason").str.extract(ENHANCED_CODE, 1)
-        ).alias("_class")
+        pl.coalesce(text("status").str.extract(ENHANCED_CODE, 1), text("reason").str.extract(ENHANCED_CODE, 1)).alias(
+            "_class"
+        )
     )
     skip_records(batch, rel, rows.filter(bounce & (pl.col("_class") == SOFT)), "soft_bounce")
     rows = rows.filter(~(bounce & (pl.col("_class") == SOFT).fill_null(False)))
@@ -316,9 +314,7 @@ def _checked(batch: Batch, rel: str, rows: pl.DataFrame, m: SendgridMap) -> pl.D
         .alias("time_detail"),
     )
     rows = reject_where(batch, rel, rows, pl.col("email_text").is_null(), "missing_value", "email is empty")
-    rows = reject_where(
-        batch, rel, rows, in_group & pl.col("group_id").is_null(), "missing_value", "group id is empty"
-    )
+    rows = reject_where(batch, rel, rows, in_group & pl.col("group_id").is_null(), "missing_value", "group id is empty")
     rows = reject_where(
         batch,
         rel,

@@ -51,9 +51,7 @@ def _transactions(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame
         .then(pl.col("amount_text").cast(pl.Float64, strict=False))
         .alias("amount_value")
     )
-    rows = reject_where(
-        batch, rel, rows, pl.col("customer_id").is_null(), "missing_value", "customer_id is empty"
-    )
+    rows = reject_where(batch, rel, rows, pl.col("customer_id").is_null(), "missing_value", "customer_id is empty")
     rows = reject_where(
         batch,
         rel,

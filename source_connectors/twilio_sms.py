@@ -11,9 +11,9 @@ also proves that phone works.
 
 Phone columns that went through a spreadsheet are read when their digits survived: `+1 (888) 555-0100`,
 `18885550100` (the `+` lost: restored; for a `From`, only when the digits are a possible number that way and
-not another one in the sender's country), `18885550100.0`, `1.8885550100E+10` (every digit kept); `1.88856E+10` has lost some to scientific
-notation (`damaged_phone`). An opt-out whose `SentDate` is blank or no date at all goes to the core without
-a time (estimated at the delivery's time); an opt-in without one is quarantined there.
+not another one in the sender's country), `18885550100.0`, `1.8885550100E+10` (every digit kept); `1.88856E+10` has
+lost some to scientific notation (`damaged_phone`). An opt-out whose `SentDate` is blank or no date at all goes to
+the core without a time (estimated at the delivery's time); an opt-in without one is quarantined there.
 """
 
 from __future__ import annotations
@@ -65,9 +65,7 @@ LINEAGE_COLS = ("source", "delivery", "received_ts", "source_file", REC, "source
 
 
 def parse(delivery: Delivery, rules: Rules) -> Batch:
-    return parse_files(
-        SOURCE, delivery, rules, KIND, lambda path: read_csv(path, REQUIRED, OPTIONAL), _messages
-    )
+    return parse_files(SOURCE, delivery, rules, KIND, lambda path: read_csv(path, REQUIRED, OPTIONAL), _messages)
 
 
 def keyword_form(expr: pl.Expr) -> pl.Expr:
@@ -85,9 +83,7 @@ def keyword_form(expr: pl.Expr) -> pl.Expr:
 
 
 def _forms(words: Iterable[str]) -> list[str]:
-    return (
-        pl.Series(list(words), dtype=pl.String).to_frame("w").select(keyword_form(pl.col("w")))["w"].to_list()
-    )
+    return pl.Series(list(words), dtype=pl.String).to_frame("w").select(keyword_form(pl.col("w")))["w"].to_list()
 
 
 def _any_word(items: Iterable[str]) -> str:
@@ -121,9 +117,7 @@ def _body_decision(m: TwilioMap) -> pl.Expr:
 def _senders(m: TwilioMap) -> pl.DataFrame:
     """One row per sender number and purpose it sends."""
     rows = [(number, s.brand, purpose) for number, s in m.senders.items() for purpose in s.purposes]
-    return pl.DataFrame(
-        rows, schema={"to": pl.String, "brand": pl.String, "purpose": pl.String}, orient="row"
-    )
+    return pl.DataFrame(rows, schema={"to": pl.String, "brand": pl.String, "purpose": pl.String}, orient="row")
 
 
 def _sender_regions(m: TwilioMap) -> dict[str, str]:
@@ -163,9 +157,7 @@ def _messages(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, ru
 def _decisions(batch: Batch, rel: str, rows: pl.DataFrame, m: TwilioMap) -> pl.DataFrame:
     """The inbound messages that decide something; outbound ones and the rest are skipped."""
     rows = rows.with_columns(text("Direction").str.to_lowercase().alias("direction"))
-    rows = reject_where(
-        batch, rel, rows, pl.col("direction").is_null(), "missing_value", "Direction is empty"
-    )
+    rows = reject_where(batch, rel, rows, pl.col("direction").is_null(), "missing_value", "Direction is empty")
     skip_records(batch, rel, rows.filter(pl.col("direction").is_in(OUTBOUND)), "outbound")
     rows = rows.filter(~pl.col("direction").is_in(OUTBOUND))
     rows = reject_where(
@@ -302,9 +294,9 @@ def _from_phone(batch: Batch, rel: str, rows: pl.DataFrame, m: TwilioMap) -> pl.
             pl.col("_national"),
         ),
     )
-    return rows.with_columns(
-        pl.when(bare).then(pl.col("_e164")).otherwise(pl.col("From_text")).alias("from")
-    ).drop("_e164", "_national")
+    return rows.with_columns(pl.when(bare).then(pl.col("_e164")).otherwise(pl.col("From_text")).alias("from")).drop(
+        "_e164", "_national"
+    )
 
 
 def _events(rows: pl.DataFrame) -> pl.DataFrame:

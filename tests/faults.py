@@ -31,8 +31,22 @@ def cli_run(
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
     return subprocess.run(
-        [CLI, "run", "--landing", str(landing), "--warehouse", str(warehouse), "--extracts", str(extracts),
-         "--rules", str(ROOT / "rules"), "--as-of", as_of, "--quiet", *extra],
+        [
+            CLI,
+            "run",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(warehouse),
+            "--extracts",
+            str(extracts),
+            "--rules",
+            str(ROOT / "rules"),
+            "--as-of",
+            as_of,
+            "--quiet",
+            *extra,
+        ],
         env={**clean, **(env or {})},
         capture_output=True,
         text=True,
@@ -76,8 +90,21 @@ def start_paused(
     """A CLI run that stops at a fault-injection point (lib/faults.pause) until killed."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
     return subprocess.Popen(
-        [CLI, "run", "--landing", str(landing), "--warehouse", str(warehouse), "--extracts", str(extracts),
-         "--rules", str(rules or ROOT / "rules"), "--as-of", as_of, "--quiet"],
+        [
+            CLI,
+            "run",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(warehouse),
+            "--extracts",
+            str(extracts),
+            "--rules",
+            str(rules or ROOT / "rules"),
+            "--as-of",
+            as_of,
+            "--quiet",
+        ],
         env={**clean, "CONSENT_PAUSE_AT": point, "CONSENT_PAUSE_SECONDS": "300"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -110,9 +137,7 @@ def check_folder(folder: Path, foreign: tuple[str, ...] = ()) -> dict[str, Any]:
     sums = folder.parent / f".{folder.name}.sha256"
     sums.write_text("".join(f"{f['sha256']}  {f['name']}\n" for f in manifest["files"]), encoding="utf-8")
     try:
-        check = subprocess.run(
-            ["sha256sum", "-c", "--strict", str(sums)], cwd=folder, capture_output=True, text=True
-        )
+        check = subprocess.run(["sha256sum", "-c", "--strict", str(sums)], cwd=folder, capture_output=True, text=True)
     finally:
         sums.unlink()
     assert check.returncode == 0, check.stdout + check.stderr

@@ -49,7 +49,5 @@ def test_partial_take_back_and_erasure_deadline(tmp_path: Path) -> None:
         warehouse,
         "SELECT state, breached, honoured_at FROM optout_sla WHERE contact_point = 'bob.stone@example.com'",
     )
-    assert [(state, breached, str(at)) for state, breached, at in sla] == [
-        ("honoured", False, "2026-02-12 06:00:00")
-    ]
+    assert [(state, breached, str(at)) for state, breached, at in sla] == [("honoured", False, "2026-02-12 06:00:00")]
     assert rows(warehouse, "SELECT send_id, reason FROM violations ORDER BY send_id") == [("S2", "erased")]

@@ -64,8 +64,12 @@ def test_pos_amounts_the_warehouse_cannot_hold_are_quarantined(drop, read, tmp_p
 
 
 def test_transaction_amounts_the_warehouse_cannot_hold_are_quarantined(drop, read) -> None:
-    big = {"10000000000000000": "1e+16", "10000000000000000.00": "1e+16",
-           "123456789012345678901234567890": "1.2345678901234568e+29", "12.345": "12.345"}
+    big = {
+        "10000000000000000": "1e+16",
+        "10000000000000000.00": "1e+16",
+        "123456789012345678901234567890": "1.2345678901234568e+29",
+        "12.345": "12.345",
+    }
     header = "txn_id,customer_id,brand,txn_type,occurred_at,amount,currency\n"
     lines = [f"T{i},C1,lakeside_home,purchase,2026-02-10T16:00:00Z,{a},GBP\n" for i, a in enumerate(big, 1)]
     lines.append("T9,C1,lakeside_home,purchase,2026-02-10T16:00:00Z,75.00,GBP\n")
@@ -78,8 +82,9 @@ def test_transaction_amounts_the_warehouse_cannot_hold_are_quarantined(drop, rea
 
 TRANSACTIONS = (
     "txn_id,customer_id,brand,txn_type,occurred_at,amount,currency\n"
-    + "".join(f"T{i},C1,lakeside_home,purchase,2026-0{m}-1{i}T10:00:00Z,25.00,GBP\n" for i, m in
-              enumerate((1, 1, 2), 1))
+    + "".join(
+        f"T{i},C1,lakeside_home,purchase,2026-0{m}-1{i}T10:00:00Z,25.00,GBP\n" for i, m in enumerate((1, 1, 2), 1)
+    )
     + "T4,C2,lakeside_energy,purchase,2026-02-11T10:00:00Z,1e16,USD\n"
     + "T5,C2,lakeside_energy,purchase,2026-02-12T10:00:00Z,10000000000000000,USD\n"
 )
@@ -94,9 +99,12 @@ def test_a_night_with_bad_amounts_in_the_feeds_writes_every_extract(tmp_path: Pa
     outcome = run(landing, warehouse, AS_OF, extracts=extracts)
     manifest = check_folder(extracts / "2026-03-01")
     assert manifest["run_id"] == outcome.run_id and "not_written" not in manifest
-    assert rows(warehouse, "SELECT source, source_record, detail FROM quarantine WHERE reason = 'bad_amount' "
-                "ORDER BY ALL") == [
-        ("pos", 1, "NaN"), ("pos", 2, "inf"), ("transactions", 4, "amount: 1e16"),
+    assert rows(
+        warehouse, "SELECT source, source_record, detail FROM quarantine WHERE reason = 'bad_amount' ORDER BY ALL"
+    ) == [
+        ("pos", 1, "NaN"),
+        ("pos", 2, "inf"),
+        ("transactions", 4, "amount: 1e16"),
         ("transactions", 5, "1e+16"),
     ]
     assert rows(warehouse, "SELECT segment FROM segments WHERE party_id = 'C1' AND brand = 'lakeside_home'") == [
@@ -122,18 +130,25 @@ def test_a_stage_failing_on_warehouse_data_still_writes_the_suppression_lists(tm
     got = cli_run(landing, warehouse, extracts, AS_OF, None, "--full-rebuild")
     assert got.returncode == 1
     folder = extracts / "2026-03-01"
-    campaigns = ["energy_winter_offers", "energy_winback_sms", "home_spring_newsletter",
-                 "motors_service_reminder_call", "motors_offers_mail"]
+    campaigns = [
+        "energy_winter_offers",
+        "energy_winback_sms",
+        "home_spring_newsletter",
+        "motors_service_reminder_call",
+        "motors_offers_mail",
+    ]
     line = error_line(got)
     assert line.startswith("segments could not be built: Conversion Error: ")
     assert line.endswith(
-        "; not written: " + ", ".join(f"campaign_{c}.csv" for c in campaigns)
+        "; not written: "
+        + ", ".join(f"campaign_{c}.csv" for c in campaigns)
         + f"; the suppression lists were written to {folder}"
     )
     manifest = check_folder(folder)
     assert manifest["run_id"] != first.run_id  # tonight's lists, not yesterday's
     assert [f["name"] for f in manifest["files"]] == [
-        *(f"suppression_{ch}.csv" for ch in ("email", "sms", "voice", "mail", "push", "door")), "review_queue.csv"
+        *(f"suppression_{ch}.csv" for ch in ("email", "sms", "voice", "mail", "push", "door")),
+        "review_queue.csv",
     ]
     assert [n["name"] for n in manifest["not_written"]] == [f"campaign_{c}.csv" for c in campaigns]
     assert " FAILED in " in got.stdout.splitlines()[0]

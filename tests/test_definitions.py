@@ -38,7 +38,9 @@ def describe() -> dict[str, Any]:
     job = defs.resolve_job_def(JOB)
     resolved = [s for s in defs.schedules or [] if isinstance(s, ScheduleDefinition)]
     assert len(resolved) == len(list(defs.schedules or [])), "a schedule left unresolved"
-    schedules = {s.name: {"job": s.job_name, "cron": s.cron_schedule, "timezone": s.execution_timezone} for s in resolved}
+    schedules = {
+        s.name: {"job": s.job_name, "cron": s.cron_schedule, "timezone": s.execution_timezone} for s in resolved
+    }
     sensors = {s.name: {"job": s.job_name, "interval": s.minimum_interval_seconds} for s in defs.sensors or []}
     return {
         "assets": assets,

@@ -118,9 +118,7 @@ KILLS = {
 
 
 @pytest.mark.parametrize("point", KILLS)
-def test_after_a_killed_run_the_next_run_leaves_no_erased_value_on_disk(
-    places: dict[str, Path], point: str
-) -> None:
+def test_after_a_killed_run_the_next_run_leaves_no_erased_value_on_disk(places: dict[str, Path], point: str) -> None:
     p = places
     land_after_erasure(p["landing"])
     proc = start_run(p["landing"], p["warehouse"], p["extracts"], AS_OF, _env(p), point)

@@ -14,8 +14,15 @@ SCENARIO = ROOT / "tests" / "acceptance" / "scenarios" / "erasure" / "landing"
 REDELIVERY = "mailchimp/2026-02-10T020000Z"  # the old export again, after the erasure
 ERASED = ("eulalia.quarrington@example.co.uk", "+447700900456", "07700 900456", "quarrington")
 SCRUBBED = [
-    "event_log", "customer_records", "subject_profiles", "contact_evidence", "undeliverable",
-    "registry_listings", "erasure_requests", "activity", "sends",
+    "event_log",
+    "customer_records",
+    "subject_profiles",
+    "contact_evidence",
+    "undeliverable",
+    "registry_listings",
+    "erasure_requests",
+    "activity",
+    "sends",
 ]
 # A record that cannot be read (a bad date) from the erased phone, delivered after the erasure.
 TWILIO = (

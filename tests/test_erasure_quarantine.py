@@ -14,8 +14,8 @@ CUSTOMERS = (
     "C2,,true,Bob,Stone,bob.stone@example.co.uk,07700 900222,,2 Mill Lane,Leeds,,LS1 4AB,GB,customer,"
     "lakeside_home,2021-03-04T10:00:00Z,2026-01-30T08:00:00Z\n"
 )
-# Twilio rows that cannot be read (an opt-in needs a usable time): a bad date for Ana's phone (in national digits inside the E.164 text),
-# and one for Bob's, who is not erased.
+# Twilio rows that cannot be read (an opt-in needs a usable time): a bad date for Ana's phone (in national digits
+# inside the E.164 text), and one for Bob's, who is not erased.
 TWILIO = (
     "From,To,Body,Status,SentDate,ApiVersion,NumSegments,ErrorCode,AccountSid,Sid,Direction,Price,PriceUnit\n"
     '+447700900111,+447700900500,START,received,"Tue, 31 Feb 2026 10:00:00 +0000",2010-04-01,1,,AC1,SM1,inbound,,\n'

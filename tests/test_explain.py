@@ -26,7 +26,9 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def explain(warehouse: Path, query: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(CLI), "explain", "--warehouse", str(warehouse), query, *extra],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -44,7 +46,10 @@ def test_json_chain_of_events_oldest_first(warehouse: Path) -> None:
     assert data["events"][0]["source_file"] == "legacy/2026-02-20T020000Z/LEGACY_FLAGS_20260220_A.DAT"
     offers = next(k for k in data["keys"] if k["purpose"] == "marketing.offers" and k["channel"] == "email")
     assert (offers["status"], offers["source"], offers["allowed"], offers["reason"]) == (
-        "opt_in", "onetrust", True, "express_consent"
+        "opt_in",
+        "onetrust",
+        True,
+        "express_consent",
     )
 
 

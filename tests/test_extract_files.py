@@ -24,24 +24,24 @@ def test_cells_that_start_a_formula_are_quoted_except_e164_numbers(tmp_path: Pat
     con.executemany(
         "INSERT INTO t VALUES (?, ?, ?, ?)",
         [
-            ("+447700900123", "=HYPERLINK(\"x\")", dt.datetime(2026, 3, 1, 6, 5, 4), 1),
+            ("+447700900123", '=HYPERLINK("x")', dt.datetime(2026, 3, 1, 6, 5, 4), 1),
             ("+12", "+cmd", None, 2),  # not a valid E.164 number: defused like any other text
             ("-1@x.com", "@SUM(A1)", dt.datetime(2026, 1, 2), 3),
             ("a@b.com", "\tTab", None, 4),
             ("b@c.com", "\rCR", None, 5),
-            ("c@d.com", "Anne, \"Annie\"", None, 6),
+            ("c@d.com", 'Anne, "Annie"', None, 6),
             (None, None, None, 7),
         ],
     )
     out = write_csv(con, "SELECT * FROM t", tmp_path / "x.csv", ["n"])
     rows = _read(tmp_path / "x.csv")
     assert [(r["contact_point"], r["first_name"], r["since"]) for r in rows] == [
-        ("+447700900123", "'=HYPERLINK(\"x\")", "2026-03-01T06:05:04Z"),
+        ("+447700900123", '\'=HYPERLINK("x")', "2026-03-01T06:05:04Z"),
         ("'+12", "'+cmd", ""),
         ("'-1@x.com", "'@SUM(A1)", "2026-01-02T00:00:00Z"),
         ("a@b.com", "'\tTab", ""),
         ("b@c.com", "'\rCR", ""),
-        ("c@d.com", "Anne, \"Annie\"", ""),
+        ("c@d.com", 'Anne, "Annie"', ""),
         ("", "", ""),
     ]
     data = (tmp_path / "x.csv").read_bytes()

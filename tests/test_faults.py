@@ -35,9 +35,16 @@ def test_a_warehouse_open_in_another_process_stops_the_run_before_any_feed_is_re
     files_before = rows(warehouse, "SELECT count(*) FROM ingest_ledger")
     land(landing, DELIVERIES[4:])
     auditor = subprocess.Popen(  # an auditor's DuckDB session, read-only, left open
-        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
-         "print('open', flush=True); sys.stdin.read()", str(warehouse)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+            "print('open', flush=True); sys.stdin.read()",
+            str(warehouse),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert auditor.stdout is not None and auditor.stdout.readline().strip() == "open"
@@ -70,18 +77,14 @@ def test_a_read_only_warehouse_folder_stops_the_run_in_one_line(tmp_path: Path) 
         # and a folder that is read-only before any warehouse exists
         empty = cli_run(landing, mount / "new" / "w.duckdb", tmp_path / "x", AS_OF)
         assert empty.returncode == 2
-        assert error_line(empty) == (
-            f"cannot write to the warehouse folder {mount / 'new'}: Read-only file system"
-        )
+        assert error_line(empty) == (f"cannot write to the warehouse folder {mount / 'new'}: Read-only file system")
 
 
 @pytest.mark.parametrize(
     ("target", "what"),
     [("extracts", "extracts folder"), ("spill", "spill folder (CONSENT_TEMP_DIR)")],
 )
-def test_a_read_only_extracts_or_spill_folder_stops_the_run_in_one_line(
-    tmp_path: Path, target: str, what: str
-) -> None:
+def test_a_read_only_extracts_or_spill_folder_stops_the_run_in_one_line(tmp_path: Path, target: str, what: str) -> None:
     landing, warehouse = tmp_path / "landing", tmp_path / "wh" / "w.duckdb"
     land(landing, DELIVERIES)
     with tmpfs(tmp_path / "ro", "1m") as mount:
@@ -97,16 +100,14 @@ def test_a_read_only_extracts_or_spill_folder_stops_the_run_in_one_line(
 FREE = r"[0-9.]+ [KMGT]?B free there now \(free space, or move the folder: see docs/operations\.md\)"
 
 
-def test_a_full_disk_under_the_warehouse_names_the_file_and_the_space_left(
-    tmp_path: Path, generated: Path
-) -> None:
+def test_a_full_disk_under_the_warehouse_names_the_file_and_the_space_left(tmp_path: Path, generated: Path) -> None:
     with tmpfs(tmp_path / "small", "6m") as mount:
         got = cli_run(generated, mount / "w.duckdb", tmp_path / "x", GENERATED_AS_OF)
     assert got.returncode == 1
     line = error_line(got)
-    assert re.fullmatch(
-        rf"disk full in step \w+: no space left writing {re.escape(str(mount))}/\S+; {FREE}", line
-    ), line
+    assert re.fullmatch(rf"disk full in step \w+: no space left writing {re.escape(str(mount))}/\S+; {FREE}", line), (
+        line
+    )
     assert "  error: " + line in got.stdout  # the summary says it too
 
 

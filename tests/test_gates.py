@@ -69,11 +69,30 @@ def test_a_blocking_violation_keeps_tonights_folder_unpublished(yesterday: Path,
     go = tmp_path / "go"
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
     proc = subprocess.Popen(
-        [CLI, "run", "--landing", str(yesterday / "landing"), "--warehouse", str(warehouse), "--extracts",
-         str(extracts), "--rules", str(ROOT / "rules"), "--as-of", AS_OF, "--quiet"],
-        env={**clean, "CONSENT_PAUSE_AT": f"check:{name}", "CONSENT_PAUSE_SECONDS": "300",
-             "CONSENT_PAUSE_UNTIL": str(go)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            CLI,
+            "run",
+            "--landing",
+            str(yesterday / "landing"),
+            "--warehouse",
+            str(warehouse),
+            "--extracts",
+            str(extracts),
+            "--rules",
+            str(ROOT / "rules"),
+            "--as-of",
+            AS_OF,
+            "--quiet",
+        ],
+        env={
+            **clean,
+            "CONSENT_PAUSE_AT": f"check:{name}",
+            "CONSENT_PAUSE_SECONDS": "300",
+            "CONSENT_PAUSE_UNTIL": str(go),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         wait_for_pause(proc, f"check:{name}")

@@ -48,7 +48,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("gen") / "landing"
     run = subprocess.run(
         [str(CLI), "generate", "--out", str(out), "--scale", "0.02", "--seed", "11"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert run.returncode == 0, run.stderr
     return out, json.loads((out / REPORT_NAME).read_text())
@@ -57,28 +59,46 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 def test_every_feed_in_its_landing_layout(generated: tuple[Path, dict]) -> None:
     out, report = generated
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(SOURCES)
-    bad_folders = [
-        d for s in SOURCES for d in (out / s).iterdir() if d.is_dir() and not DELIVERY.match(d.name)
-    ]
+    bad_folders = [d for s in SOURCES for d in (out / s).iterdir() if d.is_dir() and not DELIVERY.match(d.name)]
     assert [f"{d.parent.name}/{d.name}" for d in bad_folders] == ["transactions/backfill-2026-02"]
     assert set(report["records"]) == set(SOURCES)
     assert all(n > 0 for n in report["records"].values())
     # Every kind of bad input the generator knows is there, at a small share.
-    assert {"invalid_email", "invalid_phone", "bad_timestamp", "future_timestamp", "truncated_json",
-            "missing_fields", "trailer_mismatch", "unmapped_purpose", "bad_delivery_name"} <= set(report["bad"])
+    assert {
+        "invalid_email",
+        "invalid_phone",
+        "bad_timestamp",
+        "future_timestamp",
+        "truncated_json",
+        "missing_fields",
+        "trailer_mismatch",
+        "unmapped_purpose",
+        "bad_delivery_name",
+    } <= set(report["bad"])
     assert report["total_bad"] < 0.05 * report["total_records"]
     assert report["redelivered_files"] > 0 and report["bom_files"] > 0 and report["cp1252_files"] > 0
 
 
-def test_run_over_generated_data_accounts_for_every_record(
-    generated: tuple[Path, dict], tmp_path: Path
-) -> None:
+def test_run_over_generated_data_accounts_for_every_record(generated: tuple[Path, dict], tmp_path: Path) -> None:
     out, report = generated
     warehouse = tmp_path / "w.duckdb"
     run = subprocess.run(
-        [str(CLI), "run", "--landing", str(out), "--warehouse", str(warehouse), "--extracts",
-         str(tmp_path / "x"), "--as-of", report["as_of"], "--quiet"],
-        capture_output=True, text=True, timeout=900,
+        [
+            str(CLI),
+            "run",
+            "--landing",
+            str(out),
+            "--warehouse",
+            str(warehouse),
+            "--extracts",
+            str(tmp_path / "x"),
+            "--as-of",
+            report["as_of"],
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -95,9 +115,7 @@ def test_run_over_generated_data_accounts_for_every_record(
         len(p.read_text().splitlines()) - 1 for p in (out / "transactions" / "backfill-2026-02").iterdir()
     )
     assert ledger == expected
-    reasons = dict(
-        con.sql("select reason, count(*) from quarantine group by reason").fetchall()
-    )
+    reasons = dict(con.sql("select reason, count(*) from quarantine group by reason").fetchall())
     assert reasons.get("bad_delivery_name") == unread
     assert reasons.get("trailer_mismatch") == report["bad"]["trailer_mismatch"]
     per_source = dict(con.sql("select source, count(*) from quarantine group by source").fetchall())

@@ -117,8 +117,13 @@ def test_phones_with_letters_are_quarantined_in_every_source(tmp_path: Path) -> 
         "amount,currency\n"
         "S-UK-014,000918,03/02/2026 17:45,,walk.in@example.com,07700 900XYZ,,Y,5.00,GBP\n"
     )
-    write(landing, "pos", "2026-02-05T020000Z", "stores.csv", "store_id,brand,country,timezone,date_format\n"
-          "S-UK-014,lakeside_home,GB,Europe/London,DMY\n")
+    write(
+        landing,
+        "pos",
+        "2026-02-05T020000Z",
+        "stores.csv",
+        "store_id,brand,country,timezone,date_format\nS-UK-014,lakeside_home,GB,Europe/London,DMY\n",
+    )
     write(landing, "pos", "2026-02-05T020000Z", "receipts_1.csv", pos)
     run(landing, warehouse, AS_OF)
 
@@ -159,9 +164,7 @@ def test_a_party_with_no_country_takes_its_region_from_its_phone(tmp_path: Path)
     write(landing, "twilio_sms", "2026-02-16T020000Z", "messages_1.csv", TWILIO_HEADER + sms("+447700900123", "SM1"))
     run(landing, warehouse, AS_OF)
 
-    regions = dict(
-        (r[0], (r[1], r[2])) for r in rows(warehouse, "SELECT party_id, country, region FROM parties")
-    )
+    regions = dict((r[0], (r[1], r[2])) for r in rows(warehouse, "SELECT party_id, country, region FROM parties"))
     assert regions == {
         "C1": ("GB", "GB"),
         "C2": ("CA", "CA"),

@@ -94,11 +94,30 @@ def test_a_sensor_evaluated_while_a_run_holds_the_warehouse(tmp_path: Path) -> N
     go = tmp_path / "go"
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
     proc = subprocess.Popen(
-        [CLI, "run", "--landing", str(landing), "--warehouse", str(warehouse), "--extracts", str(extracts),
-         "--rules", str(ROOT / "rules"), "--as-of", "2026-03-01T06:00:00Z", "--quiet"],
-        env={**clean, "CONSENT_PAUSE_AT": "eventlog:ingested", "CONSENT_PAUSE_SECONDS": "300",
-             "CONSENT_PAUSE_UNTIL": str(go)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            CLI,
+            "run",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(warehouse),
+            "--extracts",
+            str(extracts),
+            "--rules",
+            str(ROOT / "rules"),
+            "--as-of",
+            "2026-03-01T06:00:00Z",
+            "--quiet",
+        ],
+        env={
+            **clean,
+            "CONSENT_PAUSE_AT": "eventlog:ingested",
+            "CONSENT_PAUSE_SECONDS": "300",
+            "CONSENT_PAUSE_UNTIL": str(go),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         wait_for_pause(proc, "eventlog:ingested")
@@ -131,9 +150,25 @@ def test_the_cli_keeps_its_runs_in_a_dagster_home_beside_the_warehouse(tmp_path:
     land(landing, DELIVERIES)
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("CONSENT_", "DAGSTER_HOME"))}
     done = subprocess.run(
-        [CLI, "run", "--landing", str(landing), "--warehouse", str(warehouse), "--extracts", str(tmp_path / "x"),
-         "--rules", str(ROOT / "rules"), "--as-of", "2026-03-01T06:00:00Z", "--quiet"],
-        env=clean, capture_output=True, text=True, timeout=600,
+        [
+            CLI,
+            "run",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(warehouse),
+            "--extracts",
+            str(tmp_path / "x"),
+            "--rules",
+            str(ROOT / "rules"),
+            "--as-of",
+            "2026-03-01T06:00:00Z",
+            "--quiet",
+        ],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""

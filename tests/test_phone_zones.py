@@ -31,8 +31,7 @@ def _random_numbers(n: int) -> list[str]:
     rng = random.Random(7)
     codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
     return [
-        f"+{rng.choice(codes)}" + "".join(rng.choice("0123456789") for _ in range(rng.randint(4, 12)))
-        for _ in range(n)
+        f"+{rng.choice(codes)}" + "".join(rng.choice("0123456789") for _ in range(rng.randint(4, 12))) for _ in range(n)
     ]
 
 

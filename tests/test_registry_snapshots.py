@@ -42,8 +42,16 @@ PHONE = {
     7: "+447700900107",
     8: "+61491570108",
 }
-BRAND = {1: "lakeside_energy", 2: "lakeside_energy", 3: "lakeside_energy", 4: "lakeside_energy",
-         5: "lakeside_energy", 6: "lakeside_motors", 7: "lakeside_motors", 8: "lakeside_motors"}
+BRAND = {
+    1: "lakeside_energy",
+    2: "lakeside_energy",
+    3: "lakeside_energy",
+    4: "lakeside_energy",
+    5: "lakeside_energy",
+    6: "lakeside_motors",
+    7: "lakeside_motors",
+    8: "lakeside_motors",
+}
 CLI = Path(sys.executable).with_name("consent-pipeline")
 
 
@@ -69,9 +77,7 @@ def voice(warehouse: Path, party: int) -> tuple[str, str | None]:
 
 def in_force(warehouse: Path, registry: str) -> tuple[str | None, dt.datetime | None, bool]:
     """The registry's snapshot in force: (delivery, snapshot time, fresh)."""
-    found = rows(
-        warehouse, "SELECT delivery, snapshot_ts, fresh FROM registry_status WHERE registry = ?", [registry]
-    )
+    found = rows(warehouse, "SELECT delivery, snapshot_ts, fresh FROM registry_status WHERE registry = ?", [registry])
     delivery, snapshot_ts, fresh = found[0]
     assert delivery is None or isinstance(delivery, str), found
     assert snapshot_ts is None or isinstance(snapshot_ts, dt.datetime), found
@@ -122,9 +128,9 @@ def test_a_damaged_delivery_keeps_the_listing_and_freshness_in_force(tmp_path: P
     assert deliveries(wh, "us_ftc") == [(d1, "first", False), (d2, "damaged", True)]
     assert deliveries(wh, "au_dncr") == [(d1, "first", False), (d2, "damaged", True)]
     assert deliveries(wh, "ca_dncl") == [(d1, "first", False), (d2, "applied", False)]
-    assert rows(
-        wh, "SELECT detail FROM registry_snapshot_status WHERE registry = 'us_ftc' AND delivery = ?", [d2]
-    ) == [("2 of 3 files not read whole (unexpected_file): the snapshot in force stays, with its freshness",)]
+    assert rows(wh, "SELECT detail FROM registry_snapshot_status WHERE registry = 'us_ftc' AND delivery = ?", [d2]) == [
+        ("2 of 3 files not read whole (unexpected_file): the snapshot in force stays, with its freshness",)
+    ]
     assert sorted(
         rows(wh, "SELECT source_file, reason FROM quarantine WHERE source_record IS NULL AND delivery = ?", [d2])
     ) == [
@@ -168,8 +174,12 @@ def test_a_redropped_delivery_refreshes_nothing(tmp_path: Path) -> None:
     # ... and the snapshot in force dropped again: still 15 February's, 32 days old on 19 March.
     shutil.copytree(landing / S / d2, landing / S / d4)
     run(landing, wh, "2026-03-19T06:00:00Z")
-    assert deliveries(wh, "us_ftc") == [(d1, "first", False), (d2, "applied", False), (d3, "repeat", True),
-                                        (d4, "repeat", True)]
+    assert deliveries(wh, "us_ftc") == [
+        (d1, "first", False),
+        (d2, "applied", False),
+        (d3, "repeat", True),
+        (d4, "repeat", True),
+    ]
     assert in_force(wh, "us_ftc") == (d2, dt.datetime(2026, 2, 15, 3), False)
     us_phone_marketing = rows(
         wh,
@@ -195,9 +205,9 @@ def test_an_unlisting_snapshot_is_held_until_an_operator_confirms_it(tmp_path: P
     assert in_force(wh, "us_ftc")[0] == d1
     assert voice(wh, 2) == ("dnc_registry", f"registry:us_ftc/{d1}")
     assert deliveries(wh, "us_ftc") == [(d1, "first", False), (d2, "held", True), (d3, "held", True)]
-    assert rows(
-        wh, "SELECT baseline, unlisted, detail FROM registry_snapshot_status WHERE delivery = ?", [d3]
-    ) == [(d1, 3, f"would un-list 3 of the 4 numbers of {d1} (more than the share 0.5): awaiting confirmation")]
+    assert rows(wh, "SELECT baseline, unlisted, detail FROM registry_snapshot_status WHERE delivery = ?", [d3]) == [
+        (d1, 3, f"would un-list 3 of the 4 numbers of {d1} (more than the share 0.5): awaiting confirmation")
+    ]
     assert held_warning(outcome)
 
     # Un-lists one of four: applied. Then an empty file: un-lists everyone, held.
@@ -211,15 +221,35 @@ def test_an_unlisting_snapshot_is_held_until_an_operator_confirms_it(tmp_path: P
 
     # The operator confirms the empty snapshot (and, by mistake, one that is not held).
     bad = subprocess.run(
-        [str(CLI), "run", "--landing", str(landing), "--warehouse", str(wh), "--confirm-registry-snapshot",
-         "us_ftc"], capture_output=True, text=True, timeout=120,
+        [str(CLI), "run", "--landing", str(landing), "--warehouse", str(wh), "--confirm-registry-snapshot", "us_ftc"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert bad.returncode == 2 and "expected REGISTRY/DELIVERY" in bad.stderr
     cli = subprocess.run(
-        [str(CLI), "run", "--landing", str(landing), "--warehouse", str(wh), "--extracts",
-         str(tmp_path / "x"), "--rules", str(ROOT / "rules"), "--as-of", "2026-02-26T06:00:00Z", "--quiet",
-         "--confirm-registry-snapshot", f"us_ftc/{d5}", "--confirm-registry-snapshot", f"us_ftc/{d4}"],
-        capture_output=True, text=True, timeout=300,
+        [
+            str(CLI),
+            "run",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(wh),
+            "--extracts",
+            str(tmp_path / "x"),
+            "--rules",
+            str(ROOT / "rules"),
+            "--as-of",
+            "2026-02-26T06:00:00Z",
+            "--quiet",
+            "--confirm-registry-snapshot",
+            f"us_ftc/{d5}",
+            "--confirm-registry-snapshot",
+            f"us_ftc/{d4}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert cli.returncode == 0, cli.stdout + cli.stderr
     assert "0 new deliveries not applied" in cli.stdout

@@ -38,63 +38,143 @@ def test_shipped_rules_load() -> None:
 
 CASES: list[tuple[str, Callable[[Any], None], str, str]] = [
     ("company.yaml", lambda d: d.pop("channels"), "channels", "required key is missing"),
-    ("company.yaml", lambda d: d["brands"]["lakeside_home"].update(regions="GB"), "brands.lakeside_home.regions",
-     "list"),
+    (
+        "company.yaml",
+        lambda d: d["brands"]["lakeside_home"].update(regions="GB"),
+        "brands.lakeside_home.regions",
+        "list",
+    ),
     ("company.yaml", lambda d: d.update(colour="blue"), "colour", "unknown key"),
-    ("company.yaml", lambda d: d["brands"]["lakeside_home"].update(regions=["MARS"]),
-     "brands.lakeside_home.regions.0", "unknown region 'MARS'"),
-    ("policies.yaml", lambda d: d["third_party_consent"].update(lifetime_days="half a year"),
-     "third_party_consent.lifetime_days", "integer"),
+    (
+        "company.yaml",
+        lambda d: d["brands"]["lakeside_home"].update(regions=["MARS"]),
+        "brands.lakeside_home.regions.0",
+        "unknown region 'MARS'",
+    ),
+    (
+        "policies.yaml",
+        lambda d: d["third_party_consent"].update(lifetime_days="half a year"),
+        "third_party_consent.lifetime_days",
+        "integer",
+    ),
     ("policies.yaml", lambda d: d["optout_sla"].pop("AU"), "optout_sla.AU", "every region needs an SLA"),
     ("policies.yaml", lambda d: d["legacy"].pop("no_flags"), "legacy.no_flags", "required key is missing"),
     ("policies.yaml", lambda d: d["reviews"].update(every="6 months"), "reviews.every", "unknown key"),
-    ("policies.yaml", lambda d: d["registry_snapshots"].update(max_unlisted_share=1.5),
-     "registry_snapshots.max_unlisted_share", "less than or equal to 1"),
-    ("policies.yaml", lambda d: d["registries"]["uk_ctps"].update(required="sometimes"),
-     "registries.uk_ctps.required", "boolean"),
-    ("mappings/dnc_registries.yaml", lambda d: d["registries"]["au_dncr"]["wash_answer"].update(
-        not_listed=["Not Registered", "registered"]), "registries.au_dncr.wash_answer.not_listed",
-     "registered is also in listed"),
-    ("mappings/mailchimp.yaml", lambda d: d["audiences"]["a1h0menews"].update(brand="lakeside_hom"),
-     "audiences.a1h0menews.brand", "unknown brand 'lakeside_hom'"),
+    (
+        "policies.yaml",
+        lambda d: d["registry_snapshots"].update(max_unlisted_share=1.5),
+        "registry_snapshots.max_unlisted_share",
+        "less than or equal to 1",
+    ),
+    (
+        "policies.yaml",
+        lambda d: d["registries"]["uk_ctps"].update(required="sometimes"),
+        "registries.uk_ctps.required",
+        "boolean",
+    ),
+    (
+        "mappings/dnc_registries.yaml",
+        lambda d: d["registries"]["au_dncr"]["wash_answer"].update(not_listed=["Not Registered", "registered"]),
+        "registries.au_dncr.wash_answer.not_listed",
+        "registered is also in listed",
+    ),
+    (
+        "mappings/mailchimp.yaml",
+        lambda d: d["audiences"]["a1h0menews"].update(brand="lakeside_hom"),
+        "audiences.a1h0menews.brand",
+        "unknown brand 'lakeside_hom'",
+    ),
     ("mappings/legacy.yaml", lambda d: d["flags"].pop("NO_MAIL"), "flags.NO_MAIL", "required key is missing"),
-    ("mappings/legacy.yaml", lambda d: d["flags"]["NO_PHONE"][0].update(channel="fax"), "flags.NO_PHONE.0.channel",
-     "unknown channel 'fax'"),
-    ("mappings/call_centre.yaml", lambda d: d["questions"]["email_offers"].update(purpose="marketing.spam"),
-     "questions.email_offers.purpose", "unknown purpose 'marketing.spam'"),
-    ("campaigns.yaml", lambda d: next(iter(d["campaigns"].values())).update(channel="pigeon"), "channel",
-     "pigeon"),
+    (
+        "mappings/legacy.yaml",
+        lambda d: d["flags"]["NO_PHONE"][0].update(channel="fax"),
+        "flags.NO_PHONE.0.channel",
+        "unknown channel 'fax'",
+    ),
+    (
+        "mappings/call_centre.yaml",
+        lambda d: d["questions"]["email_offers"].update(purpose="marketing.spam"),
+        "questions.email_offers.purpose",
+        "unknown purpose 'marketing.spam'",
+    ),
+    ("campaigns.yaml", lambda d: next(iter(d["campaigns"].values())).update(channel="pigeon"), "channel", "pigeon"),
     # numbers out of range, in any form YAML gives them
-    ("policies.yaml", lambda d: d["frequency_caps"].update(window_days=10**20), "frequency_caps.window_days",
-     "less than or equal to 36525"),
-    ("policies.yaml", lambda d: d["frequency_caps"].update(window_days=1e20), "frequency_caps.window_days",
-     "valid integer"),
-    ("policies.yaml", lambda d: d["frequency_caps"].update(window_days="1e20"), "frequency_caps.window_days",
-     "valid integer"),
-    ("policies.yaml", lambda d: d["frequency_caps"].update(window_days=0), "frequency_caps.window_days",
-     "greater than or equal to 1"),
-    ("policies.yaml", lambda d: d["frequency_caps"]["per_channel"].update(email=-3),
-     "frequency_caps.per_channel.email", "greater than or equal to 1"),
-    ("policies.yaml", lambda d: d["reviews"].update(interval_months=True), "reviews.interval_months",
-     "valid integer"),
-    ("policies.yaml", lambda d: d["data_quality"].update(max_quarantined_share=float("nan")),
-     "data_quality.max_quarantined_share", "finite number"),
-    ("policies.yaml", lambda d: d["optout_sla"].update(GB={}), "optout_sla.GB",
-     "exactly one of days, business_days"),
-    ("policies.yaml", lambda d: d["optout_sla"].update(US={"business_days": 10**9}), "optout_sla.US",
-     "less than or equal to 2600"),
-    ("templates.yaml", lambda d: d["implied_consent"].update(purchase_months=10**6),
-     "implied_consent.purchase_months", "less than or equal to 1200"),
+    (
+        "policies.yaml",
+        lambda d: d["frequency_caps"].update(window_days=10**20),
+        "frequency_caps.window_days",
+        "less than or equal to 36525",
+    ),
+    (
+        "policies.yaml",
+        lambda d: d["frequency_caps"].update(window_days=1e20),
+        "frequency_caps.window_days",
+        "valid integer",
+    ),
+    (
+        "policies.yaml",
+        lambda d: d["frequency_caps"].update(window_days="1e20"),
+        "frequency_caps.window_days",
+        "valid integer",
+    ),
+    (
+        "policies.yaml",
+        lambda d: d["frequency_caps"].update(window_days=0),
+        "frequency_caps.window_days",
+        "greater than or equal to 1",
+    ),
+    (
+        "policies.yaml",
+        lambda d: d["frequency_caps"]["per_channel"].update(email=-3),
+        "frequency_caps.per_channel.email",
+        "greater than or equal to 1",
+    ),
+    ("policies.yaml", lambda d: d["reviews"].update(interval_months=True), "reviews.interval_months", "valid integer"),
+    (
+        "policies.yaml",
+        lambda d: d["data_quality"].update(max_quarantined_share=float("nan")),
+        "data_quality.max_quarantined_share",
+        "finite number",
+    ),
+    ("policies.yaml", lambda d: d["optout_sla"].update(GB={}), "optout_sla.GB", "exactly one of days, business_days"),
+    (
+        "policies.yaml",
+        lambda d: d["optout_sla"].update(US={"business_days": 10**9}),
+        "optout_sla.US",
+        "less than or equal to 2600",
+    ),
+    (
+        "templates.yaml",
+        lambda d: d["implied_consent"].update(purchase_months=10**6),
+        "implied_consent.purchase_months",
+        "less than or equal to 1200",
+    ),
     # names the pipeline cannot use
-    ("company.yaml", lambda d: d["default_timezones"].update(US="America/Atlantis"), "default_timezones.US",
-     "'America/Atlantis' is not an IANA time zone"),
-    ("company.yaml", lambda d: d.update(fallback_timezone="Mars/Olympus"), "fallback_timezone",
-     "not an IANA time zone"),
+    (
+        "company.yaml",
+        lambda d: d["default_timezones"].update(US="America/Atlantis"),
+        "default_timezones.US",
+        "'America/Atlantis' is not an IANA time zone",
+    ),
+    (
+        "company.yaml",
+        lambda d: d.update(fallback_timezone="Mars/Olympus"),
+        "fallback_timezone",
+        "not an IANA time zone",
+    ),
     ("company.yaml", lambda d: d["channels"].append("../../etc/x"), "channels", "it names a file"),
-    ("mappings/twilio_sms.yaml", lambda d: d["senders"].update(hello=d["senders"]["+18885550100"]),
-     "senders.hello", "not an E.164 number"),
-    ("mappings/twilio_sms.yaml", lambda d: d["senders"].update({"+0123": d["senders"]["+18885550100"]}),
-     "senders.+0123", "not an E.164 number"),
+    (
+        "mappings/twilio_sms.yaml",
+        lambda d: d["senders"].update(hello=d["senders"]["+18885550100"]),
+        "senders.hello",
+        "not an E.164 number",
+    ),
+    (
+        "mappings/twilio_sms.yaml",
+        lambda d: d["senders"].update({"+0123": d["senders"]["+18885550100"]}),
+        "senders.+0123",
+        "not an E.164 number",
+    ),
 ]
 
 
@@ -125,10 +205,20 @@ def test_unreadable_yaml_and_missing_file(tmp_path: Path) -> None:
     ("file", "before", "after", "key", "lines"),
     [
         ("policies.yaml", "  window_days: 7\n", "  window_days: 7\n  window_days: 700\n", "window_days", "27 and 28"),
-        ("mappings/twilio_sms.yaml", '  "+18885550111":', '  "+18885550100": {brand: x, purposes: []}\n  "+18885550111":',
-         "+18885550100", "4 and 5"),
-        ("company.yaml", "fallback_region: OTHER\n", "fallback_region: OTHER\nfallback_region: US\n",
-         "fallback_region", "40 and 41"),
+        (
+            "mappings/twilio_sms.yaml",
+            '  "+18885550111":',
+            '  "+18885550100": {brand: x, purposes: []}\n  "+18885550111":',
+            "+18885550100",
+            "4 and 5",
+        ),
+        (
+            "company.yaml",
+            "fallback_region: OTHER\n",
+            "fallback_region: OTHER\nfallback_region: US\n",
+            "fallback_region",
+            "40 and 41",
+        ),
     ],
 )
 def test_a_key_given_twice_is_an_error_not_last_one_wins(
@@ -160,9 +250,21 @@ def test_cli_stops_with_one_line_naming_file_and_key(tmp_path: Path) -> None:
     root = edited(tmp_path, "mappings/mailchimp.yaml", lambda d: d["audiences"]["a1h0menews"].pop("purpose"))
     (tmp_path / "landing").mkdir()
     run = subprocess.run(
-        [str(CLI), "run", "--rules", str(root), "--landing", str(tmp_path / "landing"),
-         "--warehouse", str(tmp_path / "w.duckdb"), "--extracts", str(tmp_path / "x")],
-        capture_output=True, text=True, timeout=120,
+        [
+            str(CLI),
+            "run",
+            "--rules",
+            str(root),
+            "--landing",
+            str(tmp_path / "landing"),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+            "--extracts",
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
@@ -189,9 +291,21 @@ FILE_CASES: list[tuple[Callable[[Any], None], str]] = [
 def _run_cli(tmp_path: Path, root: Path) -> subprocess.CompletedProcess[str]:
     (tmp_path / "landing").mkdir()
     return subprocess.run(
-        [str(CLI), "run", "--rules", str(root), "--landing", str(tmp_path / "landing"),
-         "--warehouse", str(tmp_path / "w.duckdb"), "--extracts", str(tmp_path / "x")],
-        capture_output=True, text=True, timeout=120,
+        [
+            str(CLI),
+            "run",
+            "--rules",
+            str(root),
+            "--landing",
+            str(tmp_path / "landing"),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+            "--extracts",
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -236,7 +350,8 @@ def test_check_yaml_refuses_a_key_given_twice(tmp_path: Path) -> None:
     twice.write_text("a: 1\nb: {c: 1}\na: 2\n", encoding="utf-8")
     got = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "check-yaml"), str(ROOT / "workspace.yaml"), str(twice)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert got.returncode == 1
     assert got.stderr.strip() == f"check-yaml: {twice}: a: key given twice (lines 1 and 3); keep one"

@@ -18,9 +18,7 @@ ENERGY = "lakeside_energy"
 OFFERS = "+18885550100"  # sends marketing.offers and marketing.newsletter for lakeside_energy
 D1, D2, D3 = "2026-02-26T020000Z", "2026-02-27T020000Z", "2026-02-28T020000Z"
 ARRIVED = {D: dt.datetime.strptime(D, "%Y-%m-%dT%H%M%SZ") for D in (D1, D2, D3)}
-TWILIO_HEADER = (
-    "From,To,Body,Status,SentDate,ApiVersion,NumSegments,ErrorCode,AccountSid,Sid,Direction,Price,PriceUnit"
-)
+TWILIO_HEADER = "From,To,Body,Status,SentDate,ApiVersion,NumSegments,ErrorCode,AccountSid,Sid,Direction,Price,PriceUnit"
 
 
 def sms(frm: str, body: str, when: str, sid: str, to: str = OFFERS, opt_out_type: str | None = None) -> str:
@@ -110,9 +108,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "sendgrid",
         D3,
         "invalid_emails.json",
-        json.dumps(
-            {"result": [{"created": epoch("2026-02-14T00:00:00"), "email": ca2.email, "reason": "bad"}]}
-        ),
+        json.dumps({"result": [{"created": epoch("2026-02-14T00:00:00"), "email": ca2.email, "reason": "bad"}]}),
     )
     write(
         landing,
@@ -220,9 +216,9 @@ def test_phones_a_spreadsheet_touched(warehouse: Path) -> None:
         "twilio_sms",
     )
     assert permission(warehouse, "C6", "sms", "marketing.offers") == (False, "opted_out")
-    assert rows(
-        warehouse, "SELECT reason FROM quarantine WHERE source = 'twilio_sms' AND raw LIKE '%SMsci%'"
-    ) == [("damaged_phone",)]
+    assert rows(warehouse, "SELECT reason FROM quarantine WHERE source = 'twilio_sms' AND raw LIKE '%SMsci%'") == [
+        ("damaged_phone",)
+    ]
     assert permission(warehouse, "C7", "sms", "marketing.offers") == (False, "no_consent")
 
 
@@ -248,9 +244,7 @@ def test_paged_dump_invalid_addresses_blocks_and_post_bodies(warehouse: Path) ->
         state = current(warehouse, cp, "email", "marketing.offers")
         assert state is not None and state[0] == "opt_out", cp
         assert permission(warehouse, party, "email", "marketing.newsletter") == (False, "opted_out")
-    assert rows(warehouse, "SELECT contact_point, reason FROM undeliverable") == [
-        ("c2@example.com", "invalid")
-    ]
+    assert rows(warehouse, "SELECT contact_point, reason FROM undeliverable") == [("c2@example.com", "invalid")]
     assert permission(warehouse, "C2", "email", "marketing.offers") == (False, "undeliverable")
     assert permission(warehouse, "C3", "email", "marketing.offers")[1] != "undeliverable"  # a block is not
 

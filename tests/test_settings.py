@@ -27,17 +27,24 @@ INJECTION = "4GB'; CREATE TABLE pwned(x INT); --"
 
 def cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
-    return subprocess.run(
-        [CLI, *args], env={**clean, **(env or {})}, capture_output=True, text=True, timeout=300
-    )
+    return subprocess.run([CLI, *args], env={**clean, **(env or {})}, capture_output=True, text=True, timeout=300)
 
 
 def run_args(tmp_path: Path, *extra: str) -> list[str]:
     landing = tmp_path / "landing"
     landing.mkdir(exist_ok=True)
     return [
-        "run", "--landing", str(landing), "--warehouse", str(tmp_path / "wh" / "w.duckdb"),
-        "--extracts", str(tmp_path / "x"), "--rules", str(ROOT / "rules"), "--quiet", *extra,
+        "run",
+        "--landing",
+        str(landing),
+        "--warehouse",
+        str(tmp_path / "wh" / "w.duckdb"),
+        "--extracts",
+        str(tmp_path / "x"),
+        "--rules",
+        str(ROOT / "rules"),
+        "--quiet",
+        *extra,
     ]
 
 
@@ -71,23 +78,49 @@ def test_a_good_memory_limit_reaches_duckdb_as_a_value(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "args", "line"),
     [
-        ({"CONSENT_MEMORY_LIMIT": "lots"}, [], "CONSENT_MEMORY_LIMIT='lots': must be a size such as 4GB, 512MB or 8GiB"),
+        (
+            {"CONSENT_MEMORY_LIMIT": "lots"},
+            [],
+            "CONSENT_MEMORY_LIMIT='lots': must be a size such as 4GB, 512MB or 8GiB",
+        ),
         ({"CONSENT_MEMORY_LIMIT": "1KB"}, [], "CONSENT_MEMORY_LIMIT='1KB': must be from 64 MB to 1024 TiB"),
         ({"CONSENT_PARSE_THREADS": "0"}, [], "CONSENT_PARSE_THREADS='0': must be from 1 to 256"),
         ({"CONSENT_PARSE_THREADS": "four"}, [], "CONSENT_PARSE_THREADS='four': must be a whole number from 1 to 256"),
-        ({"CONSENT_PERMISSION_BATCH_PARTIES": "1e6"}, [],
-         "CONSENT_PERMISSION_BATCH_PARTIES='1e6': must be a whole number from 1 to 1,000,000,000"),
-        ({"CONSENT_FULL_REBUILD": "maybe"}, [],
-         "CONSENT_FULL_REBUILD='maybe': must be one of 1, true, yes, on, 0, false, no, off"),
-        ({"CONSENT_TEMP_DIR": "/tmp/a\nb"}, [], "CONSENT_TEMP_DIR='/tmp/a\\nb': contains a control character or a line break"),
-        ({}, ["--as-of", "yesterday"],
-         "--as-of='yesterday': not an ISO 8601 time (e.g. 2026-03-01T06:00:00Z or 2026-03-01)"),
-        ({"CONSENT_AS_OF": "2026-02-30"}, [],
-         "CONSENT_AS_OF='2026-02-30': not an ISO 8601 time (e.g. 2026-03-01T06:00:00Z or 2026-03-01)"),
-        ({}, ["--as-of", "9999-12-31"], "--as-of='9999-12-31': must be from 1990-01-01 to a year after this "
-         "machine's clock ({latest})"),
-        ({}, ["--as-of", "1989-12-31T23:59:59Z"], "--as-of='1989-12-31T23:59:59Z': must be from 1990-01-01 to a "
-         "year after this machine's clock ({latest})"),
+        (
+            {"CONSENT_PERMISSION_BATCH_PARTIES": "1e6"},
+            [],
+            "CONSENT_PERMISSION_BATCH_PARTIES='1e6': must be a whole number from 1 to 1,000,000,000",
+        ),
+        (
+            {"CONSENT_FULL_REBUILD": "maybe"},
+            [],
+            "CONSENT_FULL_REBUILD='maybe': must be one of 1, true, yes, on, 0, false, no, off",
+        ),
+        (
+            {"CONSENT_TEMP_DIR": "/tmp/a\nb"},
+            [],
+            "CONSENT_TEMP_DIR='/tmp/a\\nb': contains a control character or a line break",
+        ),
+        (
+            {},
+            ["--as-of", "yesterday"],
+            "--as-of='yesterday': not an ISO 8601 time (e.g. 2026-03-01T06:00:00Z or 2026-03-01)",
+        ),
+        (
+            {"CONSENT_AS_OF": "2026-02-30"},
+            [],
+            "CONSENT_AS_OF='2026-02-30': not an ISO 8601 time (e.g. 2026-03-01T06:00:00Z or 2026-03-01)",
+        ),
+        (
+            {},
+            ["--as-of", "9999-12-31"],
+            "--as-of='9999-12-31': must be from 1990-01-01 to a year after this machine's clock ({latest})",
+        ),
+        (
+            {},
+            ["--as-of", "1989-12-31T23:59:59Z"],
+            "--as-of='1989-12-31T23:59:59Z': must be from 1990-01-01 to a year after this machine's clock ({latest})",
+        ),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it_and_exit_2(
@@ -106,8 +139,10 @@ def test_generate_checks_its_values_too(tmp_path: Path) -> None:
         (["--scale", "nan"], "--scale='nan': must be above 0 and at most 1,000"),
         (["--scale", "-1"], "--scale='-1': must be above 0 and at most 1,000"),
         (["--seed", "-7"], "--seed='-7': must be a whole number from 0 to 9,223,372,036,854,775,807"),
-        (["--as-of", "yesterday"], "--as-of='yesterday': not an ISO 8601 time (e.g. 2026-03-01T06:00:00Z or "
-         "2026-03-01)"),
+        (
+            ["--as-of", "yesterday"],
+            "--as-of='yesterday': not an ISO 8601 time (e.g. 2026-03-01T06:00:00Z or 2026-03-01)",
+        ),
     ]:
         got = cli(["generate", "--out", str(tmp_path / "g"), "--rules", str(ROOT / "rules"), *args])
         assert got.returncode == 2, args
@@ -127,9 +162,7 @@ def test_settings_parse_typed_values(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setenv("CONSENT_FULL_REBUILD", "Yes")
     monkeypatch.setenv("CONSENT_TEMP_DIR", str(tmp_path / "spill"))
     s = Settings.resolve()
-    assert (s.memory_limit, s.permission_batch_parties, s.parse_threads, s.full_rebuild) == (
-        None, 2_500_000, 3, True
-    )
+    assert (s.memory_limit, s.permission_batch_parties, s.parse_threads, s.full_rebuild) == (None, 2_500_000, 3, True)
     assert s.temp_directory == tmp_path / "spill"
     assert parse_size("8GB") == 8 * 10**9 and parse_size("512MiB") == 512 * 2**20
     with pytest.raises(SettingsError, match=r"^--landing='': is empty$"):

@@ -52,8 +52,19 @@ SIZES = st.builds(
 )
 TIMES = st.one_of(
     st.datetimes(min_value=__import__("datetime").datetime(1, 1, 1)).map(lambda d: d.isoformat()),
-    st.sampled_from(["yesterday", "now", "9999-12-31", "0000-00-00", "2026-02-30", "2026-03-01T25:00:00Z",
-                     "2026-03-01T06:00:00+99:00", "1989-12-31", "20260301"]),
+    st.sampled_from(
+        [
+            "yesterday",
+            "now",
+            "9999-12-31",
+            "0000-00-00",
+            "2026-02-30",
+            "2026-03-01T25:00:00Z",
+            "2026-03-01T06:00:00+99:00",
+            "1989-12-31",
+            "20260301",
+        ]
+    ),
 )
 TEXT = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]), max_size=60)
 # Bytes that are not UTF-8, as Python reads them from the environment or argv (surrogate escapes).
@@ -62,9 +73,16 @@ VALUES = st.one_of(TEXT, RAW, SQL, NUMBERS, SIZES, TIMES, st.builds(lambda a, b:
 
 # Every setting: (environment variable or option, how it is passed).
 ENV_SETTINGS = [
-    "CONSENT_LANDING", "CONSENT_WAREHOUSE", "CONSENT_EXTRACTS", "CONSENT_RULES", "CONSENT_AS_OF",
-    "CONSENT_FULL_REBUILD", "CONSENT_PERMISSION_BATCH_PARTIES", "CONSENT_PARSE_THREADS",
-    "CONSENT_MEMORY_LIMIT", "CONSENT_TEMP_DIR",
+    "CONSENT_LANDING",
+    "CONSENT_WAREHOUSE",
+    "CONSENT_EXTRACTS",
+    "CONSENT_RULES",
+    "CONSENT_AS_OF",
+    "CONSENT_FULL_REBUILD",
+    "CONSENT_PERMISSION_BATCH_PARTIES",
+    "CONSENT_PARSE_THREADS",
+    "CONSENT_MEMORY_LIMIT",
+    "CONSENT_TEMP_DIR",
 ]
 OPTIONS = ["--landing", "--warehouse", "--extracts", "--rules", "--as-of"]
 
@@ -95,7 +113,7 @@ def one_line(err: str) -> str:
     assert len(lines) == 1, err
     assert lines[0].startswith(PREFIX), err
     assert "Traceback" not in err
-    return lines[0][len(PREFIX):]
+    return lines[0][len(PREFIX) :]
 
 
 @FUZZ
@@ -105,8 +123,17 @@ def test_any_setting_value_is_accepted_typed_or_refused_in_one_line(setting: str
     one with a bad value stops earlier, naming the setting. Nothing is created either way."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        argv = ["run", "--landing", str(root / "missing"), "--warehouse", str(root / "w" / "w.duckdb"),
-                "--extracts", str(root / "x"), "--rules", str(ROOT / "rules")]
+        argv = [
+            "run",
+            "--landing",
+            str(root / "missing"),
+            "--warehouse",
+            str(root / "w" / "w.duckdb"),
+            "--extracts",
+            str(root / "x"),
+            "--rules",
+            str(ROOT / "rules"),
+        ]
         env: dict[str, str] = {}
         if setting.startswith("--"):
             at = argv.index(setting) if setting in argv else None
@@ -183,8 +210,11 @@ ENUMS: list[tuple[str, tuple[Any, ...], set[str] | str]] = [
     ("company.yaml", ("purposes", "marketing.offers", "kind"), {"marketing", "transactional"}),
     ("company.yaml", ("fallback_timezone",), "zone"),
     ("company.yaml", ("default_timezones", "GB"), "zone"),
-    ("mappings/dnc_registries.yaml", ("registries", "uk_tps", "layout"),
-     {"area_code_number", "national", "national_fixed_width"}),
+    (
+        "mappings/dnc_registries.yaml",
+        ("registries", "uk_tps", "layout"),
+        {"area_code_number", "national", "national_fixed_width"},
+    ),
 ]
 YAML_VALUES = st.one_of(
     st.integers(min_value=-(10**25), max_value=10**25),
@@ -194,8 +224,19 @@ YAML_VALUES = st.one_of(
     TEXT,
     SQL,
     NUMBERS,
-    st.sampled_from(["required", "no_consent", "marketing", "Europe/London", "America/Atlantis", "national",
-                     "UTC", "../../etc/passwd", "1e20"]),
+    st.sampled_from(
+        [
+            "required",
+            "no_consent",
+            "marketing",
+            "Europe/London",
+            "America/Atlantis",
+            "national",
+            "UTC",
+            "../../etc/passwd",
+            "1e20",
+        ]
+    ),
     st.lists(st.integers(), max_size=2),
 )
 
@@ -245,7 +286,7 @@ def test_any_rules_value_loads_in_range_or_names_the_file_and_key(
         except RulesError as exc:
             assert not _valid(kind, written), (written, str(exc))
             assert exc.file == str(target)
-            assert exc.key.startswith(".".join(str(p) for p in path[: 1])), exc.key
+            assert exc.key.startswith(".".join(str(p) for p in path[:1])), exc.key
             # and through the CLI: exit 2, one line, the same message (generate reads the rules first)
             code, out, err = call(["generate", "--rules", str(rules_copy), "--out", str(rules_copy)])
             assert code == 2 and out == ""

@@ -9,8 +9,18 @@ import pytest
 
 from consent_pipeline.warehouse import Warehouse
 
-UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-         "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
 
 
 def in_bytes(shown: str) -> float:
@@ -21,9 +31,7 @@ def in_bytes(shown: str) -> float:
     return float(m.group(1)) * UNITS[m.group(2).upper()]
 
 
-def test_memory_cap_and_spill_folder_come_from_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_memory_cap_and_spill_folder_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spill = tmp_path / "spill"
     monkeypatch.setenv("CONSENT_MEMORY_LIMIT", "1GB")
     monkeypatch.setenv("CONSENT_TEMP_DIR", str(spill))

@@ -745,9 +745,7 @@ def _read_yaml(path: Path) -> object:
     try:
         return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
     except _DuplicateKey as exc:
-        raise RulesError(
-            path, str(exc.key), f"key given twice (lines {exc.first} and {exc.again}); keep one"
-        ) from None
+        raise RulesError(path, str(exc.key), f"key given twice (lines {exc.first} and {exc.again}); keep one") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -819,9 +817,7 @@ def _cross_check(root: Path, company: CompanyFile, policies: PoliciesFile, m: Ma
             c.channel(cf, f"contact_point_types.{t}.{i}", ch)
     for name, p in company.purposes.items():
         if "." in name and name.rsplit(".", 1)[0] not in company.purposes:
-            raise RulesError(
-                cf, f"purposes.{name}", f"parent purpose {name.rsplit('.', 1)[0]!r} is not defined"
-            )
+            raise RulesError(cf, f"purposes.{name}", f"parent purpose {name.rsplit('.', 1)[0]!r} is not defined")
         if p.kind == "parent" and "." in name:
             raise RulesError(cf, f"purposes.{name}", "only top-level purposes can be parents")
     for bid, b in company.brands.items():
@@ -1011,14 +1007,10 @@ def _check_templates(path: Path, company: CompanyFile, t: TemplatesFile) -> None
         c.channel(path, f"columns.{ch}", ch)
     for ch in company.channels:
         if ch not in t.columns:
-            raise RulesError(
-                path, f"columns.{ch}", "required key is missing (every channel needs a template column)"
-            )
+            raise RulesError(path, f"columns.{ch}", "required key is missing (every channel needs a template column)")
     for region in c.regions:
         if region not in t.regions:
-            raise RulesError(
-                path, f"regions.{region}", "required key is missing (every region needs a template)"
-            )
+            raise RulesError(path, f"regions.{region}", "required key is missing (every region needs a template)")
         for col in columns:
             if col not in t.regions[region]:
                 raise RulesError(path, f"regions.{region}.{col}", "required key is missing")

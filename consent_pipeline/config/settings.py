@@ -53,8 +53,16 @@ PARSE_THREADS = (1, 256)
 MEMORY_LIMIT = (64 * 10**6, 2**50)
 DEFAULT_MEMORY_LIMIT = 4 * 10**9
 _UNITS = {
-    "": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
 }
 _SIZE = re.compile(r"(\d{1,16}(?:\.\d{1,6})?)\s*([a-z]{0,3})")
 _INTEGER = re.compile(r"[+]?\d{1,19}")
@@ -100,8 +108,7 @@ def parse_as_of(value: str | dt.datetime, setting: str = "--as-of") -> dt.dateti
         raise SettingsError(
             setting,
             value if isinstance(value, str) else when.isoformat(),
-            f"must be from {EARLIEST_AS_OF:%Y-%m-%d} to a year after this machine's clock "
-            f"({latest:%Y-%m-%d})",
+            f"must be from {EARLIEST_AS_OF:%Y-%m-%d} to a year after this machine's clock ({latest:%Y-%m-%d})",
         )
     return when
 

@@ -22,7 +22,8 @@ OPTOUTS = Step(
            min(f.received_ts) AS received_ts, count(*) AS keys,
            count(*) FILTER (WHERE s.contact_point_sha256 IS NOT NULL) AS keys_suppressed,
            count(*) FILTER (WHERE c.event_id IS NOT NULL) AS keys_current,
-           count(*) FILTER (WHERE c.event_id IS NOT NULL AND s.contact_point_sha256 IS NOT NULL) AS keys_current_suppressed
+           count(*) FILTER (WHERE c.event_id IS NOT NULL
+               AND s.contact_point_sha256 IS NOT NULL) AS keys_current_suppressed
     FROM consent_effects f
     LEFT JOIN x_suppression s ON s.key_contact_point = f.contact_point AND s.channel = f.channel AND s.brand = f.brand
                               AND s.purpose = f.purpose
@@ -53,7 +54,8 @@ DEADLINES = Step(
     CROSS JOIN ref_fallback f
     LEFT JOIN a_region r ON r.contact_point = o.contact_point
     JOIN ref_sla sla ON sla.region = coalesce(r.region, f.region)
-    LEFT JOIN ref_business_days cal ON sla.kind = 'business_days' AND cal.day = CAST(o.event_ts AS DATE) AND cal.n = sla.n
+    LEFT JOIN ref_business_days cal ON sla.kind = 'business_days' AND cal.day = CAST(o.event_ts AS DATE)
+        AND cal.n = sla.n
     """,
 )
 
@@ -105,7 +107,8 @@ VIOLATIONS = Step(
     CROSS JOIN ref_fallback f
     LEFT JOIN a_region rg ON rg.contact_point = r.contact_point
     JOIN ref_sla sla ON sla.region = coalesce(rg.region, f.region)
-    LEFT JOIN ref_business_days cal ON sla.kind = 'business_days' AND cal.day = CAST(r.erased_at AS DATE) AND cal.n = sla.n
+    LEFT JOIN ref_business_days cal ON sla.kind = 'business_days' AND cal.day = CAST(r.erased_at AS DATE)
+        AND cal.n = sla.n
     WHERE s.sent_at > r.erased_at AND s.sent_at <= {as_of}
     ) erased_sends WHERE deadline <= sent_at  -- like an opt-out: a violation once the erasure is due
     """,
@@ -117,11 +120,7 @@ def _calendar(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) 
     (Monday to Friday; public holidays are not modelled) after it. A table keeps the SQL engine-neutral."""
     slas: list[tuple[str, str, int]] = []
     for region, rule in rules.policies.optout_sla.items():
-        kind, n = (
-            ("business_days", rule.business_days)
-            if rule.business_days is not None
-            else ("days", rule.days or 0)
-        )
+        kind, n = ("business_days", rule.business_days) if rule.business_days is not None else ("days", rule.days or 0)
         slas.append((region, kind, n))
     values_table(con, "ref_sla", {"region": "VARCHAR", "kind": "VARCHAR", "n": "INTEGER"}, slas)
     first = con.sql("SELECT min(event_ts) FROM consent_effects").fetchall()[0][0] or as_of
@@ -154,7 +153,8 @@ def record_honoured(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, run_id: 
         SELECT o.event_id, o.contact_point, {ts(as_of)}, {text(run_id)}
         FROM a_optouts o
         WHERE o.keys_current > 0 AND o.keys_current_suppressed = o.keys_current
-          AND NOT EXISTS (SELECT 1 FROM optout_honoured h WHERE h.event_id = o.event_id AND h.contact_point = o.contact_point)
+          AND NOT EXISTS (SELECT 1 FROM optout_honoured h WHERE h.event_id = o.event_id
+              AND h.contact_point = o.contact_point)
         """
     ).fetchall()[0][0]
 

@@ -12,7 +12,5 @@ def delivery_folders(landing: Path, sources: Iterable[str]) -> list[str]:
     for source in sources:
         root = landing / source
         if root.is_dir():
-            found += [
-                f"{source}/{p.name}" for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
-            ]
+            found += [f"{source}/{p.name}" for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
     return sorted(found)

@@ -54,11 +54,14 @@ ASSOCIATIONS = Step(
     FROM customer_records WHERE email IS NOT NULL
     UNION ALL SELECT customer_id, mobile_phone, 'phone', updated_at FROM customer_records WHERE mobile_phone IS NOT NULL
     UNION ALL SELECT customer_id, home_phone, 'phone', updated_at FROM customer_records WHERE home_phone IS NOT NULL
-    UNION ALL SELECT customer_id, postal_address, 'postal', updated_at FROM customer_records WHERE postal_address IS NOT NULL
+    UNION ALL SELECT customer_id, postal_address, 'postal', updated_at FROM customer_records
+        WHERE postal_address IS NOT NULL
     UNION ALL SELECT party_id, contact_point, contact_point_type, event_ts FROM consent_events
         WHERE party_id IS NOT NULL AND contact_point IS NOT NULL
-    UNION ALL SELECT party_id, email, 'email', observed_ts FROM subject_profiles WHERE party_id IS NOT NULL AND email IS NOT NULL
-    UNION ALL SELECT party_id, phone, 'phone', observed_ts FROM subject_profiles WHERE party_id IS NOT NULL AND phone IS NOT NULL
+    UNION ALL SELECT party_id, email, 'email', observed_ts FROM subject_profiles WHERE party_id IS NOT NULL
+        AND email IS NOT NULL
+    UNION ALL SELECT party_id, phone, 'phone', observed_ts FROM subject_profiles WHERE party_id IS NOT NULL
+        AND phone IS NOT NULL
     UNION ALL SELECT party_id, contact_point, contact_point_type, evidence_ts FROM contact_evidence
         WHERE party_id IS NOT NULL AND contact_point IS NOT NULL
     """,
@@ -164,7 +167,7 @@ def _clear_values(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
         SELECT v.value, r.contact_point_sha256, r.contact_point_type, r.reestablished_at
         FROM (SELECT DISTINCT value FROM ({values}) WHERE value IS NOT NULL AND value NOT LIKE 'sha256:%') v
         JOIN erasure_register r ON sha256(v.value) = r.contact_point_sha256
-        """
+        """,
     )
 
 
@@ -308,9 +311,7 @@ def _idn_tokens(con: duckdb.DuckDBPyConnection) -> None:
         ).fetchall()
     ]
     canonical = normalise_emails(pl.Series(tokens, dtype=pl.String))["value"].to_list() if tokens else []
-    values_table(
-        con, "er_idn", ["token", "canonical"], [(t, c) for t, c in zip(tokens, canonical, strict=True) if c]
-    )
+    values_table(con, "er_idn", ["token", "canonical"], [(t, c) for t, c in zip(tokens, canonical, strict=True) if c])
 
 
 def _patterns(con: duckdb.DuckDBPyConnection) -> None:
@@ -396,9 +397,7 @@ def _record(con: duckdb.DuckDBPyConnection, fingerprint: str, new_files: int) ->
     )
 
 
-def apply_erasures(
-    con: duckdb.DuckDBPyConnection, countries: list[str], full: bool = False
-) -> ErasureResult:
+def apply_erasures(con: duckdb.DuckDBPyConnection, countries: list[str], full: bool = False) -> ErasureResult:
     """Rebuild the erasure register and scrub every table (only new rows when the register is unchanged,
     unless `full`). `countries`: the company's, whose national phone numbers quarantined text may hold."""
     run_steps(con, STEPS)
@@ -409,9 +408,7 @@ def apply_erasures(
         scoped = _scope(con, fingerprint, full)
         new_files = con.execute("SELECT count(*) FROM er_new_files").fetchall()[0][0] if scoped else -1
         log.debug("erasure: %s", f"rows of {new_files} new files" if scoped else "every row")
-        con.execute(
-            "CREATE OR REPLACE TABLE erasure_register AS SELECT * FROM er_register ORDER BY contact_point"
-        )
+        con.execute("CREATE OR REPLACE TABLE erasure_register AS SELECT * FROM er_register ORDER BY contact_point")
         _clear_values(con, scoped)
         _patterns(con)
         changed: dict[str, int] = {}
@@ -438,7 +435,8 @@ INVARIANTS = [
         """
         SELECT r.contact_point, r.erased_at FROM erasure_register r
         WHERE r.reestablished_at IS NULL AND EXISTS (
-            SELECT 1 FROM event_log e WHERE e.contact_point NOT LIKE 'sha256:%' AND sha256(e.contact_point) = r.contact_point_sha256)
+            SELECT 1 FROM event_log e WHERE e.contact_point NOT LIKE 'sha256:%'
+                AND sha256(e.contact_point) = r.contact_point_sha256)
         """,
         blocking=True,
     ),

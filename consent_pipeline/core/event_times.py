@@ -21,7 +21,9 @@ import polars as pl
 from consent_pipeline.canonical import REJECTS, Batch, conform
 
 OPT_OUT = "opt_out"
-DATE_LIKE = r"(?:^|\D)\d{4}\D+\d{1,2}\D+\d{1,2}(?:\D|$)|(?:^|\D)\d{1,2}\D+\d{1,2}\D+\d{4}(?:\D|$)|[A-Za-z]{3,}\.?\s+\d{4}"
+DATE_LIKE = (
+    r"(?:^|\D)\d{4}\D+\d{1,2}\D+\d{1,2}(?:\D|$)|(?:^|\D)\d{1,2}\D+\d{1,2}\D+\d{4}(?:\D|$)|[A-Za-z]{3,}\.?\s+\d{4}"
+)
 
 
 def settle_event_times(batch: Batch) -> None:

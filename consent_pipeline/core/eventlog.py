@@ -67,9 +67,7 @@ class IngestSummary:
     new_rows: dict[str, int]
 
 
-def ingest_staged(
-    con: duckdb.DuckDBPyConnection, staging: Path, run_id: str, now: dt.datetime
-) -> IngestSummary:
+def ingest_staged(con: duckdb.DuckDBPyConnection, staging: Path, run_id: str, now: dt.datetime) -> IngestSummary:
     """Ingest every staged source into the warehouse in one transaction."""
     ensure_ingest_tables(con)
     files = staged_files(staging, "files")
@@ -167,9 +165,7 @@ def _ingest(
     parts_sql = (
         " UNION ALL ".join(part_selects)
         if part_selects
-        else (
-            "SELECT NULL::VARCHAR AS source_file, NULL::BIGINT AS source_record, NULL::BOOLEAN AS is_new WHERE false"
-        )
+        else ("SELECT NULL::VARCHAR AS source_file, NULL::BIGINT AS source_record, NULL::BOOLEAN AS is_new WHERE false")
     )
     con.execute(
         f"""
@@ -349,9 +345,7 @@ def _skips(con: duckdb.DuckDBPyConnection, staging: Path) -> None:
     source = (
         "read_parquet(" + _list(paths) + ")"
         if paths
-        else (
-            "(SELECT NULL::VARCHAR source_file, NULL::BIGINT source_record, NULL::VARCHAR reason WHERE false)"
-        )
+        else ("(SELECT NULL::VARCHAR source_file, NULL::BIGINT source_record, NULL::VARCHAR reason WHERE false)")
     )
     con.execute(
         f"""

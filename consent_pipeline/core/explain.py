@@ -46,9 +46,12 @@ def explain(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, Any]:
     """Everything the warehouse knows about one contact point, as plain data."""
     tables = _tables(con)
     regions = (
-        [r[0] for r in con.execute(
-            "SELECT country FROM parties WHERE country IS NOT NULL GROUP BY country ORDER BY count(*) DESC, country"
-        ).fetchall()]
+        [
+            r[0]
+            for r in con.execute(
+                "SELECT country FROM parties WHERE country IS NOT NULL GROUP BY country ORDER BY count(*) DESC, country"
+            ).fetchall()
+        ]
         if "parties" in tables
         else []
     )
@@ -96,9 +99,7 @@ def explain(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, Any]:
         if "contact_permission" in tables
         else ""
     )
-    perm_cols = (
-        ", p.allowed, p.reason, p.decided_by, p.valid_until AS permission_valid_until" if perm_join else ""
-    )
+    perm_cols = ", p.allowed, p.reason, p.decided_by, p.valid_until AS permission_valid_until" if perm_join else ""
     out["keys"] = (
         _rows(
             con,
@@ -123,7 +124,8 @@ def explain(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, Any]:
         _rows(
             con,
             """
-        SELECT f.event_id, f.event_ts, f.received_ts, f.source, f.source_file, f.source_record, e.channel AS scope_channel,
+        SELECT f.event_id, f.event_ts, f.received_ts, f.source, f.source_file, f.source_record,
+            e.channel AS scope_channel,
                e.purpose AS scope_purpose, e.brand AS scope_brand, f.status, f.basis, e.party_id,
                e.contact_point IS NULL AS party_level, e.event_ts_estimated,
                count(*) AS keys, count(*) FILTER (WHERE h.event_id IS NOT NULL) AS keys_decided,

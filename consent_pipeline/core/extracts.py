@@ -115,9 +115,7 @@ def suppression_query(channel: str) -> str:
     )
 
 
-def campaign_frame(
-    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, campaign_id: str
-) -> pl.DataFrame:
+def campaign_frame(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, campaign_id: str) -> pl.DataFrame:
     camp = rules.campaigns[campaign_id]
     cap = rules.policies.frequency_caps.per_channel.get(camp.channel)
     window = rules.policies.frequency_caps.window_days
@@ -183,9 +181,7 @@ def _phone_zones(con: duckdb.DuckDBPyConnection, phones: pl.Series) -> pl.DataFr
     if found.height:
         con.register("_new_zones", found)
         try:
-            con.execute(
-                f"INSERT INTO {TIMEZONE_CACHE} SELECT phone_sha256, {version}, timezone FROM _new_zones"
-            )
+            con.execute(f"INSERT INTO {TIMEZONE_CACHE} SELECT phone_sha256, {version}, timezone FROM _new_zones")
             con.execute(
                 "UPDATE x_wanted_phones AS w SET timezone = n.timezone, cached = true FROM _new_zones n "
                 "WHERE n.phone_sha256 = w.phone_sha256"
@@ -321,7 +317,9 @@ def _first_line(exc: BaseException) -> str:
 
 # The names the pipeline gives files in an extract folder (and their temporary names): a file so named is
 # the pipeline's, replaced or removed by a later run; any other file there is a person's and is kept.
-_OUR_NAMES = re.compile(r"^\.?(suppression_[0-9A-Za-z_-]+\.csv|campaign_[0-9A-Za-z_-]+\.csv|review_queue\.csv|manifest\.json)(\.tmp)?$")
+_OUR_NAMES = re.compile(
+    r"^\.?(suppression_[0-9A-Za-z_-]+\.csv|campaign_[0-9A-Za-z_-]+\.csv|review_queue\.csv|manifest\.json)(\.tmp)?$"
+)
 
 
 def _listed(folder: Path) -> set[str]:

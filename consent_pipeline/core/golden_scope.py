@@ -183,7 +183,8 @@ def record_golden_inputs(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
     )
     con.execute(
         "CREATE OR REPLACE TABLE golden_build AS "
-        "SELECT $v AS logic_version, $f AS rules_fingerprint, CAST($s AS BIGINT) AS seq, CAST($fs AS BIGINT) AS full_seq, "
+        "SELECT $v AS logic_version, $f AS rules_fingerprint, CAST($s AS BIGINT) AS seq, "
+        "CAST($fs AS BIGINT) AS full_seq, "
         "CAST($n AS BIGINT) AS recomputed_contact_points",
         {
             "v": LOGIC_VERSION,

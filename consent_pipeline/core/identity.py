@@ -34,9 +34,11 @@ ASSOCIATIONS_RAW = Step(
     """
     SELECT party_id, email AS contact_point, 'email' AS contact_point_type, 'personal' AS tier, updated_at AS seen_at
     FROM id_customers WHERE email IS NOT NULL
-    UNION ALL SELECT party_id, mobile_phone, 'phone', 'personal', updated_at FROM id_customers WHERE mobile_phone IS NOT NULL
+    UNION ALL SELECT party_id, mobile_phone, 'phone', 'personal', updated_at FROM id_customers
+        WHERE mobile_phone IS NOT NULL
     UNION ALL SELECT party_id, home_phone, 'phone', 'shared', updated_at FROM id_customers WHERE home_phone IS NOT NULL
-    UNION ALL SELECT party_id, postal_address, 'postal', 'postal', updated_at FROM id_customers WHERE postal_address IS NOT NULL
+    UNION ALL SELECT party_id, postal_address, 'postal', 'postal', updated_at FROM id_customers
+        WHERE postal_address IS NOT NULL
     UNION ALL SELECT party_id, contact_point, contact_point_type, 'associated', event_ts FROM consent_events
         WHERE party_id IS NOT NULL AND contact_point IS NOT NULL
     UNION ALL SELECT party_id, email, 'email', 'associated', observed_ts FROM subject_profiles
@@ -269,9 +271,7 @@ def _phone_countries(con: duckdb.DuckDBPyConnection) -> None:
     phones = con.sql(
         "SELECT DISTINCT phone FROM id_parties_base WHERE country IS NULL AND phone IS NOT NULL ORDER BY phone"
     ).pl()["phone"]
-    found = pl.DataFrame({"phone": phones, "country": phone_countries(phones)}).filter(
-        pl.col("country").is_not_null()
-    )
+    found = pl.DataFrame({"phone": phones, "country": phone_countries(phones)}).filter(pl.col("country").is_not_null())
     values_table(con, "id_phone_country", ["phone", "country"], found.rows())
 
 

@@ -137,9 +137,7 @@ def _fill_raw(batch: Batch) -> None:
             continue
         nums = part["source_record"].unique()
         nums = nums.filter((nums >= 1) & (nums <= raw.len()))
-        lookups.append(
-            pl.DataFrame({"source_file": file, "source_record": nums, "_raw": raw.gather(nums - 1)})
-        )
+        lookups.append(pl.DataFrame({"source_file": file, "source_record": nums, "_raw": raw.gather(nums - 1)}))
     if lookups:
         found = pl.concat(lookups)
         rejects = rejects.join(found, on=["source_file", "source_record"], how="left", maintain_order="left")

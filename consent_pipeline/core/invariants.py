@@ -69,9 +69,7 @@ INGEST = [
 ]
 
 
-def violations(
-    con: duckdb.DuckDBPyConnection, invariant: Invariant | str, limit: int | None = None
-) -> pl.DataFrame:
+def violations(con: duckdb.DuckDBPyConnection, invariant: Invariant | str, limit: int | None = None) -> pl.DataFrame:
     """The rows that violate an invariant (given itself or by name), at most `limit`."""
     if isinstance(invariant, str):
         from consent_pipeline.core.invariant_registry import (

@@ -82,9 +82,7 @@ def discover(
                 continue
             if not entry.is_dir(follow_symlinks=False):
                 kind = "a file" if entry.is_file(follow_symlinks=False) else "not a regular file"
-                problems.append(
-                    _problem(landing, path, "not_a_delivery", f"{kind} directly in the source folder")
-                )
+                problems.append(_problem(landing, path, "not_a_delivery", f"{kind} directly in the source folder"))
                 continue
             files, odd = _scan(landing, path)
             problems += odd
@@ -116,9 +114,7 @@ def discover(
             if delivery is not None:
                 out.deliveries.append(delivery)
     out.deliveries.sort(key=lambda d: (d.received_ts, d.name))
-    out.problems = pl.DataFrame(
-        problems, schema={k: REJECTS[k] for k in ("source_file", "reason", "raw", "detail")}
-    )
+    out.problems = pl.DataFrame(problems, schema={k: REJECTS[k] for k in ("source_file", "reason", "raw", "detail")})
     return out
 
 
@@ -147,9 +143,7 @@ def _scan(landing: Path, folder: Path) -> tuple[list[LandedFile], list[dict[str,
             if stat.S_ISLNK(st.st_mode):
                 problems.append(_problem(landing, path, "symlink", "symbolic link, not followed"))
             elif not stat.S_ISREG(st.st_mode):
-                problems.append(
-                    _problem(landing, path, "not_a_file", "a FIFO, socket or device: never opened")
-                )
+                problems.append(_problem(landing, path, "not_a_file", "a FIFO, socket or device: never opened"))
             else:
                 files.append(LandedFile(path, st.st_size, st.st_mtime_ns))
     return sorted(files, key=lambda f: f.path), problems
@@ -180,9 +174,19 @@ def _to_read(delivery: Delivery, known: dict[str, Known]) -> Delivery | None:
     if not only:
         return None
     if len(only) == len(delivery.landed):
-        return delivery if not notes else Delivery(
-            delivery.source, delivery.name, delivery.received_ts, delivery.path, delivery.landing,
-            delivery.landed, None, tuple(notes),
+        return (
+            delivery
+            if not notes
+            else Delivery(
+                delivery.source,
+                delivery.name,
+                delivery.received_ts,
+                delivery.path,
+                delivery.landing,
+                delivery.landed,
+                None,
+                tuple(notes),
+            )
         )
     return Delivery(
         delivery.source,

@@ -25,9 +25,7 @@ def _column(frame: pl.DataFrame, c: ContactColumn) -> pl.DataFrame:
         region = frame[c.region] if c.region else None
         return _normalise(frame[c.raw], c.kind, region)
     # The type is per row (e.g. events' contact_point_type): normalise each type's rows on their own.
-    indexed = frame.select(
-        pl.int_range(frame.height).alias(_IDX), c.raw, c.kind, *([c.region] if c.region else [])
-    )
+    indexed = frame.select(pl.int_range(frame.height).alias(_IDX), c.raw, c.kind, *([c.region] if c.region else []))
     pieces: list[pl.DataFrame] = []
     for kind in _TYPES:
         part = indexed.filter((pl.col(c.kind) == kind) & pl.col(c.raw).is_not_null())
@@ -73,9 +71,7 @@ def normalise_table(name: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Da
                     result["reason"].filter(bad).alias("reason"),
                     # the value alone: the same bad value in two tables of one record is one rejected part
                     pl.col(c.raw).cast(pl.String).alias("detail"),
-                    pl.col("party_id")
-                    if "party_id" in rows.columns
-                    else pl.lit(None, pl.String).alias("party_id"),
+                    pl.col("party_id") if "party_id" in rows.columns else pl.lit(None, pl.String).alias("party_id"),
                 )
             )
     any_failed = pl.Series([False] * frame.height)

@@ -63,9 +63,7 @@ def _staged_batch(folder: Path) -> bool:
     return all(p.is_file() and not p.is_symlink() and p.suffix == ".parquet" for p in entries)
 
 
-def start_run(
-    wh: Warehouse, snapshots: Path, staging: Path, sources: Iterable[str], run_id: str
-) -> Cleanup:
+def start_run(wh: Warehouse, snapshots: Path, staging: Path, sources: Iterable[str], run_id: str) -> Cleanup:
     """Remove what earlier runs left, mark the warehouse for a rewrite if one of them did not complete, and
     leave this run's own `.running` mark. The caller holds the run lock."""
     out = Cleanup()

@@ -64,7 +64,8 @@ def _months(con: duckdb.DuckDBPyConnection, rules: Rules) -> list[int]:
     months |= {
         r[0]
         for r in con.execute(
-            "SELECT purchase_months FROM ref_relationship_exemption UNION SELECT inquiry_months FROM ref_relationship_exemption"
+            "SELECT purchase_months FROM ref_relationship_exemption "
+            "UNION SELECT inquiry_months FROM ref_relationship_exemption"
         ).fetchall()
         if r[0] is not None
     }
@@ -76,9 +77,7 @@ def permission_scope(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.dat
     present = warehouse_tables(con)
     if any(t not in present for t in _PREVIOUS):
         return Scope(False, "no previous permissions")
-    prev = con.execute(
-        "SELECT logic_version, rules_fingerprint, as_of, golden_seq FROM permission_build"
-    ).fetchall()
+    prev = con.execute("SELECT logic_version, rules_fingerprint, as_of, golden_seq FROM permission_build").fetchall()
     golden = con.execute("SELECT seq, full_seq FROM golden_build").fetchall()
     if len(prev) != 1 or len(golden) != 1:
         return Scope(False, "no previous permissions")
@@ -133,9 +132,7 @@ def permission_scope(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.dat
         """
     )
     con.execute("CREATE OR REPLACE TEMP TABLE perm_scope AS SELECT DISTINCT party_id FROM perm_scope_why")
-    for why, parties in con.execute(
-        "SELECT why, count(*) FROM perm_scope_why GROUP BY why ORDER BY why"
-    ).fetchall():
+    for why, parties in con.execute("SELECT why, count(*) FROM perm_scope_why GROUP BY why ORDER BY why").fetchall():
         log.debug("permission scope: %s parties for %s", f"{parties:,}", why)
     n = con.execute("SELECT count(*) FROM perm_scope").fetchall()[0][0]
     return Scope(True, f"{n:,} parties whose permissions can have changed", n)

@@ -23,7 +23,8 @@ PARTY_BRANDS = Step(
         SELECT c.party_id, trim(b.brand) AS brand
         FROM parties c, unnest(string_split(coalesce(c.brands, ''), ';')) AS b(brand)
         UNION ALL SELECT party_id, brand FROM consent_events WHERE party_id IS NOT NULL AND brand <> '*'
-        UNION ALL SELECT o.party_id, e.brand FROM consent_events e JOIN contact_point_owner o ON o.contact_point = e.contact_point
+        UNION ALL SELECT o.party_id, e.brand
+            FROM consent_events e JOIN contact_point_owner o ON o.contact_point = e.contact_point
             WHERE e.party_id IS NULL AND e.brand <> '*'
         UNION ALL SELECT party_id, brand FROM p_activity_party
     ) x
@@ -52,7 +53,8 @@ RELATIONSHIP = Step(
            max(occurred_at) FILTER (WHERE kind = 'purchase') AS last_purchase,
            arg_max(activity_id, occurred_at) FILTER (WHERE kind = 'purchase') AS last_purchase_id,
            max(occurred_at) FILTER (WHERE kind IN ('contract_start', 'contract_end')) AS last_contract,
-           arg_max(activity_id, occurred_at) FILTER (WHERE kind IN ('contract_start', 'contract_end')) AS last_contract_id,
+           arg_max(activity_id, occurred_at)
+               FILTER (WHERE kind IN ('contract_start', 'contract_end')) AS last_contract_id,
            max(occurred_at) FILTER (WHERE kind = 'inquiry') AS last_inquiry,
            arg_max(activity_id, occurred_at) FILTER (WHERE kind = 'inquiry') AS last_inquiry_id,
            bool_or(kind = 'purchase') AS ever_purchased
@@ -106,7 +108,8 @@ KEYS = Step(
     """
     SELECT o.party_id, o.contact_point, o.contact_point_type, ch.channel, pu.leaf AS purpose, pu.kind AS purpose_kind,
            pb.brand, pa.region, pa.country, col.template_column,
-           CASE WHEN pa.country IN (SELECT country FROM ref_override_countries) THEN pa.country ELSE '' END AS cell_country
+           CASE WHEN pa.country IN (SELECT country FROM ref_override_countries) THEN pa.country ELSE ''
+           END AS cell_country
     FROM contact_point_owner o
     JOIN parties pa ON pa.party_id = o.party_id
     JOIN ref_channels ch ON ch.contact_point_type = o.contact_point_type
@@ -252,16 +255,19 @@ PERMISSION = Step(
         CASE
             WHEN reason = 'express_consent' THEN
                 CASE WHEN state_valid_until IS NOT NULL THEN state_valid_until
-                     WHEN registry_applies AND listed AND lapse_months IS NOT NULL THEN state_ts + (lapse_months) * INTERVAL 1 MONTH
+                     WHEN registry_applies AND listed AND lapse_months IS NOT NULL
+                         THEN state_ts + (lapse_months) * INTERVAL 1 MONTH
                 END
-            WHEN reason = 'third_party_consent' THEN least(state_ts + ({third_party_days}) * INTERVAL 1 DAY,
-                                                           coalesce(state_valid_until, state_ts + ({third_party_days}) * INTERVAL 1 DAY))
+            WHEN reason = 'third_party_consent' THEN
+                least(state_ts + ({third_party_days}) * INTERVAL 1 DAY,
+                      coalesce(state_valid_until, state_ts + ({third_party_days}) * INTERVAL 1 DAY))
             WHEN reason = 'implied_consent' THEN greatest(last_purchase + ({implied_purchase}) * INTERVAL 1 MONTH,
                                                           last_contract + ({implied_contract}) * INTERVAL 1 MONTH,
                                                           last_inquiry + ({implied_inquiry}) * INTERVAL 1 MONTH)
             WHEN reason = 'inferred_consent' THEN last_purchase + ({inferred_purchase}) * INTERVAL 1 MONTH
-            WHEN reason = 'established_relationship' THEN greatest(last_purchase + (ebr_purchase_months) * INTERVAL 1 MONTH,
-                                                                   last_inquiry + (ebr_inquiry_months) * INTERVAL 1 MONTH)
+            WHEN reason = 'established_relationship' THEN
+                greatest(last_purchase + (ebr_purchase_months) * INTERVAL 1 MONTH,
+                         last_inquiry + (ebr_inquiry_months) * INTERVAL 1 MONTH)
         END AS valid_until,
         contact_point_type, status AS consent_status, basis AS consent_basis
     FROM p_decision
@@ -278,9 +284,7 @@ STEPS = INPUT_STEPS + KEY_STEPS
 def params(rules: Rules, as_of: dt.datetime, scoped: bool = False) -> dict[str, str]:
     """The steps' parameters; `scoped`: only the keys of the parties in perm_scope."""
     t = rules.templates
-    required = [
-        p for p, d in rules.company.purposes.items() if d.kind == "transactional" and not d.opt_out_allowed
-    ]
+    required = [p for p, d in rules.company.purposes.items() if d.kind == "transactional" and not d.opt_out_allowed]
     return {
         "as_of": ts(as_of),
         "express_bases": ", ".join(f"'{b}'" for b in t.express_bases),
@@ -307,18 +311,14 @@ def build_permission_inputs(con: duckdb.DuckDBPyConnection, rules: Rules, as_of:
     run_steps(con, INPUT_STEPS, params(rules, as_of))
 
 
-def build_permissions(
-    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, scoped: bool = False
-) -> None:
+def build_permissions(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, scoped: bool = False) -> None:
     """View p_permission: every key, or (scoped) the keys of the parties in perm_scope. The inputs must have
     been built by build_permission_inputs."""
     p = params(rules, as_of, scoped)
     run_steps(con, KEY_STEPS, p)
 
 
-def write_all_permissions(
-    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, batch_parties: int
-) -> int:
+def write_all_permissions(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, batch_parties: int) -> int:
     """contact_permission for every party, in batches of about `batch_parties` parties: each batch is the
     scoped computation over its parties (perm_scope), so the joins of a very large run stay in memory
     instead of spilling the whole table's build. Returns the number of batches."""
@@ -337,7 +337,8 @@ def write_all_permissions(
     con.execute("CREATE OR REPLACE TABLE contact_permission AS SELECT * FROM p_permission LIMIT 0")
     for batch in range(batches):
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE perm_scope AS SELECT party_id FROM parties WHERE hash(party_id) % {batches} = {batch}"
+            "CREATE OR REPLACE TEMP TABLE perm_scope AS "
+            f"SELECT party_id FROM parties WHERE hash(party_id) % {batches} = {batch}"
         )
         timed(
             con,

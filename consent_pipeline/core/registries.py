@@ -308,14 +308,17 @@ def _decide(con: duckdb.DuckDBPyConnection, p: dict[str, str]) -> int:
     """The fixpoint of the hold decisions over rg_candidates (rg_applied, rg_baseline, rg_pairs); returns the
     rounds it took."""
     run_steps(con, [CANDIDATES], p)
-    con.execute("CREATE OR REPLACE TEMP TABLE rg_applied AS SELECT registry, delivery, true AS applied FROM rg_candidates")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE rg_applied AS SELECT registry, delivery, true AS applied FROM rg_candidates"
+    )
     limit = con.execute("SELECT count(*) FROM rg_candidates").fetchall()[0][0] + 1
     for rounds in range(1, limit + 1):
         run_steps(con, [BASELINE], p)
         timed(con, "registry comparisons", NEW_PAIRS)
         run_steps(con, [DECIDE], p)
         changed = con.execute(
-            "SELECT count(*) FROM rg_decided d JOIN rg_applied a ON a.registry = d.registry AND a.delivery = d.delivery "
+            "SELECT count(*) FROM rg_decided d "
+            "JOIN rg_applied a ON a.registry = d.registry AND a.delivery = d.delivery "
             "WHERE d.applied <> a.applied"
         ).fetchall()[0][0]
         con.execute("CREATE OR REPLACE TEMP TABLE rg_applied AS SELECT * FROM rg_decided")

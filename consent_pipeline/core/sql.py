@@ -34,9 +34,7 @@ def text(value: str | None) -> str:
     return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
 
 
-def timed(
-    con: duckdb.DuckDBPyConnection, label: str, sql: str, params: object = None
-) -> duckdb.DuckDBPyConnection:
+def timed(con: duckdb.DuckDBPyConnection, label: str, sql: str, params: object = None) -> duckdb.DuckDBPyConnection:
     """Execute one statement and log its time (DEBUG: `bench/bench.py --profile` shows them)."""
     started = time.perf_counter()
     result = con.execute(sql, params) if params is not None else con.execute(sql)
@@ -62,9 +60,7 @@ def symmetric_difference(new: str, old: str, cols: str) -> str:
     )
 
 
-def run_steps(
-    con: duckdb.DuckDBPyConnection, steps: Iterable[Step], params: Mapping[str, str] | None = None
-) -> None:
+def run_steps(con: duckdb.DuckDBPyConnection, steps: Iterable[Step], params: Mapping[str, str] | None = None) -> None:
     for step in steps:
         sql = step.sql.format(**(params or {}))
         kind = "VIEW" if step.view else "TABLE"
@@ -86,9 +82,7 @@ def values_table(
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({cols})")
     if rows:
         # through a polars frame: executemany costs about 0.2 ms a row (12 s for 46,000 phone countries)
-        frame = pl.DataFrame(
-            [tuple(r) for r in rows], schema=list(types), orient="row", infer_schema_length=None
-        )
+        frame = pl.DataFrame([tuple(r) for r in rows], schema=list(types), orient="row", infer_schema_length=None)
         con.register("_values_rows", frame)
         try:
             con.execute(f"INSERT INTO {name} SELECT * FROM _values_rows")

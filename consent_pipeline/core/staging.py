@@ -52,9 +52,7 @@ def staged_sources(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(
-        p
-        for p in root.iterdir()
-        if p.is_dir() and not p.name.startswith(".") and (p / "files.parquet").exists()
+        p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "files.parquet").exists()
     )
 
 

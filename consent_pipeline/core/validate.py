@@ -89,9 +89,7 @@ def _domains(rules: Rules) -> dict[str, dict[str, Callable[[], pa.Check]]]:
         },
         "stores": {"brand": lambda: _isin(rules.brands, "unknown_brand")},
         "contact_evidence": {"kind": lambda: _isin(vocab.EVIDENCE_KINDS, "unknown_evidence_kind")},
-        "undeliverable": {
-            "reason": lambda: _isin(vocab.UNDELIVERABLE_REASONS, "unknown_undeliverable_reason")
-        },
+        "undeliverable": {"reason": lambda: _isin(vocab.UNDELIVERABLE_REASONS, "unknown_undeliverable_reason")},
     }
 
 
@@ -140,9 +138,7 @@ def validate_table(name: str, frame: pl.DataFrame, rules: Rules) -> tuple[pl.Dat
     indexed = frame.with_row_index("index").with_columns(pl.col("index").cast(pl.Int64))
     bad = indexed.join(first.select("index", "reason", "detail"), on="index", how="inner")
     party = pl.col("party_id") if "party_id" in frame.columns else pl.lit(None, pl.String)
-    rejects = conform(
-        bad.select("source_file", "source_record", "reason", "detail", party.alias("party_id")), REJECTS
-    )
+    rejects = conform(bad.select("source_file", "source_record", "reason", "detail", party.alias("party_id")), REJECTS)
     good = indexed.join(first.select("index"), on="index", how="anti").drop("index")
     return good, rejects
 

@@ -2,7 +2,6 @@
 guards. A blocking one (`blocking=True`) that fails stops every asset downstream of that table, so
 tonight's extract folder is not published; the others report without stopping anything."""
 
-
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,

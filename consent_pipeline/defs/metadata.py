@@ -83,7 +83,10 @@ def table_metadata(con: duckdb.DuckDBPyConnection, table: str, rows: int | None 
     if rows is None:
         rows = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0])
     schema = TableSchema(columns=[TableColumn(name=str(c[0]), type=str(c[1])) for c in columns])
-    return {"dagster/row_count": MetadataValue.int(int(rows)), "dagster/column_schema": MetadataValue.table_schema(schema)}
+    return {
+        "dagster/row_count": MetadataValue.int(int(rows)),
+        "dagster/column_schema": MetadataValue.table_schema(schema),
+    }
 
 
 def as_int(value: MetadataValue) -> int:

@@ -53,7 +53,9 @@ def generate(
     started = time.perf_counter()
     plan = Plan.make(rules, scale, seed, as_of)
     report = GenerationReport(
-        out=str(out), seed=seed, scale=scale,
+        out=str(out),
+        seed=seed,
+        scale=scale,
         as_of=dt.datetime.fromtimestamp(plan.as_of, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     out.mkdir(parents=True, exist_ok=True)

@@ -34,9 +34,7 @@ IMPOSSIBLE_ISO = "2026-02-30T10:00:00Z"
 def _one_brand(rng: np.random.Generator, brands: pl.Series) -> pl.Series:
     """One of each row's brands."""
     frame = pl.DataFrame({"b": brands, "u": rng.random(brands.len())})
-    return frame.select(
-        pl.col("b").list.get((pl.col("u") * pl.col("b").list.len()).floor().cast(pl.Int64))
-    ).to_series()
+    return frame.select(pl.col("b").list.get((pl.col("u") * pl.col("b").list.len()).floor().cast(pl.Int64))).to_series()
 
 
 def _report_bad(land: Landing, source: str, bad: pl.Series) -> None:
@@ -47,9 +45,23 @@ def _report_bad(land: Landing, source: str, bad: pl.Series) -> None:
 # --- customer_master ------------------------------------------------------------------------------------
 
 CUSTOMER_COLUMNS = [
-    "customer_id", "household_id", "is_primary_holder", "first_name", "last_name", "email", "mobile_phone",
-    "home_phone", "address_line1", "city", "state_province", "postal_code", "country", "customer_type",
-    "brands", "created_at", "updated_at",
+    "customer_id",
+    "household_id",
+    "is_primary_holder",
+    "first_name",
+    "last_name",
+    "email",
+    "mobile_phone",
+    "home_phone",
+    "address_line1",
+    "city",
+    "state_province",
+    "postal_code",
+    "country",
+    "customer_type",
+    "brands",
+    "created_at",
+    "updated_at",
 ]
 
 
@@ -117,8 +129,15 @@ def customer_master(plan: Plan, pop: Population, land: Landing) -> None:
             body = body.with_columns(pl.lit("silver").alias("loyalty_tier")).select(
                 ["loyalty_tier", *reversed(CUSTOMER_COLUMNS)]
             )
-        cut = land.csv("customer_master", d, f"customers_{day_stamp(when)}.csv", body, bom=(i == 1),
-                       cp1252=(i == 3), short_rows=short)
+        cut = land.csv(
+            "customer_master",
+            d,
+            f"customers_{day_stamp(when)}.csv",
+            body,
+            bom=(i == 1),
+            cp1252=(i == 3),
+            short_rows=short,
+        )
         land.report.add_bad("customer_master", "missing_fields", cut)
     land.report.add_bad("customer_master", "invalid_phone", int((out["bad"] == "invalid_phone").sum()))
     land.report.customers = n
@@ -196,18 +215,32 @@ def legacy(plan: Plan, pop: Population, land: Landing) -> None:
     people = c.gather(who)
     n = people.height
     d = np.concatenate([np.full(k_mig, -1), rng.integers(0, straggler_times.size, k_str)])
-    flag_day = np.where(d < 0, migration_at - rng.integers(30, 3000, n) * DAY,
-                        straggler_times[np.maximum(d, 0)] - rng.integers(1, 20, n) * DAY)
+    flag_day = np.where(
+        d < 0,
+        migration_at - rng.integers(30, 3000, n) * DAY,
+        straggler_times[np.maximum(d, 0)] - rng.integers(1, 20, n) * DAY,
+    )
     bad = tl.bad_kinds(rng, n, {"missing_customer_id": 0.0005})
     flags = {f: np.where(rng.random(n) < s, "Y", "N") for f, s in zip(FLAGS, FLAG_SHARES, strict=True)}
-    recs = pl.DataFrame({"d": d, "acct": np.arange(1, n + 1) * 7 + 3_000_000, "flag_day": flag_day, "bad": bad,
-                         "cid": people["customer_id"], "brand": _one_brand(rng, people["brands"]), **flags})
+    recs = pl.DataFrame(
+        {
+            "d": d,
+            "acct": np.arange(1, n + 1) * 7 + 3_000_000,
+            "flag_day": flag_day,
+            "bad": bad,
+            "cid": people["customer_id"],
+            "brand": _one_brand(rng, people["brands"]),
+            **flags,
+        }
+    )
     recs = recs.with_columns(
         pl.concat_str(
             [
                 pl.lit("DTL"),
                 pl.col("acct").cast(pl.String).str.zfill(10),
-                pl.when(pl.col("bad") == "missing_customer_id").then(pl.lit("")).otherwise(pl.col("cid"))
+                pl.when(pl.col("bad") == "missing_customer_id")
+                .then(pl.lit(""))
+                .otherwise(pl.col("cid"))
                 .str.pad_end(10),
                 *[pl.col(f) for f in FLAGS],
                 strftime("flag_day", "%d%m%Y"),
@@ -236,9 +269,21 @@ def legacy(plan: Plan, pop: Population, land: Landing) -> None:
 
 SF_INDIVIDUAL = ["Id", "CustomerId__c", "HasOptedOutSolicit", "ShouldForget", "LastModifiedDate"]
 SF_CONSENT = [
-    "Id", "Name", "PartyId", "ContactPointType", "EngagementChannelType", "DataUsePurpose", "BusinessBrand",
-    "PrivacyConsentStatus", "CaptureDate", "CaptureSource", "CaptureContactPointType", "DoubleConsentCaptureDate",
-    "EffectiveFrom", "EffectiveTo", "LastModifiedDate",
+    "Id",
+    "Name",
+    "PartyId",
+    "ContactPointType",
+    "EngagementChannelType",
+    "DataUsePurpose",
+    "BusinessBrand",
+    "PrivacyConsentStatus",
+    "CaptureDate",
+    "CaptureSource",
+    "CaptureContactPointType",
+    "DoubleConsentCaptureDate",
+    "EffectiveFrom",
+    "EffectiveTo",
+    "LastModifiedDate",
 ]
 
 
@@ -281,9 +326,9 @@ def salesforce_consent(plan: Plan, pop: Population, land: Landing) -> None:
             "ContactPointType": cpt,
             "EngagementChannelType": chan,
             "DataUsePurpose": choice(rng, purposes, k),
-            "BusinessBrand": pl.DataFrame({"b": brand, "u": rng.random(k)}).select(
-                pl.when(pl.col("u") < 0.15).then(pl.lit("")).otherwise(pl.col("b"))
-            ).to_series(),
+            "BusinessBrand": pl.DataFrame({"b": brand, "u": rng.random(k)})
+            .select(pl.when(pl.col("u") < 0.15).then(pl.lit("")).otherwise(pl.col("b")))
+            .to_series(),
             "PrivacyConsentStatus": choice(rng, ["OptIn", "OptOut", "Seen", "NotSeen"], k, [0.45, 0.33, 0.12, 0.1]),
             "ts": ts,
             "CaptureSource": choice(rng, ["Web", "Call Center", "Email", "Store"], k, [0.5, 0.2, 0.2, 0.1]),
@@ -296,7 +341,9 @@ def salesforce_consent(plan: Plan, pop: Population, land: Landing) -> None:
     frame = frame.with_columns(
         pl.concat_str([pl.col("DataUsePurpose"), pl.lit(" / "), pl.col("ContactPointType")]).alias("Name"),
         # A Seen/NotSeen row is skipped before anything else is checked: the bad rows carry a decision.
-        pl.when(pl.col("bad").is_not_null()).then(pl.lit("OptIn")).otherwise(pl.col("PrivacyConsentStatus"))
+        pl.when(pl.col("bad").is_not_null())
+        .then(pl.lit("OptIn"))
+        .otherwise(pl.col("PrivacyConsentStatus"))
         .alias("PrivacyConsentStatus"),
         corrupt(pl.col("DataUsePurpose"), "bad", "unmapped_purpose", pl.lit("Loyalty Club")).alias("DataUsePurpose"),
         corrupt(stamp, "bad", "bad_timestamp", pl.lit("2026-02-31T10:00:00.000+0000")).alias("CaptureDate"),
@@ -326,15 +373,29 @@ def salesforce_consent(plan: Plan, pop: Population, land: Landing) -> None:
         )
         consents = part.select(SF_CONSENT)
         if i % 3 == 1:  # newer Data Loader exports add system columns
-            consents = consents.with_columns(pl.lit("false").alias("IsDeleted"),
-                                             pl.col("LastModifiedDate").alias("SystemModstamp"))
-        land.csv("salesforce_consent", d, f"Individual_{stamp_day}.csv", individuals, quote_style="always",
-                 header_quotes="all")
-        land.csv("salesforce_consent", d, f"ContactPointTypeConsent_{stamp_day}.csv", consents,
-                 quote_style="always", header_quotes="all")
+            consents = consents.with_columns(
+                pl.lit("false").alias("IsDeleted"), pl.col("LastModifiedDate").alias("SystemModstamp")
+            )
+        land.csv(
+            "salesforce_consent",
+            d,
+            f"Individual_{stamp_day}.csv",
+            individuals,
+            quote_style="always",
+            header_quotes="all",
+        )
+        land.csv(
+            "salesforce_consent",
+            d,
+            f"ContactPointTypeConsent_{stamp_day}.csv",
+            consents,
+            quote_style="always",
+            header_quotes="all",
+        )
 
 
 # --- sends ---------------------------------------------------------------------------------------------
+
 
 def sends(plan: Plan, pop: Population, land: Landing) -> None:
     rng = plan.rng("sends")
@@ -355,35 +416,51 @@ def sends(plan: Plan, pop: Population, land: Landing) -> None:
         (p for p, d in plan.rules.company.purposes.items() if d.kind == "transactional" and d.opt_out_allowed),
         plan.rules.leaf_purposes[0],
     )
-    frame = pl.concat([pick, people.select("email", "line1", "city", "postcode", "country", "brands",
-                                           phone=e164(people))], how="horizontal").with_columns(
-        pl.Series("d", idx), bad, pl.Series("ts", ts), pl.Series("service", service),
-        ("SND" + pl.Series(np.arange(1, k + 1) + 10_000_000).cast(pl.String)).alias("send_id"),
-        _one_brand(rng, people["brands"]).alias("own_brand"),
-        choice(rng, ["email", "sms"], k, [0.8, 0.2]).alias("svc_channel"),
-    ).with_columns(
-        pl.when(pl.col("service")).then(pl.col("svc_channel")).otherwise(pl.col("c_channel")).alias("channel"),
-        pl.when(pl.col("service")).then(pl.col("own_brand")).otherwise(pl.col("c_brand")).alias("brand"),
-        pl.when(pl.col("service")).then(pl.lit("")).otherwise(pl.col("campaign_id")).alias("campaign_id"),
-        pl.when(pl.col("service")).then(pl.lit(service_purpose)).otherwise(pl.col("c_purpose")).alias("purpose"),
-    ).with_columns(
-        pl.col("channel").replace_strict(channel_type, default=None, return_dtype=pl.String).alias("cpt"),
-    ).with_columns(
-        pl.when(pl.col("cpt") == "email").then(pl.col("email"))
-        .when(pl.col("cpt") == "phone").then(pl.col("phone"))
-        .when(pl.col("cpt") == "postal")
-        .then(pl.concat_str([pl.col("line1"), pl.col("city"), pl.col("postcode"), pl.col("country")], separator=", "))
-        .alias("contact_point"),
-        corrupt(strftime("ts", ISO_Z), "bad", "bad_timestamp", pl.lit(IMPOSSIBLE_ISO)).alias("sent_at"),
-    ).filter(pl.col("contact_point").is_not_null())
+    frame = (
+        pl.concat(
+            [pick, people.select("email", "line1", "city", "postcode", "country", "brands", phone=e164(people))],
+            how="horizontal",
+        )
+        .with_columns(
+            pl.Series("d", idx),
+            bad,
+            pl.Series("ts", ts),
+            pl.Series("service", service),
+            ("SND" + pl.Series(np.arange(1, k + 1) + 10_000_000).cast(pl.String)).alias("send_id"),
+            _one_brand(rng, people["brands"]).alias("own_brand"),
+            choice(rng, ["email", "sms"], k, [0.8, 0.2]).alias("svc_channel"),
+        )
+        .with_columns(
+            pl.when(pl.col("service")).then(pl.col("svc_channel")).otherwise(pl.col("c_channel")).alias("channel"),
+            pl.when(pl.col("service")).then(pl.col("own_brand")).otherwise(pl.col("c_brand")).alias("brand"),
+            pl.when(pl.col("service")).then(pl.lit("")).otherwise(pl.col("campaign_id")).alias("campaign_id"),
+            pl.when(pl.col("service")).then(pl.lit(service_purpose)).otherwise(pl.col("c_purpose")).alias("purpose"),
+        )
+        .with_columns(
+            pl.col("channel").replace_strict(channel_type, default=None, return_dtype=pl.String).alias("cpt"),
+        )
+        .with_columns(
+            pl.when(pl.col("cpt") == "email")
+            .then(pl.col("email"))
+            .when(pl.col("cpt") == "phone")
+            .then(pl.col("phone"))
+            .when(pl.col("cpt") == "postal")
+            .then(
+                pl.concat_str([pl.col("line1"), pl.col("city"), pl.col("postcode"), pl.col("country")], separator=", ")
+            )
+            .alias("contact_point"),
+            corrupt(strftime("ts", ISO_Z), "bad", "bad_timestamp", pl.lit(IMPOSSIBLE_ISO)).alias("sent_at"),
+        )
+        .filter(pl.col("contact_point").is_not_null())
+    )
     _report_bad(land, "sends", frame["bad"])
     cols = ["send_id", "channel", "brand", "campaign_id", "purpose", "contact_point", "sent_at"]
     for when, part in tl.groups(frame, times):
         land.csv("sends", delivery_name(when), f"sends_{day_stamp(when)}.csv", part.select(cols))
 
 
-
 # --- erasure_requests ---------------------------------------------------------------------------------------
+
 
 def erasure_requests(plan: Plan, pop: Population, land: Landing) -> None:
     rng = plan.rng("erasure_requests")
@@ -412,8 +489,12 @@ def erasure_requests(plan: Plan, pop: Population, land: Landing) -> None:
         [
             ("customer_id", jstr(pl.col("customer_id"))),
             ("emails", jlist(pl.concat_list([jstr(pl.col("email"))]))),
-            ("phones", pl.when(pl.col("phone").is_null()).then(pl.lit("[]"))
-             .otherwise(jlist(pl.concat_list([jstr(pl.col("phone"))])))),
+            (
+                "phones",
+                pl.when(pl.col("phone").is_null())
+                .then(pl.lit("[]"))
+                .otherwise(jlist(pl.concat_list([jstr(pl.col("phone"))]))),
+            ),
         ]
     )
     line = jobj(

@@ -39,8 +39,10 @@ def _nested(tree: dict, leaf: dict[str, pl.Expr], prefix: str = "") -> pl.Expr:
         value = leaf[path] if sub is None else _nested(sub, leaf, path)
         parts.append(pl.when(value.is_not_null()).then(pl.concat_str([pl.lit(f'"{key}": '), value])))
     inner = pl.concat_str(parts, separator=", ", ignore_nulls=True)
-    return pl.when(inner.is_null() | (inner == "")).then(pl.lit(None, pl.String)).otherwise(
-        pl.concat_str([pl.lit("{"), inner, pl.lit("}")])
+    return (
+        pl.when(inner.is_null() | (inner == ""))
+        .then(pl.lit(None, pl.String))
+        .otherwise(pl.concat_str([pl.lit("{"), inner, pl.lit("}")]))
     )
 
 
@@ -57,6 +59,7 @@ def _tree(ids: list[str]) -> dict:
 
 # --- preference_centre -----------------------------------------------------------------------------------------
 
+
 def preference_centre(plan: Plan, pop: Population, land: Landing) -> None:
     rng = plan.rng("preference_centre")
     m = plan.rules.mapping("preference_centre")
@@ -65,13 +68,16 @@ def preference_centre(plan: Plan, pop: Population, land: Landing) -> None:
     n_full = min(plan.n("pref_accounts"), c.height)
     n_lite = min(plan.n("pref_lite_accounts"), pop.prospects.height)
     full = c.gather(rng.choice(c.height, n_full, replace=False)).select(
-        "first", "last", "email", "mobile_plan", "mobile_nsn", "country", "customer_id")
+        "first", "last", "email", "mobile_plan", "mobile_nsn", "country", "customer_id"
+    )
     lite = pop.prospects.gather(rng.choice(pop.prospects.height, n_lite, replace=False)).select(
-        "first", "last", "email", "mobile_plan", "mobile_nsn", "country", pl.lit(None, pl.String).alias("customer_id"))
+        "first", "last", "email", "mobile_plan", "mobile_nsn", "country", pl.lit(None, pl.String).alias("customer_id")
+    )
     accounts = pl.concat([full, lite]).with_columns(hex_ids(rng, n_full + n_lite, 16).alias("uid"))
     k = accounts.height + plan.n("pref_changes")
-    acc = accounts.gather(np.concatenate([np.arange(accounts.height),
-                                          rng.integers(0, accounts.height, k - accounts.height)]))
+    acc = accounts.gather(
+        np.concatenate([np.arange(accounts.height), rng.integers(0, accounts.height, k - accounts.height)])
+    )
     ts = tl.event_times(rng, k, plan.start - 7 * DAY, int(times[-1]))
     idx, _ = tl.assign(rng, ts, times)
     bad = tl.bad_kinds(rng, k, {"truncated_json": 0.0005})
@@ -88,57 +94,100 @@ def preference_centre(plan: Plan, pop: Population, land: Landing) -> None:
         on = pl.Series(rng.random(k) < 0.45)
         yes = pl.Series(rng.random(k) < 0.7)
         status = choice(rng, ["Confirmed", "Pending", "NotConfirmed"], k, [0.75, 0.2, 0.05])
-        dbl = jobj([("status", jstr(pl.lit(status))), ("emailSentTime", jstr(strftime(pl.col("ts") + 1, ISO_MS_Z))),
-                    ("confirmTime", pl.when(pl.lit(status) == "Confirmed")
-                     .then(jstr(strftime(pl.col("ts") + 700, ISO_MS_Z))).otherwise(pl.lit("null")))])
+        dbl = jobj(
+            [
+                ("status", jstr(pl.lit(status))),
+                ("emailSentTime", jstr(strftime(pl.col("ts") + 1, ISO_MS_Z))),
+                (
+                    "confirmTime",
+                    pl.when(pl.lit(status) == "Confirmed")
+                    .then(jstr(strftime(pl.col("ts") + 700, ISO_MS_Z)))
+                    .otherwise(pl.lit("null")),
+                ),
+            ]
+        )
         channel = m.subscriptions[sid].channel
-        body = jobj([("isSubscribed", jbool(pl.lit(yes))),
-                     ("lastUpdatedSubscriptionState", jstr(strftime("ts", ISO_MS_Z))),
-                     ("tags", pl.lit("null")),
-                     ("doubleOptIn", pl.when(pl.lit(yes)).then(dbl))])
+        body = jobj(
+            [
+                ("isSubscribed", jbool(pl.lit(yes))),
+                ("lastUpdatedSubscriptionState", jstr(strftime("ts", ISO_MS_Z))),
+                ("tags", pl.lit("null")),
+                ("doubleOptIn", pl.when(pl.lit(yes)).then(dbl)),
+            ]
+        )
         sub_leaf[sid] = pl.when(pl.lit(on)).then(pl.concat_str([pl.lit(f'{{"{channel}": '), body, pl.lit("}")]))
     pref_leaf: dict[str, pl.Expr] = {}
     for pid in prefs:
         on = pl.Series(rng.random(k) < 0.3) & f["customer_id"].is_not_null()
         action_missing = pl.Series(rng.random(k) < 0.1)
-        pref_leaf[pid] = pl.when(pl.lit(on)).then(jobj([
-            ("isConsentGranted", jbool(pl.lit(pl.Series(rng.random(k) < 0.6)))),
-            ("lastConsentModified", jstr(strftime(pl.col("ts") + 2, ISO_MS_Z))),
-            ("actionTimestamp", pl.when(pl.lit(action_missing)).then(pl.lit(None, pl.String))
-             .otherwise(jstr(strftime("ts", ISO_MS_Z)))),
-            ("docVersion", pl.lit("1.0")),
-        ]))
+        pref_leaf[pid] = pl.when(pl.lit(on)).then(
+            jobj(
+                [
+                    ("isConsentGranted", jbool(pl.lit(pl.Series(rng.random(k) < 0.6)))),
+                    ("lastConsentModified", jstr(strftime(pl.col("ts") + 2, ISO_MS_Z))),
+                    (
+                        "actionTimestamp",
+                        pl.when(pl.lit(action_missing))
+                        .then(pl.lit(None, pl.String))
+                        .otherwise(jstr(strftime("ts", ISO_MS_Z))),
+                    ),
+                    ("docVersion", pl.lit("1.0")),
+                ]
+            )
+        )
     subscriptions = pl.concat_str(
         [pl.when(sub_leaf[s].is_not_null()).then(pl.concat_str([pl.lit(f'"{s}": '), sub_leaf[s]])) for s in subs],
-        separator=", ", ignore_nulls=True)
+        separator=", ",
+        ignore_nulls=True,
+    )
     f = f.with_columns(
         typed_phone(rng, f).alias("phone_typed"),
         corrupt(pl.col("email"), "bad", "invalid_email", broken_email(pl.col("email"))).alias("email"),
     )
-    phones_json = pl.when(pl.col("phone_typed").is_null()).then(pl.lit("[]")).otherwise(
-        jlist(pl.concat_list([jobj([("number", jstr(pl.col("phone_typed"))), ("type", jstr(pl.lit("mobile")))])]))
+    phones_json = (
+        pl.when(pl.col("phone_typed").is_null())
+        .then(pl.lit("[]"))
+        .otherwise(
+            jlist(pl.concat_list([jobj([("number", jstr(pl.col("phone_typed"))), ("type", jstr(pl.lit("mobile")))])]))
+        )
     )
     is_lite = pl.col("customer_id").is_null()
-    line = jobj([
-        ("UID", jstr(pl.col("uid"))),
-        ("hasLiteAccount", jbool(is_lite)),
-        ("hasFullAccount", jbool(~is_lite)),
-        ("profile", jobj([("email", jstr(pl.col("email"))), ("firstName", jstr(pl.col("first"))),
-                          ("lastName", jstr(pl.col("last"))), ("country", jstr(pl.col("country"))),
-                          ("phones", phones_json)])),
-        ("data", pl.when(is_lite).then(pl.lit("{}")).otherwise(jobj([("customerId", jstr(pl.col("customer_id")))]))),
-        ("lastUpdated", jstr(strftime(pl.col("ts") + 2, ISO_MS_Z))),
-        ("subscriptions", pl.concat_str([pl.lit("{"), subscriptions, pl.lit("}")])),
-        ("preferences", _nested(_tree(prefs), pref_leaf)),
-    ])
-    f = f.with_columns(pl.when(pl.col("bad") == "truncated_json").then(line.str.slice(0, 60)).otherwise(line)
-                       .alias("line"))
+    line = jobj(
+        [
+            ("UID", jstr(pl.col("uid"))),
+            ("hasLiteAccount", jbool(is_lite)),
+            ("hasFullAccount", jbool(~is_lite)),
+            (
+                "profile",
+                jobj(
+                    [
+                        ("email", jstr(pl.col("email"))),
+                        ("firstName", jstr(pl.col("first"))),
+                        ("lastName", jstr(pl.col("last"))),
+                        ("country", jstr(pl.col("country"))),
+                        ("phones", phones_json),
+                    ]
+                ),
+            ),
+            (
+                "data",
+                pl.when(is_lite).then(pl.lit("{}")).otherwise(jobj([("customerId", jstr(pl.col("customer_id")))])),
+            ),
+            ("lastUpdated", jstr(strftime(pl.col("ts") + 2, ISO_MS_Z))),
+            ("subscriptions", pl.concat_str([pl.lit("{"), subscriptions, pl.lit("}")])),
+            ("preferences", _nested(_tree(prefs), pref_leaf)),
+        ]
+    )
+    f = f.with_columns(
+        pl.when(pl.col("bad") == "truncated_json").then(line.str.slice(0, 60)).otherwise(line).alias("line")
+    )
     _report_bad(land, "preference_centre", f["bad"])
     for when, part in tl.groups(f, times):
         land.lines("preference_centre", delivery_name(when), f"accounts_{day_stamp(when)}.jsonl", part["line"])
 
 
 # --- call_centre -------------------------------------------------------------------------------------------------
+
 
 def call_centre(plan: Plan, pop: Population, land: Landing) -> None:
     rng = plan.rng("call_centre")
@@ -154,7 +203,9 @@ def call_centre(plan: Plan, pop: Population, land: Landing) -> None:
     fallback = plan.rules.company.fallback_timezone
     questions = list(m.questions)
     f = who.select("customer_id", "country", "brands").with_columns(
-        pl.Series("d", idx), pl.Series("ts", ts), bad,
+        pl.Series("d", idx),
+        pl.Series("ts", ts),
+        bad,
         pl.col("country").replace_strict(zones, default=fallback, return_dtype=pl.String).alias("zone"),
         pl.Series("verified", rng.random(k) < 0.92),
         _one_brand(rng, who["brands"]).alias("brand"),
@@ -162,7 +213,9 @@ def call_centre(plan: Plan, pop: Population, land: Landing) -> None:
         ("A" + pl.Series(rng.integers(1, 120, k)).cast(pl.String).str.zfill(3)).alias("agent_id"),
     )
     f = f.with_columns(
-        pl.when(pl.col("bad") == "future_timestamp").then(pl.Series(times[idx]) + 3 * DAY).otherwise(pl.col("ts"))
+        pl.when(pl.col("bad") == "future_timestamp")
+        .then(pl.Series(times[idx]) + 3 * DAY)
+        .otherwise(pl.col("ts"))
         .alias("ts")
     )
     f = f.with_columns(local(f, "ts", "zone", "%Y-%m-%dT%H:%M:%S%:z").alias("captured_at"))
@@ -176,18 +229,21 @@ def call_centre(plan: Plan, pop: Population, land: Landing) -> None:
         answers.append(pl.when(pl.lit(pl.Series(n_answers > j))).then(item))
         unverified_yes += int((~f["verified"] & pl.Series(n_answers > j) & (a == "yes")).sum())
     extra = pl.when(pl.col("bad") == "unmapped_question").then(
-        jobj([("question", jstr(pl.lit("fax_offers"))), ("answer", jstr(pl.lit("no")))]))
+        jobj([("question", jstr(pl.lit("fax_offers"))), ("answer", jstr(pl.lit("no")))])
+    )
     f = f.with_columns(pl.concat_list([*answers, extra]).list.drop_nulls().alias("answers"))
-    line = jobj([
-        ("capture_id", jstr(pl.col("capture_id"))),
-        ("captured_at", jstr(pl.col("captured_at"))),
-        ("agent_id", jstr(pl.col("agent_id"))),
-        ("brand", jstr(pl.col("brand"))),
-        ("customer_id", jstr(pl.col("customer_id"))),
-        ("verified_identity", jbool(pl.col("verified"))),
-        ("script", jstr(pl.lit("consent_update_v3"))),  # the guided script named in feeds.md §7
-        ("answers", jlist(pl.col("answers"))),
-    ])
+    line = jobj(
+        [
+            ("capture_id", jstr(pl.col("capture_id"))),
+            ("captured_at", jstr(pl.col("captured_at"))),
+            ("agent_id", jstr(pl.col("agent_id"))),
+            ("brand", jstr(pl.col("brand"))),
+            ("customer_id", jstr(pl.col("customer_id"))),
+            ("verified_identity", jbool(pl.col("verified"))),
+            ("script", jstr(pl.lit("consent_update_v3"))),  # the guided script named in feeds.md §7
+            ("answers", jlist(pl.col("answers"))),
+        ]
+    )
     f = f.with_columns(line.alias("line"))
     _report_bad(land, "call_centre", f["bad"])
     land.report.add_bad("call_centre", "unverified_opt_in", unverified_yes)
@@ -196,6 +252,7 @@ def call_centre(plan: Plan, pop: Population, land: Landing) -> None:
 
 
 # --- pos ------------------------------------------------------------------------------------------------------
+
 
 def _stores(plan: Plan, rng: np.random.Generator) -> pl.DataFrame:
     n = max(plan.n("stores"), 4)
@@ -241,8 +298,12 @@ def pos(plan: Plan, pop: Population, land: Landing) -> None:
         elif pick_p is not None:
             part = part.with_columns(pl.lit(None, pl.String).alias("customer_id"), pick_p.select(cols))
         else:
-            part = part.with_columns(pl.lit(None, pl.String).alias("customer_id"), pl.lit(None, pl.String).alias("email"),
-                                     pl.lit(None, pl.Int32).alias("mobile_plan"), pl.lit(None, pl.String).alias("mobile_nsn"))
+            part = part.with_columns(
+                pl.lit(None, pl.String).alias("customer_id"),
+                pl.lit(None, pl.String).alias("email"),
+                pl.lit(None, pl.Int32).alias("mobile_plan"),
+                pl.lit(None, pl.String).alias("mobile_nsn"),
+            )
         people.append(part)
     who = pl.concat(people, how="diagonal_relaxed").sort("row")
     ts = tl.event_times(rng, k, plan.start - 7 * DAY, int(times[-1]))
@@ -250,8 +311,11 @@ def pos(plan: Plan, pop: Population, land: Landing) -> None:
     idx, _ = tl.assign(rng, ts, times)
     bad = tl.bad_kinds(rng, k, {"bad_timestamp": 0.0005})
     f = pl.concat([store, who.drop("row")], how="horizontal").with_columns(
-        pl.Series("d", idx), pl.Series("ts", ts), bad,
-        pl.Series("u_email", rng.random(k)), pl.Series("u_sms", rng.random(k)),
+        pl.Series("d", idx),
+        pl.Series("ts", ts),
+        bad,
+        pl.Series("u_email", rng.random(k)),
+        pl.Series("u_sms", rng.random(k)),
     )
     f = f.with_columns(
         local(f, "ts", "timezone", "%d/%m/%Y %H:%M").alias("dmy"),
@@ -261,21 +325,43 @@ def pos(plan: Plan, pop: Population, land: Landing) -> None:
     f = f.with_columns(
         pl.col("store_id"),
         pl.Series(np.arange(1, k + 1) + 1000).cast(pl.String).str.zfill(6).alias("receipt_no"),
-        corrupt(pl.when(pl.col("date_format") == "MDY").then(pl.col("mdy")).otherwise(pl.col("dmy")),
-                "bad", "bad_timestamp", pl.lit("31/02/2026 12:00")).alias("txn_local_time"),
+        corrupt(
+            pl.when(pl.col("date_format") == "MDY").then(pl.col("mdy")).otherwise(pl.col("dmy")),
+            "bad",
+            "bad_timestamp",
+            pl.lit("31/02/2026 12:00"),
+        ).alias("txn_local_time"),
         pl.col("customer_id").fill_null(""),
         pl.when(pl.col("u_email") < 0.85).then(pl.col("email")).otherwise(pl.lit("")).fill_null("").alias("email"),
         pl.col("mobile").fill_null(""),
-        pl.when(pl.col("u_email") < 0.15).then(pl.lit("Y")).when(pl.col("u_email") < 0.6).then(pl.lit("N"))
-        .otherwise(pl.lit("")).alias("marketing_optin_email"),
-        pl.when(pl.col("u_sms") < 0.1).then(pl.lit("Y")).when(pl.col("u_sms") < 0.5).then(pl.lit("N"))
-        .otherwise(pl.lit("")).alias("marketing_optin_sms"),
+        pl.when(pl.col("u_email") < 0.15)
+        .then(pl.lit("Y"))
+        .when(pl.col("u_email") < 0.6)
+        .then(pl.lit("N"))
+        .otherwise(pl.lit(""))
+        .alias("marketing_optin_email"),
+        pl.when(pl.col("u_sms") < 0.1)
+        .then(pl.lit("Y"))
+        .when(pl.col("u_sms") < 0.5)
+        .then(pl.lit("N"))
+        .otherwise(pl.lit(""))
+        .alias("marketing_optin_sms"),
         (pl.Series(rng.integers(300, 40_000, k)) / 100).round(2).cast(pl.String).alias("amount"),
         pl.col("country").replace_strict({c: v.currency for c, v in COUNTRIES.items()}).alias("currency"),
     )
     _report_bad(land, "pos", f["bad"])
-    cols = ["store_id", "receipt_no", "txn_local_time", "customer_id", "email", "mobile", "marketing_optin_email",
-            "marketing_optin_sms", "amount", "currency"]
+    cols = [
+        "store_id",
+        "receipt_no",
+        "txn_local_time",
+        "customer_id",
+        "email",
+        "mobile",
+        "marketing_optin_email",
+        "marketing_optin_sms",
+        "amount",
+        "currency",
+    ]
     for when, part in tl.groups(f, times):
         d = delivery_name(when)
         land.csv("pos", d, "stores.csv", stores)
@@ -295,25 +381,41 @@ def onetrust(plan: Plan, pop: Population, land: Landing) -> None:
     times = tl.deliveries(plan, 7, 2, 40)
     k = plan.n("onetrust_receipts")
     cust = pop.customers.filter(pl.col("brands").list.contains(m.brand)).select(
-        "first", "last", "email", "mobile_plan", "mobile_nsn", "country", "customer_id")
+        "first", "last", "email", "mobile_plan", "mobile_nsn", "country", "customer_id"
+    )
     pros = pop.prospects.filter(pl.col("region").is_in(regions)).select(
-        "first", "last", "email", "mobile_plan", "mobile_nsn", "country", pl.lit(None, pl.String).alias("customer_id"))
+        "first", "last", "email", "mobile_plan", "mobile_nsn", "country", pl.lit(None, pl.String).alias("customer_id")
+    )
     # Dealer web forms: mostly the dealers' own customers, some new prospects.
     from_cust = rng.random(k) < (0.8 if pros.height else 1.0)
     n_c = int(from_cust.sum())
-    who = pl.concat([cust.gather(rng.integers(0, cust.height, n_c)),
-                     pros.gather(rng.integers(0, max(pros.height, 1), k - n_c)) if k - n_c else cust.head(0)])
+    who = pl.concat(
+        [
+            cust.gather(rng.integers(0, cust.height, n_c)),
+            pros.gather(rng.integers(0, max(pros.height, 1), k - n_c)) if k - n_c else cust.head(0),
+        ]
+    )
     ts = tl.event_times(rng, k, plan.start - 7 * DAY, int(times[-1]))
     idx, _ = tl.assign(rng, ts, times)
     bad = tl.bad_kinds(rng, k, {"invalid_email": 0.0005, "unmapped_purpose": 0.0005})
     by_phone = pl.Series(rng.random(k) < 0.2) & who["mobile_nsn"].is_not_null()
-    f = who.with_columns(pl.Series("d", idx), pl.Series("ts", ts), bad, by_phone.alias("by_phone"),
-                         e164(who).alias("e164"), hex_ids(rng, k, 6).alias("rid"))
+    f = who.with_columns(
+        pl.Series("d", idx),
+        pl.Series("ts", ts),
+        bad,
+        by_phone.alias("by_phone"),
+        e164(who).alias("e164"),
+        hex_ids(rng, k, 6).alias("rid"),
+    )
     f = f.with_columns(
-        pl.when(pl.col("by_phone") & (pl.col("bad") != "invalid_email").fill_null(True)).then(pl.col("e164"))
-        .otherwise(corrupt(pl.col("email"), "bad", "invalid_email", broken_email(pl.col("email")))).alias("identifier"),
-        pl.when(pl.col("by_phone") & (pl.col("bad") != "invalid_email").fill_null(True)).then(pl.lit("Phone"))
-        .otherwise(pl.lit("Email")).alias("identifierType"),
+        pl.when(pl.col("by_phone") & (pl.col("bad") != "invalid_email").fill_null(True))
+        .then(pl.col("e164"))
+        .otherwise(corrupt(pl.col("email"), "bad", "invalid_email", broken_email(pl.col("email"))))
+        .alias("identifier"),
+        pl.when(pl.col("by_phone") & (pl.col("bad") != "invalid_email").fill_null(True))
+        .then(pl.lit("Phone"))
+        .otherwise(pl.lit("Email"))
+        .alias("identifierType"),
     )
     pids = list(m.purposes)
     topics = list(m.topics)
@@ -322,37 +424,68 @@ def onetrust(plan: Plan, pop: Population, land: Landing) -> None:
     for j in range(2):
         pid = choice(rng, pids, k)
         if j == 0:
-            pid = pl.DataFrame({"p": pid, "b": f["bad"]}).select(
-                pl.when(pl.col("b") == "unmapped_purpose").then(pl.lit("6f1f5c8e-dead-4000-8000-00000000beef"))
-                .otherwise(pl.col("p"))).to_series()
+            pid = (
+                pl.DataFrame({"p": pid, "b": f["bad"]})
+                .select(
+                    pl.when(pl.col("b") == "unmapped_purpose")
+                    .then(pl.lit("6f1f5c8e-dead-4000-8000-00000000beef"))
+                    .otherwise(pl.col("p"))
+                )
+                .to_series()
+            )
         tx = choice(rng, PURPOSE_TX, k, PURPOSE_TX_W)
         with_topics = pl.Series(rng.random(k) < 0.3)
         t1, t2 = choice(rng, topics, k), choice(rng, topics, k)
         v1, v2 = choice(rng, ["OPT_IN", "OPT_OUT"], k), choice(rng, ["OPT_IN", "OPT_OUT"], k)
-        prefs = pl.when(pl.lit(with_topics)).then(
-            jlist(pl.concat_list([
-                jobj([("TopicId", jstr(pl.lit(t1))), ("TransactionType", jstr(pl.lit(v1)))]),
-                pl.when(pl.lit(t2) != pl.lit(t1)).then(
-                    jobj([("TopicId", jstr(pl.lit(t2))), ("TransactionType", jstr(pl.lit(v2)))])),
-            ]).list.drop_nulls())
-        ).otherwise(pl.lit("[]"))
-        item = jobj([("Id", jstr(pl.lit(pid))), ("Version", jraw(pl.lit(3))), ("TransactionType", jstr(pl.lit(tx))),
-                     ("Preferences", prefs)])
+        prefs = (
+            pl.when(pl.lit(with_topics))
+            .then(
+                jlist(
+                    pl.concat_list(
+                        [
+                            jobj([("TopicId", jstr(pl.lit(t1))), ("TransactionType", jstr(pl.lit(v1)))]),
+                            pl.when(pl.lit(t2) != pl.lit(t1)).then(
+                                jobj([("TopicId", jstr(pl.lit(t2))), ("TransactionType", jstr(pl.lit(v2)))])
+                            ),
+                        ]
+                    ).list.drop_nulls()
+                )
+            )
+            .otherwise(pl.lit("[]"))
+        )
+        item = jobj(
+            [
+                ("Id", jstr(pl.lit(pid))),
+                ("Version", jraw(pl.lit(3))),
+                ("TransactionType", jstr(pl.lit(tx))),
+                ("Preferences", prefs),
+            ]
+        )
         purposes.append(pl.when(pl.lit(pl.Series(n_p > j))).then(item))
-    line = jobj([
-        ("receiptId", jstr(pl.concat_str([pl.lit("r-"), pl.col("rid")]))),
-        ("identifier", jstr(pl.col("identifier"))),
-        ("identifierType", jstr(pl.col("identifierType"))),
-        ("interactionDate", jstr(strftime("ts", ISO_Z))),
-        ("consentDate", jstr(strftime("ts", ISO_Z))),
-        ("collectionPointId", jstr(pl.lit("cp-dealer-web"))),
-        ("language", jstr(pl.lit("en"))),
-        ("geoLocation", jobj([("country", jstr(pl.col("country")))])),
-        ("dsDataElements", jobj([("FirstName", jstr(pl.col("first"))), ("LastName", jstr(pl.col("last"))),
-                                 ("Phone", jstr(pl.col("e164").fill_null(""))),
-                                 ("CustomerId", jstr(pl.col("customer_id").fill_null("")))])),
-        ("purposes", jlist(pl.concat_list(purposes).list.drop_nulls())),
-    ])
+    line = jobj(
+        [
+            ("receiptId", jstr(pl.concat_str([pl.lit("r-"), pl.col("rid")]))),
+            ("identifier", jstr(pl.col("identifier"))),
+            ("identifierType", jstr(pl.col("identifierType"))),
+            ("interactionDate", jstr(strftime("ts", ISO_Z))),
+            ("consentDate", jstr(strftime("ts", ISO_Z))),
+            ("collectionPointId", jstr(pl.lit("cp-dealer-web"))),
+            ("language", jstr(pl.lit("en"))),
+            ("geoLocation", jobj([("country", jstr(pl.col("country")))])),
+            (
+                "dsDataElements",
+                jobj(
+                    [
+                        ("FirstName", jstr(pl.col("first"))),
+                        ("LastName", jstr(pl.col("last"))),
+                        ("Phone", jstr(pl.col("e164").fill_null(""))),
+                        ("CustomerId", jstr(pl.col("customer_id").fill_null(""))),
+                    ]
+                ),
+            ),
+            ("purposes", jlist(pl.concat_list(purposes).list.drop_nulls())),
+        ]
+    )
     f = f.with_columns(line.alias("line"))
     _report_bad(land, "onetrust", f["bad"])
     for when, part in tl.groups(f, times):

@@ -38,9 +38,7 @@ def local(frame: pl.DataFrame, ts_col: str, zone_col: str, fmt: str) -> pl.Serie
     for zone in sorted(z for z in zones.unique().to_list() if z is not None):
         rows = np.flatnonzero((zones == zone).to_numpy())
         part = frame.get_column(ts_col).gather(rows).to_frame("t")
-        text = part.select(
-            ts("t").dt.replace_time_zone("UTC").dt.convert_time_zone(zone).dt.strftime(fmt)
-        ).to_series()
+        text = part.select(ts("t").dt.replace_time_zone("UTC").dt.convert_time_zone(zone).dt.strftime(fmt)).to_series()
         out = out.scatter(rows, text)
     return out
 
@@ -103,8 +101,9 @@ def money(cents: pl.Expr) -> pl.Expr:
     return pl.concat_str([(cents // 100).cast(pl.String), pl.lit("."), (cents % 100).cast(pl.String).str.zfill(2)])
 
 
-def choice(rng: np.random.Generator, values: list[str] | tuple[str, ...], n: int,
-           p: list[float] | None = None) -> pl.Series:
+def choice(
+    rng: np.random.Generator, values: list[str] | tuple[str, ...], n: int, p: list[float] | None = None
+) -> pl.Series:
     """`n` draws from `values` as a string Series."""
     if n == 0:
         return pl.Series([], dtype=pl.String)

@@ -71,7 +71,9 @@ class Landing:
         head = ",".join(_quote_name(h, header_quotes) for h in names)
         if quote_style == "always":
             frame = frame.with_columns(pl.all().cast(pl.String).fill_null(""))
-        body = frame.write_csv(include_header=False, quote_style=quote_style, line_terminator=eol) if frame.height else ""
+        body = (
+            frame.write_csv(include_header=False, quote_style=quote_style, line_terminator=eol) if frame.height else ""
+        )
         cut = 0
         if short_rows is not None and short_rows.size and frame.height:
             body, cut = _cut_rows(body, eol, short_rows, keep=max(2, len(names) // 3))
@@ -86,8 +88,18 @@ class Landing:
 
     # --- text records ---------------------------------------------------------------------------------------
 
-    def lines(self, source: str, delivery: str, name: str, lines: pl.Series, *, eol: str = "\n",
-              bom: bool = False, cp1252: bool = False, extra_records: int = 0) -> Path:
+    def lines(
+        self,
+        source: str,
+        delivery: str,
+        name: str,
+        lines: pl.Series,
+        *,
+        eol: str = "\n",
+        bom: bool = False,
+        cp1252: bool = False,
+        extra_records: int = 0,
+    ) -> Path:
         """One record a line (JSON lines, registry lists, fixed width)."""
         body = _join(lines, eol)
         if bom:

@@ -48,8 +48,9 @@ def _ascii(names: pl.Series) -> pl.Series:
     return names.replace_strict(mapping, return_dtype=pl.String)
 
 
-def _emails(rng: np.random.Generator, first: pl.Series, last: pl.Series, countries: pl.Series,
-            serial: np.ndarray) -> pl.Series:
+def _emails(
+    rng: np.random.Generator, first: pl.Series, last: pl.Series, countries: pl.Series, serial: np.ndarray
+) -> pl.Series:
     """Unique addresses: `first.last<serial>@<a domain of the country>`."""
     n = first.len()
     domains = pl.repeat(None, n, dtype=pl.String, eager=True)
@@ -139,9 +140,11 @@ def build(plan: Plan) -> Population:
     first, last = _names(rng, culture)
     # Members of a household mostly share the primary's last name.
     share_last = (rng.random(n) < 0.8) & ~first_of_hh
-    last = pl.DataFrame({"l": last, "h": hh}).select(
-        pl.when(pl.Series(share_last)).then(pl.col("l").first().over("h")).otherwise(pl.col("l"))
-    ).to_series()
+    last = (
+        pl.DataFrame({"l": last, "h": hh})
+        .select(pl.when(pl.Series(share_last)).then(pl.col("l").first().over("h")).otherwise(pl.col("l")))
+        .to_series()
+    )
     serial = np.arange(FIRST_CUSTOMER, FIRST_CUSTOMER + n)
     email = _emails(rng, first, last, country, serial)
     # A few households share one email (the primary's) or one mobile: ownership has to decide.
@@ -184,8 +187,9 @@ def build(plan: Plan) -> Population:
         .alias("mobile_plan"),
     )
     has_home = rng.random(households) < 0.45
-    home = pl.DataFrame({"hh": np.arange(households), "home_plan": h_plan, "home_nsn": h_nsn,
-                         "has_home": has_home}).join(addr, on="hh")
+    home = pl.DataFrame(
+        {"hh": np.arange(households), "home_plan": h_plan, "home_nsn": h_nsn, "has_home": has_home}
+    ).join(addr, on="hh")
     frame = frame.join(home, on="hh", how="left", maintain_order="left").with_columns(
         pl.when(pl.col("has_home")).then(pl.col("home_plan")).alias("home_plan"),
         pl.when(pl.col("has_home")).then(pl.col("home_nsn")).alias("home_nsn"),

@@ -65,4 +65,3 @@ class GenerationReport:
 
     def write(self, path: Path) -> None:
         path.write_text(self.to_json(), encoding="utf-8")
-

@@ -29,8 +29,9 @@ def typed_email(rng: np.random.Generator, emails: pl.Series) -> pl.Series:
     ).to_series()
 
 
-def typed_phone(rng: np.random.Generator, frame: pl.DataFrame, plan: str = "mobile_plan",
-                nsn: str = "mobile_nsn") -> pl.Series:
+def typed_phone(
+    rng: np.random.Generator, frame: pl.DataFrame, plan: str = "mobile_plan", nsn: str = "mobile_nsn"
+) -> pl.Series:
     return phones.render(frame, plan, nsn, rng)
 
 

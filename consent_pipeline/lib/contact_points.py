@@ -72,9 +72,7 @@ def normalise_emails(raw: pl.Series) -> pl.DataFrame:
         .otherwise(pl.col("clean").replace_strict(slow_values, default=None, return_dtype=pl.String))
         .alias("value")
     )
-    out = frame.join(
-        lookup.select("raw", "value"), on="raw", how="left", nulls_equal=True, maintain_order="left"
-    )
+    out = frame.join(lookup.select("raw", "value"), on="raw", how="left", nulls_equal=True, maintain_order="left")
     return out.select(
         "value",
         pl.when(pl.col("raw").str.strip_chars().fill_null("") != "")
@@ -158,9 +156,12 @@ def _phones_fast(distinct: pl.DataFrame) -> pl.Series:
     )
     codes = pl.Series(sorted(_CODES)).implode()
     cc_intl = (
-        pl.when(pl.col("digits").str.slice(0, 1).is_in(codes)).then(pl.col("digits").str.slice(0, 1))
-        .when(pl.col("digits").str.slice(0, 2).is_in(codes)).then(pl.col("digits").str.slice(0, 2))
-        .when(pl.col("digits").str.slice(0, 3).is_in(codes)).then(pl.col("digits").str.slice(0, 3))
+        pl.when(pl.col("digits").str.slice(0, 1).is_in(codes))
+        .then(pl.col("digits").str.slice(0, 1))
+        .when(pl.col("digits").str.slice(0, 2).is_in(codes))
+        .then(pl.col("digits").str.slice(0, 2))
+        .when(pl.col("digits").str.slice(0, 3).is_in(codes))
+        .then(pl.col("digits").str.slice(0, 3))
     )
     main_region = {str(cc): regions[0] for cc, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()}
     frame = frame.filter(pl.col("shape")).with_columns(
@@ -181,7 +182,8 @@ def _phones_fast(distinct: pl.DataFrame) -> pl.Series:
         prefix = pl.col("natl").str.extract(f"^({npfp})", 0) if npfp else pl.lit(None, pl.String)
         part = part.with_columns(prefix.fill_null("").alias("prefix"))
         nsn = (
-            pl.when(pl.col("prefix") == "").then(pl.col("natl"))
+            pl.when(pl.col("prefix") == "")
+            .then(pl.col("natl"))
             # a national prefix is stripped only in national form, and only when it is the plain prefix
             .when(~pl.col("plus") & (pl.col("prefix") == np_) & (np_ != ""))
             .then(pl.col("natl").str.slice(len(np_)))
@@ -210,9 +212,7 @@ def normalise_phones(raw: pl.Series, region: pl.Series | None = None) -> pl.Data
     frame = pl.DataFrame(
         {"raw": raw.cast(pl.String), "region": region.cast(pl.String).str.strip_chars().str.to_uppercase()}
     ).with_columns(pl.col("raw").str.strip_chars().alias("clean"))
-    distinct = (
-        frame.select("clean", "region").unique().filter(pl.col("clean").is_not_null() & (pl.col("clean") != ""))
-    )
+    distinct = frame.select("clean", "region").unique().filter(pl.col("clean").is_not_null() & (pl.col("clean") != ""))
     # Scientific notation only where there is an `E` (the regular expressions cost time on every value).
     has_e = distinct["clean"].str.contains("[eE]")
     distinct = pl.concat(
@@ -222,9 +222,11 @@ def normalise_phones(raw: pl.Series, region: pl.Series | None = None) -> pl.Data
         ]
     ).with_columns(
         pl.when(pl.col("text").str.contains(_LETTER))
-        .then(pl.when(pl.col("text").str.contains(_SCIENTIFIC)).then(pl.lit("damaged_phone")).otherwise(
-            pl.lit("invalid_phone")
-        ))
+        .then(
+            pl.when(pl.col("text").str.contains(_SCIENTIFIC))
+            .then(pl.lit("damaged_phone"))
+            .otherwise(pl.lit("invalid_phone"))
+        )
         .alias("refused")
     )
     # Refused text never reaches either path (the library would map its letters to digits).

@@ -32,7 +32,9 @@ def real_path(path: Path) -> Path:
 def refuse_symlink(path: Path, what: str) -> None:
     """UnsafePath when `path` itself is a symbolic link (dangling or not)."""
     if path.is_symlink():
-        raise UnsafePath(f"{what} {path} is a symbolic link: refusing to follow it (replace it by a real {_kind(what)})")
+        raise UnsafePath(
+            f"{what} {path} is a symbolic link: refusing to follow it (replace it by a real {_kind(what)})"
+        )
 
 
 def _kind(what: str) -> str:
@@ -46,9 +48,7 @@ def open_nofollow(path: Path, flags: int, what: str, mode: int = 0o644) -> int:
         fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise UnsafePath(
-                f"{what} {path} is a symbolic link: refusing to follow it (remove it)"
-            ) from None
+            raise UnsafePath(f"{what} {path} is a symbolic link: refusing to follow it (remove it)") from None
         raise
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
@@ -129,5 +129,3 @@ def copy_nofollow(src: Path, dst: Path, what: str = "temporary file") -> None:
                 offset += sent
     finally:
         os.close(out)
-
-

@@ -76,9 +76,7 @@ def parse_csv(data: bytes, required: Sequence[str], optional: Sequence[str] = ()
         position.setdefault(name.strip().casefold(), i)
     missing = [c for c in required if c.strip().casefold() not in position]
     if missing:
-        rejects.append(
-            rejects_for(nums, "missing_column", raw, f"missing column(s): {', '.join(missing)}")
-        )
+        rejects.append(rejects_for(nums, "missing_column", raw, f"missing column(s): {', '.join(missing)}"))
         return Records(_no_rows(), _concat(rejects), raw, n, text.encoding, columns=tuple(header))
 
     width = len(header)
@@ -113,9 +111,7 @@ def parse_csv(data: bytes, required: Sequence[str], optional: Sequence[str] = ()
         ],
     )
     # Empty means absent: "" and an unquoted empty field alike.
-    frame = frame.with_columns(
-        [pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in wanted]
-    )
+    frame = frame.with_columns([pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in wanted])
     return Records(frame, _concat(rejects), raw, n, text.encoding, columns=tuple(header))
 
 

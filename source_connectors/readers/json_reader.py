@@ -612,9 +612,7 @@ def _shape(value: object, path: str, out: dict[str, str]) -> None:
         for item in value:
             _shape(item, f"{path}[]", out)
     else:
-        out[path] = (
-            "bool" if isinstance(value, bool) else "number" if isinstance(value, int | float) else "string"
-        )
+        out[path] = "bool" if isinstance(value, bool) else "number" if isinstance(value, int | float) else "string"
 
 
 def _odd_types(values: list[object]) -> set[int]:

@@ -20,10 +20,7 @@ def accounted(batch: Batch) -> dict[str, tuple[int, int, int]]:
         if TABLES[name].counts_as_part:
             frame = batch.table(name).drop_nulls("source_record")
             parts |= set(frame.select("source_file", "source_record").iter_rows())
-    rejected = (
-        set(batch.rejects.drop_nulls("source_record").select("source_file", "source_record").iter_rows())
-        - parts
-    )
+    rejected = set(batch.rejects.drop_nulls("source_record").select("source_file", "source_record").iter_rows()) - parts
     skipped = set(batch.skips.select("source_file", "source_record").iter_rows()) - parts - rejected
     out = {}
     for file, rows_read in batch.files.select("source_file", "rows_read").iter_rows():

@@ -56,7 +56,6 @@ def capture(
     return json.dumps(record) + "\n"
 
 
-
 def events(batch: Batch) -> list[tuple]:
     return sorted(batch.table("events").select(EVENT_COLS).rows(), key=repr)
 
@@ -66,10 +65,7 @@ def rejects(batch: Batch) -> list[tuple]:
 
 
 def reviews(batch: Batch) -> list[tuple]:
-    return (
-        batch.table("reviews").select("source_record", "party_id", "reviewed_at").sort("source_record").rows()
-    )
-
+    return batch.table("reviews").select("source_record", "party_id", "reviewed_at").sort("source_record").rows()
 
 
 def test_answers_are_spoken_party_level_consents_for_the_captures_brand(drop, read):

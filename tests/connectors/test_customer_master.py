@@ -18,8 +18,7 @@ def test_rows_become_normalised_customer_records(drop, read):
         "customer_master",
         D,
         "customers_1.csv",
-        HEADER
-        + "C1,H1,true,Ana,Silva,Ana.Silva@Example.com ,(415) 555-0134,415-555-0199,12 Bay  St,San Francisco,CA,"
+        HEADER + "C1,H1,true,Ana,Silva,Ana.Silva@Example.com ,(415) 555-0134,415-555-0199,12 Bay  St,San Francisco,CA,"
         "94107,US,customer,lakeside_energy;lakeside_home,2019-04-02T10:11:12Z,2026-02-19T08:00:00Z\n",
     )
     batch = read("customer_master")
@@ -60,8 +59,7 @@ def test_phones_with_letters_and_idn_emails(drop, read):
         "customer_master",
         D,
         "customers_1.csv",
-        HEADER
-        + "C7,,true,Hal,Vanity,Hal@XN--BCHER-KVA.DE,07700 900ABC,020 7946 0201 ext 12,,,,,GB,customer,"
+        HEADER + "C7,,true,Hal,Vanity,Hal@XN--BCHER-KVA.DE,07700 900ABC,020 7946 0201 ext 12,,,,,GB,customer,"
         "lakeside_home,2021-03-04T10:00:00Z,2025-12-30T08:00:00Z\n",
     )
     batch = read("customer_master")
@@ -96,10 +94,7 @@ def test_missing_required_column_quarantines_every_record(drop, read):
 
 
 def test_windows_1252_file_is_read(drop, read):
-    content = (
-        HEADER
-        + "C8,,true,Zoë,Brontë,zoe@example.co.uk,,,,,,,GB,customer,lakeside_home,,2025-12-30T08:00:00Z\n"
-    )
+    content = HEADER + "C8,,true,Zoë,Brontë,zoe@example.co.uk,,,,,,,GB,customer,lakeside_home,,2025-12-30T08:00:00Z\n"
     drop("customer_master", D, "customers_1.csv", content.encode("cp1252"))
     batch = read("customer_master")
     assert batch.table("customer_records")["first_name"].to_list() == ["Zoë"]

@@ -17,17 +17,12 @@ D = "2026-02-26T030000Z"
 AT = dt.datetime(2026, 2, 26, 3)
 
 
-
 def listings(batch: Batch) -> list[tuple[str, int, str]]:
-    return sorted(
-        batch.table("registry_listings").select("registry", "source_record", "contact_point").rows()
-    )
+    return sorted(batch.table("registry_listings").select("registry", "source_record", "contact_point").rows())
 
 
 def snapshots(batch: Batch) -> list[tuple[str, str, dt.datetime, int]]:
-    return sorted(
-        batch.table("registry_snapshots").select("registry", "country", "snapshot_ts", "listed").rows()
-    )
+    return sorted(batch.table("registry_snapshots").select("registry", "country", "snapshot_ts", "listed").rows())
 
 
 def test_area_code_number_layout_is_parsed_with_the_registry_country(drop, read):
@@ -80,7 +75,7 @@ def test_au_wash_answer_with_results(drop, read):
         S,
         D,
         "au_dncr/WashResult_81723.csv",
-        "\n NUMBER , result \r\n0412345678,Registered\r\n\"0491 570 159\",not registered\r\n"
+        '\n NUMBER , result \r\n0412345678,Registered\r\n"0491 570 159",not registered\r\n'
         "0491570006, REGISTERED \r\n0491570007,Pending\r\n0491570008\r\n",
     )
     batch = read(S)
@@ -143,9 +138,7 @@ def test_xml_downloads_are_quarantined_file_by_file(drop, read):
 def test_file_sha256_is_the_files_bytes(drop, read):
     path = drop(S, D, "us_ftc/us_ftc_20260226.txt", "415,5550134\n")
     batch = read(S)
-    assert batch.table("registry_snapshots")["file_sha256"].to_list() == [
-        hashlib.sha256(path.read_bytes()).hexdigest()
-    ]
+    assert batch.table("registry_snapshots")["file_sha256"].to_list() == [hashlib.sha256(path.read_bytes()).hexdigest()]
 
 
 def test_national_layout(drop, read):

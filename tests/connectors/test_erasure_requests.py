@@ -40,7 +40,6 @@ def request(
     return json.dumps(line) + "\n"
 
 
-
 def erased(batch: Batch) -> list[tuple]:
     return (
         batch.table("erasure_requests")
@@ -147,9 +146,7 @@ def test_bad_received_at_and_missing_type_keep_the_subject_on_the_quarantine_row
     )
     batch = read(S)
     assert batch.table("erasure_requests").height == 0
-    assert sorted(
-        batch.rejects.select("source_record", "reason", "detail", "party_id").unique().rows(), key=str
-    ) == [
+    assert sorted(batch.rejects.select("source_record", "reason", "detail", "party_id").unique().rows(), key=str) == [
         (1, "bad_timestamp", "received_at: 2026-02-30T11:00:00Z", "C7"),
         (2, "bad_timestamp", "received_at: ", "C8"),
         (3, "missing_value", "type is empty", "C9"),
@@ -222,9 +219,7 @@ def test_public_scenarios(rules):
         (1, "C830001", "eulalia.quarrington@example.co.uk", "email"),
         (1, "C830001", "+447700900456", "phone"),
     ]
-    assert erasure.table("erasure_requests")["requested_at"].unique().to_list() == [
-        dt.datetime(2026, 2, 1, 11)
-    ]
+    assert erasure.table("erasure_requests")["requested_at"].unique().to_list() == [dt.datetime(2026, 2, 1, 11)]
 
 
 def test_only_known_request_types_are_skipped(drop, read):

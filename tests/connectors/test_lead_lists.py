@@ -33,7 +33,6 @@ def lead(
     )
 
 
-
 def events(batch: Batch) -> list[tuple]:
     return sorted(
         batch.table("events")
@@ -193,9 +192,7 @@ def test_columns_by_name_optional_and_missing_required(drop, read):
         "consent_captured_at,brand,email,consent_channels,score\n"
         "2026-02-10T12:00:00Z,lakeside_home,ana@example.com,email;sms,7\n",
     )
-    drop(
-        S, D, "leads_3.csv", "lead_id,brand,email,consent_channels\nL-1,lakeside_home,ana@example.com,email\n"
-    )
+    drop(S, D, "leads_3.csv", "lead_id,brand,email,consent_channels\nL-1,lakeside_home,ana@example.com,email\n")
     batch = read(S)
     assert [(r, ch) for r, ch, *_ in events(batch)] == [(1, "email")]
     assert rejects(batch) == [
@@ -226,6 +223,4 @@ def test_public_scenarios(rules):
     regional = read_source(S, SCENARIOS / "regional_templates" / "landing", rules)
     assert accounted(regional) == {"leads_0001.csv": (1, 0, 0)}
     assert events(regional) == [(1, "email", "quinn.nowhere@example.net", "email", None)]
-    assert regional.table("subject_profiles").select("email", "country").rows() == [
-        ("quinn.nowhere@example.net", None)
-    ]
+    assert regional.table("subject_profiles").select("email", "country").rows() == [("quinn.nowhere@example.net", None)]

@@ -57,7 +57,6 @@ def dat(*lines: str) -> str:
     return "".join(line + "\r\n" for line in lines)
 
 
-
 def events(batch: Batch) -> list[tuple]:
     return batch.table("events").sort("source_record", "channel", "purpose").select(EVENT_COLS).rows()
 
@@ -157,9 +156,7 @@ def test_no_flags_under_no_consent_policy_is_skipped(rules: Rules, landing: Path
     path.write_text(dat(dtl(flags="NNNNN"), dtl(flags="YNNNN", account=2002), trl(2)))
     delivery = Delivery(S, D, dt.datetime(2026, 2, 20, 2), path.parent, landing)
     batch = legacy.parse(delivery, mine)
-    assert batch.table("events").select("source_record", "channel", "status").rows() == [
-        (2, "email", "opt_out")
-    ]
+    assert batch.table("events").select("source_record", "channel", "status").rows() == [(2, "email", "opt_out")]
     assert sorted(batch.skips.select("source_record", "reason").iter_rows()) == [
         (1, "no_flags"),
         (3, "trailer"),

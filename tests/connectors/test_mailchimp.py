@@ -45,16 +45,11 @@ def sub(
     leid: str = "1001",
 ) -> str:
     """A row of the subscribed export."""
-    return (
-        f"{email},Ana,Silva,{phone},2,{optin},203.0.113.7,{confirm},203.0.113.7,,,,,,"
-        f"{cc},,{changed},{leid},e1,,\n"
-    )
+    return f"{email},Ana,Silva,{phone},2,{optin},203.0.113.7,{confirm},203.0.113.7,,,,,,{cc},,{changed},{leid},e1,,\n"
 
 
 def reasons(batch: Batch) -> list[tuple[str, int, str]]:
-    rows = batch.rejects.select(
-        pl.col("source_file").str.split("/").list.last(), "source_record", "reason"
-    ).unique()
+    rows = batch.rejects.select(pl.col("source_file").str.split("/").list.last(), "source_record", "reason").unique()
     return sorted(rows.iter_rows())
 
 
@@ -79,9 +74,7 @@ def test_subscribed_members_are_opt_ins(drop, read):
         D,
         "subscribed_members_export_a1h0menews.csv",
         SUBSCRIBED
-        + sub(
-            "Ana@Example.co.uk", "2026-02-01 08:00:00", "2026-02-01 08:03:00", leid="11", phone="07700 900456"
-        )
+        + sub("Ana@Example.co.uk", "2026-02-01 08:00:00", "2026-02-01 08:03:00", leid="11", phone="07700 900456")
         + sub("bo@example.com", "2026-02-02 09:00:00", "", leid="12", cc="US")
         + sub("cy@example.com", "", "", "2026-02-03 10:00:00", leid="13", cc=""),
     )
@@ -174,9 +167,7 @@ def test_unsubscribed_export_with_repeated_merge_and_missing_columns(drop, read)
             "58547170",
         ),
     ]
-    assert batch.table("subject_profiles").select("first_name", "phone", "country").rows() == [
-        ("Mick", None, "GB")
-    ]
+    assert batch.table("subject_profiles").select("first_name", "phone", "country").rows() == [("Mick", None, "GB")]
     assert batch.rejects.height == 0
 
 
@@ -348,9 +339,7 @@ def test_current_exports_with_merge_fields_and_repeated_columns(drop, read):
         D,
         "subscribed_email_audience_export_a1h0menews.csv",
         CURRENT_SUBSCRIBED
-        + current_sub(
-            "Ana@Example.co.uk", "2026-02-01 08:00:00", "2026-02-01 08:03:00", "2026-02-01 08:03:00", "11"
-        )
+        + current_sub("Ana@Example.co.uk", "2026-02-01 08:00:00", "2026-02-01 08:03:00", "2026-02-01 08:03:00", "11")
         + current_sub("imp@example.co.uk", "", "", "2026-02-03 10:00:00", "12"),
     )
     drop(
@@ -525,9 +514,7 @@ def _ledger_balanced(warehouse: Path) -> None:
 
 
 @pytest.mark.parametrize("order", ["in_order", "later_first"])
-def test_snapshots_never_re_date_an_import_an_estimated_opt_out_or_a_cleaned_member(
-    tmp_path: Path, order: str
-) -> None:
+def test_snapshots_never_re_date_an_import_an_estimated_opt_out_or_a_cleaned_member(tmp_path: Path, order: str) -> None:
     landing, warehouse = tmp_path / "landing", tmp_path / "w" / "w.duckdb"
     first = dt.datetime(2026, 2, 10, 2)
     if order == "in_order":

@@ -96,9 +96,7 @@ def subjects(batch: Batch) -> list[tuple]:
 ALL = ("email", "mail", "sms", "voice")
 
 
-def each(
-    status: str, basis: str, purpose_: str = "marketing.offers"
-) -> dict[tuple[str, str], tuple[str, str]]:
+def each(status: str, basis: str, purpose_: str = "marketing.offers") -> dict[tuple[str, str], tuple[str, str]]:
     return {(purpose_, ch): (status, basis) for ch in ALL}
 
 
@@ -340,16 +338,12 @@ def test_party_id_on_every_event_and_profiles(drop, read):
         F,
         array(
             receipt(customer="C9", rid="r-1"),
-            receipt(
-                identifier="+61 491 570 159", id_type="Phone", customer="", phone="", country="AU", rid="r-2"
-            ),
+            receipt(identifier="+61 491 570 159", id_type="Phone", customer="", phone="", country="AU", rid="r-2"),
             receipt(purpose(tx="NOTGIVEN"), rid="r-3"),  # no decision: no profile either
         ),
     )
     batch = read(S)
-    assert dict(
-        batch.table("events").group_by("source_record").agg(pl.col("party_id").unique()).iter_rows()
-    ) == {
+    assert dict(batch.table("events").group_by("source_record").agg(pl.col("party_id").unique()).iter_rows()) == {
         1: ["C9"],
         2: [None],
     }
@@ -439,13 +433,11 @@ def test_public_scenarios(rules):
     assert bad.rejects.unique(["source_record", "reason", "detail"]).height == 2
     assert bad.table("events").filter(pl.col("channel") == "email").select(
         "contact_point", "purpose", "brand", "status", "event_ts"
-    ).rows() == [
-        ("dee.good@example.co.uk", "marketing.offers", BRAND, "opt_in", dt.datetime(2026, 2, 12, 10))
-    ]
+    ).rows() == [("dee.good@example.co.uk", "marketing.offers", BRAND, "opt_in", dt.datetime(2026, 2, 12, 10))]
     fallback = read_source(S, SCENARIOS / "formats_and_time" / "landing", rules).table("events")
-    assert fallback.filter(pl.col("channel") == "email").select(
-        "contact_point", "purpose", "event_ts"
-    ).rows() == [("otto.trust@example.co.uk", "marketing.service_reminders", dt.datetime(2026, 3, 4, 8))]
+    assert fallback.filter(pl.col("channel") == "email").select("contact_point", "purpose", "event_ts").rows() == [
+        ("otto.trust@example.co.uk", "marketing.service_reminders", dt.datetime(2026, 3, 4, 8))
+    ]
     registry = read_source(S, SCENARIOS / "registry" / "landing", rules).table("events")
     assert subjects_of(registry) == [
         ("email", "C840005", None),
@@ -552,9 +544,7 @@ def test_an_unmapped_topic_keeps_the_purpose_level_opt_in_off_untopicked_channel
             # the unknown topic might be sms: the purpose's opt-in reaches no channel without a mapped topic
             receipt(guid_purpose(topics=[(EMAIL_T, "OPT_IN"), (ODD_T, "OPT_IN")]), rid="r-1"),
             # ...while its opt-outs still apply to every channel the mapped topics do not decide
-            receipt(
-                guid_purpose(tx="WITHDRAWN", topics=[(EMAIL_T, "OPT_IN"), (ODD_T, "OPT_OUT")]), rid="r-2"
-            ),
+            receipt(guid_purpose(tx="WITHDRAWN", topics=[(EMAIL_T, "OPT_IN"), (ODD_T, "OPT_OUT")]), rid="r-2"),
             # a pending purpose is held back the same way; another purpose of the receipt is not affected
             receipt(
                 guid_purpose(tx="PENDING", topics=[(ODD_T, "OPT_IN")]),
@@ -651,9 +641,7 @@ def test_mapped_custom_preferences_decide_their_channels(tmp_path: Path, landing
         F,
         array(
             # selected options decide their channel, overriding the purpose level as a topic does
-            receipt(
-                guid_purpose(tx="WITHDRAWN", custom=[(CONTACT_BY, [BY_SMS, BY_POST.upper()])]), rid="r-1"
-            ),
+            receipt(guid_purpose(tx="WITHDRAWN", custom=[(CONTACT_BY, [BY_SMS, BY_POST.upper()])]), rid="r-1"),
             # a preference mapped `ignore` decides nothing and doubts nothing
             receipt(guid_purpose(tx="CONFIRMED", custom=[(VEHICLE, [VEHICLE_SUV])]), rid="r-2"),
             # an option the rules do not know is a rejected part: the purpose's opt-in is held back
@@ -672,16 +660,12 @@ def test_mapped_custom_preferences_decide_their_channels(tmp_path: Path, landing
         2: each("opt_in", "express"),
         3: {(o, "mail"): ("opt_out", "express")},
     }
-    assert rejects(batch) == [
-        (3, "unmapped_preference", f"CustomPreferences {CONTACT_BY} option: {BY_PIGEON}")
-    ]
+    assert rejects(batch) == [(3, "unmapped_preference", f"CustomPreferences {CONTACT_BY} option: {BY_PIGEON}")]
     assert accounted(batch) == {F: (3, 0, 0)}
 
 
 def test_custom_preference_rules_are_checked(tmp_path: Path):
-    with pytest.raises(
-        RulesError, match=r"onetrust.yaml: custom_preferences\.X\.options\.Y\.channel: unknown"
-    ):
+    with pytest.raises(RulesError, match=r"onetrust.yaml: custom_preferences\.X\.options\.Y\.channel: unknown"):
         rules_with(tmp_path, "custom_preferences: {X: {options: {Y: {channel: fax, status: opt_in}}}}")
 
 
@@ -725,9 +709,7 @@ def test_an_undated_opt_out_is_kept_at_the_delivery_time(drop, read):
         F,
         array(
             receipt(guid_purpose(tx="WITHDRAWN"), interaction=None, consent=None, rid="r-1"),
-            receipt(
-                guid_purpose(tx="CONFIRMED", topics=[(SMS_T, "OPT_OUT")]), interaction="########", rid="r-2"
-            ),
+            receipt(guid_purpose(tx="CONFIRMED", topics=[(SMS_T, "OPT_OUT")]), interaction="########", rid="r-2"),
         ),
     )
     batch = read(S)

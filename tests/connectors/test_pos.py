@@ -42,7 +42,6 @@ def stores(*rows: str) -> str:
     return STORES_HEADER + "".join(rows)
 
 
-
 def rejects(batch: Batch) -> list[tuple[str, int, str, str]]:
     rows = batch.rejects.select(
         pl.col("source_file").str.split("/").list.last(), "source_record", "reason", "detail"
@@ -380,9 +379,7 @@ def test_unknown_store_and_stores_of_another_delivery(drop, read):
 def test_receipts_without_stores_file(drop, read):
     drop(S, D, R, HEADER + receipt(no="1"))
     batch = read(S)
-    assert rejects(batch) == [
-        (R, 1, "unknown_store", "store_id: S-UK-014 (not in this delivery's stores.csv)")
-    ]
+    assert rejects(batch) == [(R, 1, "unknown_store", "store_id: S-UK-014 (not in this delivery's stores.csv)")]
     assert accounted(batch) == {R: (0, 0, 1)}
 
 
@@ -507,6 +504,4 @@ def test_public_scenarios(rules):
     }
     assert batch.table("events").filter(pl.col("channel") == "sms").select(
         "contact_point", "brand", "purpose", "status", "event_ts"
-    ).rows() == [
-        ("+447700900853", "lakeside_home", "marketing.offers", "opt_in", dt.datetime(2026, 3, 28, 10))
-    ]
+    ).rows() == [("+447700900853", "lakeside_home", "marketing.offers", "opt_in", dt.datetime(2026, 3, 28, 10))]

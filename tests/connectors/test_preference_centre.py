@@ -119,9 +119,7 @@ def test_confirmed_double_opt_in_is_an_opt_in_at_confirm_time_and_proof_of_contr
          "opt_in", "express", t(CONFIRM), True),
     ]  # fmt: skip
     evidence = batch.table("contact_evidence").sort("kind")
-    assert evidence.select(
-        "party_id", "contact_point", "contact_point_type", "kind", "evidence_ts"
-    ).rows() == [
+    assert evidence.select("party_id", "contact_point", "contact_point_type", "kind", "evidence_ts").rows() == [
         # a full account tied to a customer id: its login email is the customer's (semantics §3 rule 1)
         ("C100001", "ana.silva@example.com", "email", "account_login", t(UPDATED)),
         ("C100001", "ana.silva@example.com", "email", "double_opt_in", t(CONFIRM)),
@@ -136,9 +134,7 @@ def test_pending_and_not_confirmed_are_pending_at_the_state_time(drop, read):
         D,
         F,
         account(subscriptions={"lakeside_home.newsletter": sub(status="Pending", confirm=None)})
-        + account(
-            customer=None, full=False, subscriptions={"lakeside_home.offers": sub(status="NotConfirmed")}
-        ),
+        + account(customer=None, full=False, subscriptions={"lakeside_home.offers": sub(status="NotConfirmed")}),
     )
     batch = read(S)
     assert events(batch) == [
@@ -213,9 +209,7 @@ def test_bad_subscription_values(drop, read):
         + account(customer=None, subscriptions={"lakeside_home.offers": sub(subscribed="maybe")})
         + account(customer=None, subscriptions={"lakeside_home.offers": sub(status="Bounced")})
         # an unsubscribed record's confirmation status does not matter
-        + account(
-            customer=None, subscriptions={"lakeside_home.offers": sub(subscribed=False, status="Bounced")}
-        ),
+        + account(customer=None, subscriptions={"lakeside_home.offers": sub(subscribed=False, status="Bounced")}),
     )
     batch = read(S)
     assert rejects(batch) == [
@@ -257,9 +251,9 @@ def test_sms_preference_applies_to_mobile_phones_only(drop, read):
     batch = read(S)
     assert [(r[2], r[3]) for r in events(batch)] == [("+447700900123", "phone"), ("+447700900456", "phone")]
     profile = batch.table("subject_profiles")
-    assert profile.select(
-        "party_id", "email", "phone", "country", "first_name", "last_name", "observed_ts"
-    ).rows() == [("C100001", "ana.silva@example.com", "+447700900123", "GB", "Ana", "Silva", t(UPDATED))]
+    assert profile.select("party_id", "email", "phone", "country", "first_name", "last_name", "observed_ts").rows() == [
+        ("C100001", "ana.silva@example.com", "+447700900123", "GB", "Ana", "Silva", t(UPDATED))
+    ]
 
 
 def test_sms_preference_without_a_mobile_is_the_customers_or_rejected(drop, read):
@@ -269,8 +263,7 @@ def test_sms_preference_without_a_mobile_is_the_customers_or_rejected(drop, read
         S,
         D,
         F,
-        account(phones=home, preferences=offers)
-        + account(customer=None, full=False, phones=home, preferences=offers),
+        account(phones=home, preferences=offers) + account(customer=None, full=False, phones=home, preferences=offers),
     )
     batch = read(S)
     assert events(batch) == [
@@ -305,9 +298,7 @@ def test_star_preference_is_the_customers_else_every_contact_point_of_the_accoun
         (2, None, "ana.silva@example.com", "email", "*", "marketing.third_party", "*", "opt_in", "express",
          when, False),
     ]  # fmt: skip
-    assert rejects(batch) == [
-        (3, "no_contact_point", "preference thirdparty.all: no contact point for channel *")
-    ]
+    assert rejects(batch) == [(3, "no_contact_point", "preference thirdparty.all: no contact point for channel *")]
     assert accounted(batch) == {F: (2, 0, 1)}
 
 
@@ -554,9 +545,7 @@ def test_search_response_envelopes_one_a_line(drop, read):
     # a file holding only a failed call (read as one object a line) is quarantined the same way
     drop(S, D, "accounts_0002.jsonl", FAILED)
     batch = read(S)
-    assert sorted(
-        set(batch.table("events").select("source_record_id", "contact_point", "status").rows())
-    ) == [
+    assert sorted(set(batch.table("events").select("source_record_id", "contact_point", "status").rows())) == [
         ("U-bea", "bea@example.co.uk", "opt_out"),
         ("U-cal", "cal@example.co.uk", "opt_in"),
         ("U-dan", "dan@example.co.uk", "opt_out"),
@@ -586,9 +575,7 @@ def test_communications_topics(drop, read):
         # the user's action time first, the server's time only when it is missing
         "lakeside_home_offers_email": comm("lakeside_home_offers", "email", "OptIn", action=SENT),
         "lakeside_home_offers_sms": comm("lakeside_home_offers", "sms", "OptOut"),
-        "lakeside_energy_offers_email": comm(
-            "lakeside_energy_offers", "email", "NoConsent"
-        ),  # decides nothing
+        "lakeside_energy_offers_email": comm("lakeside_energy_offers", "email", "NoConsent"),  # decides nothing
     }
     drop(
         S,
@@ -712,9 +699,7 @@ def test_an_unreadable_statement_holds_back_the_opt_ins_it_might_have_decided(dr
         account(
             phones=phones,
             subscriptions={"lakeside_home.newsletter": sub(), "lakeside_energy.offers": sub(False)},
-            preferences={
-                "sms": {"lakeside_pets": {"offers": pref(True)}, "lakeside_home": {"offers": pref()}}
-            },
+            preferences={"sms": {"lakeside_pets": {"offers": pref(True)}, "lakeside_home": {"offers": pref()}}},
         )
         # a mapped statement with an unreadable value might have decided its own scope only: the opt-in of
         # the same scope (lakeside_home offers by email) is held back, the others apply
@@ -760,9 +745,9 @@ def test_an_opt_out_without_a_usable_time_is_estimated(drop, read):
         ).replace(STATE, "yesterday"),
     )
     batch = read(S)
-    assert batch.table("events").select(
-        "contact_point", "purpose", "status", "event_ts", "event_ts_estimated"
-    ).sort("purpose").rows() == [
+    assert batch.table("events").select("contact_point", "purpose", "status", "event_ts", "event_ts_estimated").sort(
+        "purpose"
+    ).rows() == [
         ("ana.silva@example.com", "marketing.offers", "opt_out", RECEIVED, True),
         ("ana.silva@example.com", "marketing.third_party", "opt_out", RECEIVED, True),
     ]
@@ -799,9 +784,7 @@ def test_sap_export_through_the_pipeline(tmp_path: Path, landing: Path, drop):
     phones = [{"number": "+44 7700 900456", "type": "mobile"}]
 
     def cal(updated: str, **kw: Any) -> str:
-        record = json.loads(
-            account(email="Cal@Example.co.uk", phones=phones, uid="U-cal", updated=None, **kw)
-        )
+        record = json.loads(account(email="Cal@Example.co.uk", phones=phones, uid="U-cal", updated=None, **kw))
         record["data"] = {"customerId": 100002}
         record["lastUpdatedTimestamp"] = ms(updated)
         return json.dumps(record)
@@ -809,9 +792,7 @@ def test_sap_export_through_the_pipeline(tmp_path: Path, landing: Path, drop):
     first = cal(
         "2026-02-05T10:00:00",
         subscriptions={"lakeside_home.offers": sub()},
-        communications={
-            "s": comm("lakeside_home_offers", "sms", "OptOut", modified=ms("2026-02-05T10:00:00"))
-        },
+        communications={"s": comm("lakeside_home_offers", "sms", "OptOut", modified=ms("2026-02-05T10:00:00"))},
     )
     later = cal(
         "2026-02-19T10:00:00",
@@ -845,9 +826,7 @@ def test_sap_export_through_the_pipeline(tmp_path: Path, landing: Path, drop):
         ("email", "opt_in", t(CONFIRM), False),
         ("email", "opt_out", RECEIVED, True),  # the garbled lastModified: the delivery's time
     ]
-    assert rows(
-        warehouse, "SELECT source_record, reason FROM quarantine WHERE source = ? ORDER BY 1", [S]
-    ) == [
+    assert rows(warehouse, "SELECT source_record, reason FROM quarantine WHERE source = ? ORDER BY 1", [S]) == [
         (1, "unmapped_preference"),
         (2, "api_error"),
     ]
@@ -870,7 +849,5 @@ def test_a_mapped_preference_under_a_mandatory_prefix_is_a_rules_error(tmp_path:
             "preferences:\n  terms.tos: {channel: email, brand: lakeside_home, purpose: marketing.offers}\n",
         )
     )
-    with pytest.raises(
-        RulesError, match=r"preference_centre.yaml: preferences\.terms\.tos: is a mandatory statement"
-    ):
+    with pytest.raises(RulesError, match=r"preference_centre.yaml: preferences\.terms\.tos: is a mandatory statement"):
         load_rules(root)

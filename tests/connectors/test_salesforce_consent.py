@@ -48,9 +48,7 @@ def consent(
 
 
 def reasons(batch: Batch) -> list[tuple[str, int, str]]:
-    rows = batch.rejects.select(
-        pl.col("source_file").str.split("/").list.last(), "source_record", "reason"
-    ).unique()
+    rows = batch.rejects.select(pl.col("source_file").str.split("/").list.last(), "source_record", "reason").unique()
     return sorted(rows.iter_rows())
 
 
@@ -303,9 +301,7 @@ def test_bad_individual_rows(drop, read):
         ("Individual_1.csv", 2, "bad_timestamp"),
         ("Individual_1.csv", 3, "bad_value"),
     ]
-    assert batch.rejects.filter(pl.col("source_record") == 3)["detail"].to_list() == [
-        "HasOptedOutSolicit: maybe"
-    ]
+    assert batch.rejects.filter(pl.col("source_record") == 3)["detail"].to_list() == ["HasOptedOutSolicit: maybe"]
     assert batch.table("party_links")["source_party_id"].to_list() == ["0PK3"]
     assert batch.table("erasure_requests")["request_id"].to_list() == ["0PK3"]
     # The Individual's time is bad, but its customer id still names the party of its consents.
@@ -613,9 +609,7 @@ CPTC_TIMES = (
 )
 
 
-def times_row(
-    rid: str, status: str, capture: str, effective_from: str, modified: str, effective_to: str = ""
-) -> str:
+def times_row(rid: str, status: str, capture: str, effective_from: str, modified: str, effective_to: str = "") -> str:
     return (
         f"{rid},0PK1,Email,Email,Newsletter,Lakeside Home,{status},{capture},Web Form,{effective_from},"
         f"{effective_to},{modified}\n"
@@ -818,16 +812,14 @@ def _contact_points(landing: Path, delivery: str) -> None:
         S,
         delivery,
         "ContactPointEmail_1.csv",
-        POINT_EMAIL
-        + "9PE5e000000AbCdEAK,false,0PK5e000000AbCdGAK,Ana@Example.co.uk,true,,2026-02-09T10:00:00Z\n",
+        POINT_EMAIL + "9PE5e000000AbCdEAK,false,0PK5e000000AbCdGAK,Ana@Example.co.uk,true,,2026-02-09T10:00:00Z\n",
     )
     write(
         landing,
         S,
         delivery,
         "ContactPointPhone_1.csv",
-        POINT_PHONE
-        + "0OW5e000000AbCdEAK,false,0PK5e000000AbCdGAK,+447700900456,Mobile,true,2026-02-09T10:00:00Z\n",
+        POINT_PHONE + "0OW5e000000AbCdEAK,false,0PK5e000000AbCdGAK,+447700900456,Mobile,true,2026-02-09T10:00:00Z\n",
     )
 
 
@@ -837,8 +829,7 @@ def _consents(landing: Path, delivery: str) -> None:
         S,
         delivery,
         "ContactPointConsent_1.csv",
-        POINT_CONSENT
-        + "0ZC1,c1,9PE5e000000AbCdEAK,0ZW5e0000004AbBGAU,Opt In,2026-02-15T10:00:00.000+0000,Web Form,"
+        POINT_CONSENT + "0ZC1,c1,9PE5e000000AbCdEAK,0ZW5e0000004AbBGAU,Opt In,2026-02-15T10:00:00.000+0000,Web Form,"
         "2026-02-15T10:05:00.000+0000,,,2026-02-15T10:05:00.000+0000,false,\n"
         # an opt-out without any time: it takes effect at the delivery's time
          + "0ZC2,c2,0OW5e000000AbCdEAK,0ZW5e0000004AcCGAU,OptOut,,Web Form,,,,,false,\n",
@@ -919,9 +910,7 @@ def test_contact_point_consents_reach_consent_current_in_either_delivery_order(t
         "SELECT allowed, reason FROM contact_permission WHERE contact_point = ? AND channel = ?"
         " AND purpose = ? AND brand = 'lakeside_home'"
     )
-    assert rows(w1, permission, ["ana@example.co.uk", "email", "marketing.offers"]) == [
-        (True, "express_consent")
-    ]
+    assert rows(w1, permission, ["ana@example.co.uk", "email", "marketing.offers"]) == [(True, "express_consent")]
     assert rows(w1, permission, ["+447700900456", "sms", "marketing.newsletter"]) == [(False, "opted_out")]
     _ledger_balanced(w1)
 

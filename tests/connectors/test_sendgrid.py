@@ -22,16 +22,14 @@ ENERGY = "lakeside_energy"
 
 
 def reasons(batch: Batch) -> list[tuple[str, int, str]]:
-    rows = batch.rejects.select(
-        pl.col("source_file").str.split("/").list.last(), "source_record", "reason"
-    ).unique()
+    rows = batch.rejects.select(pl.col("source_file").str.split("/").list.last(), "source_record", "reason").unique()
     return sorted(rows.iter_rows())
 
 
 def detail(batch: Batch, name: str, record: int) -> str:
-    found = batch.rejects.filter(
-        pl.col("source_file").str.ends_with("/" + name) & (pl.col("source_record") == record)
-    )["detail"].to_list()
+    found = batch.rejects.filter(pl.col("source_file").str.ends_with("/" + name) & (pl.col("source_record") == record))[
+        "detail"
+    ].to_list()
     assert len(found) == 1, found
     return found[0]
 
@@ -222,9 +220,7 @@ def test_webhook_events(drop, read):
     )
     batch = read(S)
     events = batch.table("events").sort("source_record")
-    assert events.select(
-        "source_record_id", "contact_point", "purpose", "status", "basis", "event_ts"
-    ).rows() == [
+    assert events.select("source_record_id", "contact_point", "purpose", "status", "basis", "event_ts").rows() == [
         ("ev1", "a@x.com", "marketing", "opt_out", "express", AT1),
         ("ev2", "a@x.com", "marketing.newsletter", "opt_out", "express", AT1),
         ("ev3", "a@x.com", "marketing.newsletter", "opt_in", "express", AT2),
@@ -462,9 +458,7 @@ def test_bad_records_are_quarantined_and_the_rest_carries_on(drop, read):
 
 
 def test_truncated_array_keeps_the_elements_before_the_break(drop, read):
-    drop(
-        S, D, "global_unsubscribes.json", f'[{{"created": {T1}, "email": "a@x.com"}}, {{"created": {T1}, "em'
-    )
+    drop(S, D, "global_unsubscribes.json", f'[{{"created": {T1}, "email": "a@x.com"}}, {{"created": {T1}, "em')
     batch = read(S)
     assert batch.table("events")["contact_point"].to_list() == ["a@x.com"]
     assert batch.rejects.select("source_record", "reason").rows() == [(2, "truncated")]
@@ -472,9 +466,7 @@ def test_truncated_array_keeps_the_elements_before_the_break(drop, read):
 
 
 def test_null_and_nested_arrays_are_rejected_not_lost(drop, read):
-    drop(
-        S, D, "global_unsubscribes.json", json.dumps([{"created": T1, "email": "a@x.com"}, None, ["b@x.com"]])
-    )
+    drop(S, D, "global_unsubscribes.json", json.dumps([{"created": T1, "email": "a@x.com"}, None, ["b@x.com"]]))
     drop(S, D, "group_101_unsubscribes.json", json.dumps(["c@x.com", None, ["d@x.com"]]))
     batch = read(S)
     assert reasons(batch) == [

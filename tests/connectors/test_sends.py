@@ -27,7 +27,6 @@ def send(
     return f"{send_id},{channel},{brand},{campaign},{purpose},{contact_point},{when}\n"
 
 
-
 def rejects(batch: Batch) -> list[tuple]:
     return sorted(batch.rejects.select("source_record", "reason", "detail").rows(), key=str)
 
@@ -87,10 +86,7 @@ def test_bad_sent_at(drop, read):
         S,
         D,
         "sends_1.csv",
-        HEADER
-        + send(when="2026-02-30T09:00:00Z")
-        + send(when="yesterday")
-        + send(when="2026-02-22T09:00:00Z"),
+        HEADER + send(when="2026-02-30T09:00:00Z") + send(when="yesterday") + send(when="2026-02-22T09:00:00Z"),
     )
     batch = read(S)
     assert batch.table("sends").height == 0
@@ -115,9 +111,9 @@ def test_contact_point_problems(drop, read):
     )
     batch = read(S)
     # push has no contact-point type: the send is kept without one
-    assert batch.table("sends").select(
-        "source_record", "channel", "contact_point", "contact_point_type"
-    ).rows() == [(4, "push", None, None)]
+    assert batch.table("sends").select("source_record", "channel", "contact_point", "contact_point_type").rows() == [
+        (4, "push", None, None)
+    ]
     assert rejects(batch) == [
         (1, "missing_value", "contact_point is empty"),
         (2, "invalid_email", "gus.example.co.uk"),

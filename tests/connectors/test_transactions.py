@@ -26,7 +26,6 @@ def txn(
     return f"{txn_id},{customer},{brand},{kind},{when},{amount},{currency}\n"
 
 
-
 def rejects(batch: Batch) -> list[tuple]:
     return sorted(batch.rejects.select("source_record", "reason", "detail").rows(), key=str)
 

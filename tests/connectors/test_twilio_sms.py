@@ -18,9 +18,7 @@ from tests.connectors.ledger import accounted
 
 S = "twilio_sms"
 D = "2026-02-20T020000Z"
-HEADER = (
-    "From,To,Body,Status,SentDate,ApiVersion,NumSegments,ErrorCode,AccountSid,Sid,Direction,Price,PriceUnit\n"
-)
+HEADER = "From,To,Body,Status,SentDate,ApiVersion,NumSegments,ErrorCode,AccountSid,Sid,Direction,Price,PriceUnit\n"
 WHEN = "Wed, 18 Feb 2026 15:00:00 +0000"
 AT = dt.datetime(2026, 2, 18, 15)
 ENERGY = "+18885550100"  # sends marketing.offers and marketing.newsletter for lakeside_energy
@@ -66,9 +64,7 @@ def test_exact_keywords_any_case_trimmed(drop, read):
 
 
 def test_event_scope_and_subject(drop, read):
-    drop(
-        S, D, "messages_1.csv", HEADER + msg("STOP", sid="SMa") + msg("STOP", to="+1 888 555 0111", sid="SMb")
-    )
+    drop(S, D, "messages_1.csv", HEADER + msg("STOP", sid="SMa") + msg("STOP", to="+1 888 555 0111", sid="SMb"))
     batch = read(S)
     events = batch.table("events").sort("source_record", "purpose")
     assert events.select(
@@ -370,9 +366,7 @@ def test_keyword_rules_are_validated(tmp_path: Path):
     from consent_pipeline.config.rules import RulesError
     from tests.test_rules import edited
 
-    clash = edited(
-        tmp_path / "a", "mappings/twilio_sms.yaml", lambda d: d["keywords"]["opt_in"].append("Arrêt")
-    )
+    clash = edited(tmp_path / "a", "mappings/twilio_sms.yaml", lambda d: d["keywords"]["opt_in"].append("Arrêt"))
     with pytest.raises(RulesError) as err:
         load_rules(clash)
     assert err.value.file.endswith("twilio_sms.yaml") and "keywords" in err.value.key
@@ -463,6 +457,4 @@ def test_public_scenarios(rules):
 
 
 def decisions_of(events: pl.DataFrame) -> dict[int, tuple[str, str]]:
-    return dict(
-        (r, (s, b)) for r, s, b in events.select("source_record", "status", "basis").unique().iter_rows()
-    )
+    return dict((r, (s, b)) for r, s, b in events.select("source_record", "status", "basis").unique().iter_rows())

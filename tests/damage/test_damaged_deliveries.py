@@ -61,8 +61,10 @@ FEEDS = [
         "customers_1.csv",
         "csv",
         CUSTOMERS,
-        lambda r, t: f"C-{r}-{t},,true,Jörg,Öster,{_email(r, t)},,,1 Bay St,San Francisco,CA,94107,US,customer,"
-        f"lakeside_energy,2021-03-04T10:00:00Z,{WHEN}",
+        lambda r, t: (
+            f"C-{r}-{t},,true,Jörg,Öster,{_email(r, t)},,,1 Bay St,San Francisco,CA,94107,US,customer,"
+            f"lakeside_energy,2021-03-04T10:00:00Z,{WHEN}"
+        ),
         "SELECT 1 FROM customer_records WHERE customer_id = 'C-C-' || ? AND last_name = 'Öster'",
     ),
     Feed(
@@ -72,9 +74,11 @@ FEEDS = [
         "Id,Name,PartyId,ContactPointType,EngagementChannelType,DataUsePurpose,BusinessBrand,PrivacyConsentStatus,"
         "CaptureDate,CaptureSource,CaptureContactPointType,DoubleConsentCaptureDate,EffectiveFrom,EffectiveTo,"
         "LastModifiedDate",
-        lambda r, t: f"0ZY-{r}-{t},Email Offers,0PK-{t},Email,Email,{PURPOSE_NAME[r]},Lakeside Home,"
-        f"{'OptOut' if r == 'C' else 'OptIn'},2026-02-12T10:00:00.000+0000,Web Form,Email,,,,"
-        "2026-02-12T10:00:00.000+0000",
+        lambda r, t: (
+            f"0ZY-{r}-{t},Email Offers,0PK-{t},Email,Email,{PURPOSE_NAME[r]},Lakeside Home,"
+            f"{'OptOut' if r == 'C' else 'OptIn'},2026-02-12T10:00:00.000+0000,Web Form,Email,,,,"
+            "2026-02-12T10:00:00.000+0000"
+        ),
         "SELECT 1 FROM consent_events WHERE source_record_id = '0ZY-C-' || ? AND status = 'opt_out'",
         lambda t: {
             "Individual_1.csv": "Id,CustomerId__c,HasOptedOutSolicit,ShouldForget,LastModifiedDate\n"
@@ -88,8 +92,10 @@ FEEDS = [
         '"Email Address","First Name","Last Name",MEMBER_RATING,OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,CONFIRM_IP,'
         "LATITUDE,LONGITUDE,GMTOFF,DSTOFF,TIMEZONE,CC,REGION,UNSUB_TIME,UNSUB_CAMPAIGN_TITLE,UNSUB_CAMPAIGN_ID,"
         "UNSUB_REASON,UNSUB_REASON_OTHER,LEID,EUID,NOTES",
-        lambda r, t: f'{_email(r, t)},Jörg,"Öster, Jr",2,2026-01-15 08:00:00,,,,,,,,,GB,,2026-02-12 10:00:00,'
-        f"Feb news,c1,,,{r}{t},,",
+        lambda r, t: (
+            f'{_email(r, t)},Jörg,"Öster, Jr",2,2026-01-15 08:00:00,,,,,,,,,GB,,2026-02-12 10:00:00,'
+            f"Feb news,c1,,,{r}{t},,"
+        ),
         "SELECT 1 FROM consent_events WHERE contact_point = 'c.' || ? || '@example.com' AND status = 'opt_out'",
     ),
     Feed(
@@ -97,8 +103,10 @@ FEEDS = [
         "messages_1.csv",
         "csv",
         "From,To,Body,Status,SentDate,ApiVersion,NumSegments,ErrorCode,AccountSid,Sid,Direction,Price,PriceUnit",
-        lambda r, t: f'{_num(r, t)},+18885550100,{"STOP" if r == "C" else "START"},received,'
-        f'"Thu, 12 Feb 2026 10:00:00 +0000",2010-04-01,1,,AC1,SM-{r}-{t},inbound,,USD',
+        lambda r, t: (
+            f"{_num(r, t)},+18885550100,{'STOP' if r == 'C' else 'START'},received,"
+            f'"Thu, 12 Feb 2026 10:00:00 +0000",2010-04-01,1,,AC1,SM-{r}-{t},inbound,,USD'
+        ),
         "SELECT 1 FROM consent_events WHERE source_record_id = 'SM-C-' || ? AND status = 'opt_out'",
     ),
     Feed(
@@ -109,7 +117,9 @@ FEEDS = [
         "amount,currency",
         lambda r, t: f"S-UK-1,{r}-{t},12/02/2026 10:00,,{_email(r, t)},,Y,,19.99,GBP",
         "SELECT 1 FROM consent_events WHERE contact_point = 'c.' || ? || '@example.com' AND status = 'opt_in'",
-        lambda t: {"stores.csv": "store_id,brand,country,timezone,date_format\nS-UK-1,lakeside_home,GB,Europe/London,DMY\n"},
+        lambda t: {
+            "stores.csv": "store_id,brand,country,timezone,date_format\nS-UK-1,lakeside_home,GB,Europe/London,DMY\n"
+        },
     ),
     Feed(
         "lead_lists",
@@ -117,7 +127,9 @@ FEEDS = [
         "csv",
         "lead_id,vendor,brand,email,phone,first_name,last_name,country,postal_code,consent_channels,"
         "consent_text_version,consent_captured_at,ip_address",
-        lambda r, t: f"L-{r}-{t},LeadSpring,lakeside_motors,{_email(r, t)},,Jörg,Öster,GB,,email,v2,{WHEN},198.51.100.1",
+        lambda r, t: (
+            f"L-{r}-{t},LeadSpring,lakeside_motors,{_email(r, t)},,Jörg,Öster,GB,,email,v2,{WHEN},198.51.100.1"
+        ),
         "SELECT 1 FROM consent_events WHERE source_record_id = 'L-C-' || ?",
     ),
     Feed(
@@ -260,9 +272,24 @@ def _deep(s: str) -> str:
 
 DAMAGES = [
     # --- CSV ---
-    Damage("stray_quote", ("csv",), lambda f, t: _csv(f, _lines(f, t, b=lambda s: s.replace(",", ',"ab', 1))).encode(), "malformed_row"),
-    Damage("extra_field_first_row", ("csv",), lambda f, t: _csv(f, _lines(f, t, "BAC", lambda s: s + ",x")).encode(), "malformed_row"),
-    Damage("missing_fields", ("csv",), lambda f, t: _csv(f, _lines(f, t, b=lambda s: s.rsplit(",", 3)[0])).encode(), "malformed_row"),
+    Damage(
+        "stray_quote",
+        ("csv",),
+        lambda f, t: _csv(f, _lines(f, t, b=lambda s: s.replace(",", ',"ab', 1))).encode(),
+        "malformed_row",
+    ),
+    Damage(
+        "extra_field_first_row",
+        ("csv",),
+        lambda f, t: _csv(f, _lines(f, t, "BAC", lambda s: s + ",x")).encode(),
+        "malformed_row",
+    ),
+    Damage(
+        "missing_fields",
+        ("csv",),
+        lambda f, t: _csv(f, _lines(f, t, b=lambda s: s.rsplit(",", 3)[0])).encode(),
+        "malformed_row",
+    ),
     Damage("bare_cr", ("csv",), lambda f, t: _csv(f, _lines(f, t), "\r").encode(), None),
     Damage("crlf_bom", ("csv",), lambda f, t: codecs.BOM_UTF8 + _csv(f, _lines(f, t), "\r\n").encode(), None),
     Damage("utf16", ("csv",), lambda f, t: _csv(f, _lines(f, t), "\r\n").encode("utf-16"), None),
@@ -276,32 +303,50 @@ DAMAGES = [
     Damage(
         "cp1252_row",
         ("csv",),
-        lambda f, t: _csv(f, _lines(f, t, b=lambda s: s.replace("ö", "\x00ö").replace("Ö", "\x00Ö")))
-        .encode()
-        .replace(b"\x00\xc3\xb6", b"\xf6")
-        .replace(b"\x00\xc3\x96", b"\xd6"),
+        lambda f, t: (
+            _csv(f, _lines(f, t, b=lambda s: s.replace("ö", "\x00ö").replace("Ö", "\x00Ö")))
+            .encode()
+            .replace(b"\x00\xc3\xb6", b"\xf6")
+            .replace(b"\x00\xc3\x96", b"\xd6")
+        ),
         None,
     ),
-    Damage("truncated", ("csv",), lambda f, t: _csv(f, _lines(f, t, "ACB"), end=False)[: _cut(f, t)].encode(), "truncated"),
+    Damage(
+        "truncated", ("csv",), lambda f, t: _csv(f, _lines(f, t, "ACB"), end=False)[: _cut(f, t)].encode(), "truncated"
+    ),
     # --- JSON ---
-    Damage("bad_element", ("json", "jsonl"), lambda f, t: _json(f, _lines(f, t, b=lambda s: '{"oops": }')).encode(), "invalid_json"),
-    Damage("lost_brace", ("json", "jsonl"), lambda f, t: _json(f, _lines(f, t, b=lambda s: s[:-1])).encode(), "invalid_json"),
+    Damage(
+        "bad_element",
+        ("json", "jsonl"),
+        lambda f, t: _json(f, _lines(f, t, b=lambda s: '{"oops": }')).encode(),
+        "invalid_json",
+    ),
+    Damage(
+        "lost_brace",
+        ("json", "jsonl"),
+        lambda f, t: _json(f, _lines(f, t, b=lambda s: s[:-1])).encode(),
+        "invalid_json",
+    ),
     Damage("too_deep", ("json", "jsonl"), lambda f, t: _json(f, _lines(f, t, b=_deep)).encode(), "too_deep"),
-    Damage("truncated", ("json", "jsonl"), lambda f, t: _json(f, _lines(f, t, "ACB"), end=False)[:-15].encode(), "truncated"),
+    Damage(
+        "truncated",
+        ("json", "jsonl"),
+        lambda f, t: _json(f, _lines(f, t, "ACB"), end=False)[:-15].encode(),
+        "truncated",
+    ),
     Damage(
         "pages",
         ("json", "jsonl"),
-        lambda f, t: "\n".join(
-            ["[" + ",".join(_lines(f, t, "AB")) + "]", "[" + f.record("C", t) + "]"]
-        ).encode(),
+        lambda f, t: "\n".join(["[" + ",".join(_lines(f, t, "AB")) + "]", "[" + f.record("C", t) + "]"]).encode(),
         None,
     ),
     Damage("utf16", ("json", "jsonl"), lambda f, t: _json(f, _lines(f, t)).encode("utf-16"), None),
     Damage(
         "bad_bytes",
         ("json", "jsonl"),
-        lambda f, t: _json(f, _lines(f, t, b=lambda s: s.replace('": "', '": "\udcff', 1)))
-        .encode("utf-8", "surrogateescape"),
+        lambda f, t: _json(f, _lines(f, t, b=lambda s: s.replace('": "', '": "\udcff', 1))).encode(
+            "utf-8", "surrogateescape"
+        ),
         "any",  # B's fate depends on the field hit; A and C are read with their ö intact
     ),
 ]
@@ -326,9 +371,24 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for name, text in feed.extra(tag).items():
             (folder / name).write_text(text, encoding="utf-8")
     result = subprocess.run(
-        [CLI, "run", "--landing", str(landing), "--warehouse", str(root / "w.duckdb"), "--extracts",
-         str(root / "x"), "--rules", str(ROOT / "rules"), "--as-of", AS_OF, "--quiet"],
-        capture_output=True, text=True, timeout=900,
+        [
+            CLI,
+            "run",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(root / "w.duckdb"),
+            "--extracts",
+            str(root / "x"),
+            "--rules",
+            str(ROOT / "rules"),
+            "--as-of",
+            AS_OF,
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return root / "w.duckdb"

@@ -18,13 +18,13 @@ from tests.helpers import ROOT, rows, run, write
 
 CLI = str(Path(sys.executable).with_name("consent-pipeline"))
 AS_OF = "2026-03-01T06:00:00Z"
-HEADER = (
-    "From,To,Body,Status,SentDate,ApiVersion,NumSegments,ErrorCode,AccountSid,Sid,Direction,Price,PriceUnit\n"
-)
+HEADER = "From,To,Body,Status,SentDate,ApiVersion,NumSegments,ErrorCode,AccountSid,Sid,Direction,Price,PriceUnit\n"
 
 
 def msg(phone: str, body: str, sid: str, day: int = 12) -> str:
-    return f'{phone},+18885550100,{body},received,"Thu, {day} Feb 2026 10:00:00 +0000",2010-04-01,1,,AC1,{sid},inbound,,\n'
+    return (
+        f'{phone},+18885550100,{body},received,"Thu, {day} Feb 2026 10:00:00 +0000",2010-04-01,1,,AC1,{sid},inbound,,\n'
+    )
 
 
 def state(warehouse: Path, phone: str) -> list[tuple[object, ...]]:
@@ -184,9 +184,7 @@ def test_a_delivery_dated_after_the_as_of_waits_for_it(tmp_path: Path) -> None:
     assert "1 deliveries held" in held.stdout
     assert state(warehouse, "+14155550131") == [("opt_out",)]
     assert report(warehouse) == [("twilio_sms/2026-03-05T020000Z", "dated_after_as_of")]
-    assert rows(warehouse, "SELECT count(*) FROM ingest_ledger WHERE delivery = '2026-03-05T020000Z'") == [
-        (0,)
-    ]
+    assert rows(warehouse, "SELECT count(*) FROM ingest_ledger WHERE delivery = '2026-03-05T020000Z'") == [(0,)]
     later = cli(landing, warehouse, as_of="2026-03-06T06:00:00Z")
     assert later.returncode == 0, later.stdout + later.stderr
     assert state(warehouse, "+14155550131") == [("opt_in",)]

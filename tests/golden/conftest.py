@@ -31,7 +31,10 @@ MC_UNSUBSCRIBED = MC_HEADER.format(
     "ana.silva@example.co.uk,Ana,Silva,,2,2025-06-01 10:00:00,203.0.113.7,2025-06-01 10:05:00,203.0.113.7,,,,,,GB,,"
     "2026-02-09 18:00:00,Weekly picks,c0ffee,NORMAL,,1002,aa01,,\n"
 )
-SF_INDIVIDUAL = "Id,CustomerId__c,HasOptedOutSolicit,ShouldForget,LastModifiedDate\n0PK1,C1,false,false,2026-02-19T16:00:00.000+0000\n"
+SF_INDIVIDUAL = (
+    "Id,CustomerId__c,HasOptedOutSolicit,ShouldForget,LastModifiedDate\n"
+    "0PK1,C1,false,false,2026-02-19T16:00:00.000+0000\n"
+)
 SF_CONSENT = (
     "Id,Name,PartyId,ContactPointType,EngagementChannelType,DataUsePurpose,BusinessBrand,PrivacyConsentStatus,"
     "CaptureDate,CaptureSource,CaptureContactPointType,DoubleConsentCaptureDate,EffectiveFrom,EffectiveTo,"
@@ -41,15 +44,15 @@ SF_CONSENT = (
     "0ZY2,News,0PK1,Email,Email,Newsletter,Lakeside Home,OptIn,2026-02-08T09:30:00.000+0000,Web Form,Email,,,,"
     "2026-02-19T16:00:00.000+0000\n"
 )
-SG_GROUP = '[{"email": "Bob.Stone@Example.com", "group_id": 101, "group_name": "Energy Offers", "created_at": 1770804000}]'
+SG_GROUP = (
+    '[{"email": "Bob.Stone@Example.com", "group_id": 101, "group_name": "Energy Offers", "created_at": 1770804000}]'
+)
 SG_EVENTS = (
     '{"email": "bob.stone@example.com", "timestamp": 1771063200, "event": "group_resubscribe", '
     '"asm_group_id": 101, "sg_event_id": "sg-1"}\n'
     '{"email": "bob.stone@example.com", "timestamp": 1771063300, "event": "open", "sg_event_id": "sg-2"}\n'
 )
-TW_HEADER = (
-    "From,To,Body,Status,SentDate,ApiVersion,NumSegments,ErrorCode,AccountSid,Sid,Direction,Price,PriceUnit\n"
-)
+TW_HEADER = "From,To,Body,Status,SentDate,ApiVersion,NumSegments,ErrorCode,AccountSid,Sid,Direction,Price,PriceUnit\n"
 TW_STOP = (
     TW_HEADER
     + '+14155550101,+18885550100,STOP,received,"Sun, 15 Feb 2026 10:00:00 +0000",2010-04-01,1,,AC1,SM1,inbound,,\n'

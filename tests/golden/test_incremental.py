@@ -92,7 +92,11 @@ def test_full_rebuild_is_available_and_agrees(world: dict[str, Path], tmp_path: 
     shutil.copy(world["base_warehouse"], warehouse)
     before = {t: table_hash(warehouse, t) for t in ("consent_history", "contact_permission")}
     outcome = run(
-        world["root"] / "base", warehouse, _iso(DEFAULT_AS_OF), tmp_path / "x", full_rebuild=True,
+        world["root"] / "base",
+        warehouse,
+        _iso(DEFAULT_AS_OF),
+        tmp_path / "x",
+        full_rebuild=True,
         failing_checks=GENERATED,
     )
     assert outcome.figures["golden_scope"] == -1 and outcome.figures["permission_scope"] == -1
@@ -125,6 +129,4 @@ def test_a_full_permissions_build_in_batches_of_parties_equals_one_batch(
     monkeypatch.setenv("CONSENT_PERMISSION_BATCH_PARTIES", "150")  # about ten batches in this world
     batched = tmp_path / "batched" / "w.duckdb"
     run(world["root"] / "base", batched, _iso(DEFAULT_AS_OF), failing_checks=GENERATED)
-    assert table_hash(batched, "contact_permission") == table_hash(
-        world["base_warehouse"], "contact_permission"
-    )
+    assert table_hash(batched, "contact_permission") == table_hash(world["base_warehouse"], "contact_permission")

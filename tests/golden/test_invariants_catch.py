@@ -18,7 +18,8 @@ FIRST = "rowid = (SELECT min(rowid) FROM {table})"
 
 # invariant -> SQL that breaks it (every invariant has one: test_every_invariant_has_a_plant)
 PLANTS = {
-    "ledger_balances": "UPDATE ingest_ledger SET rows_read = rows_read + 1 WHERE " + FIRST.format(table="ingest_ledger"),
+    "ledger_balances": "UPDATE ingest_ledger SET rows_read = rows_read + 1 WHERE "
+    + FIRST.format(table="ingest_ledger"),
     "file_ingested_once": "INSERT INTO ingest_ledger SELECT * FROM ingest_ledger LIMIT 1",
     "landing_held_back": (
         "INSERT INTO landing_report BY NAME SELECT 'pos' AS source, '2026-03-01T020000Z' AS delivery, "
@@ -36,7 +37,8 @@ PLANTS = {
     ),
     "one_permission_per_key": "INSERT INTO contact_permission SELECT * FROM contact_permission LIMIT 1",
     "one_current_state_per_key": "INSERT INTO consent_current SELECT * FROM consent_current LIMIT 1",
-    "leaf_scopes_only": "UPDATE consent_current SET purpose = 'marketing' WHERE " + FIRST.format(table="consent_current"),
+    "leaf_scopes_only": "UPDATE consent_current SET purpose = 'marketing' WHERE "
+    + FIRST.format(table="consent_current"),
     "one_owner_per_contact_point": (
         "INSERT INTO contact_point_owner SELECT contact_point, contact_point_type, 'X9', household_id, rule "
         "FROM contact_point_owner LIMIT 1"

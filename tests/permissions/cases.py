@@ -36,6 +36,7 @@ MAIN = World()
 for _registry in REGISTRIES:
     MAIN.registry(_registry, MAIN_REGISTRY_DELIVERY, [])
 
+
 @dataclass(frozen=True)
 class Run:
     """One pipeline run: which world, as of when, with or without its registry deliveries."""

@@ -39,8 +39,7 @@ A = MAIN_AS_OF
 SEC = dt.timedelta(seconds=1)
 LEAD_LIFE = dt.timedelta(days=183)
 US_DNC, CA_DNC, UK_TPS, AU_DNCR = (
-    f"registry:{r}/{MAIN_REGISTRY_DELIVERY:%Y-%m-%dT%H%M%SZ}"
-    for r in ("us_ftc", "ca_dncl", "uk_tps", "au_dncr")
+    f"registry:{r}/{MAIN_REGISTRY_DELIVERY:%Y-%m-%dT%H%M%SZ}" for r in ("us_ftc", "ca_dncl", "uk_tps", "au_dncr")
 )
 JAN, FEB = utc("2026-01-05T10:00:00Z"), utc("2026-02-01T10:00:00Z")
 MONTH_AGO = utc("2026-02-01T12:00:00Z")

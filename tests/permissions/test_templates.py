@@ -129,11 +129,9 @@ LEGACY_DAY = dt.date(2020, 6, 1)
 IMPORTED_AT = utc("2025-11-01T08:00:00Z")
 
 
-
 def _verbal_answers() -> dict[str, str]:
     return {
-        q: "yes"
-        for q in ("email_offers", "sms_offers", "phone_offers", "mail_offers", "door_visits", "third_party")
+        q: "yes" for q in ("email_offers", "sms_offers", "phone_offers", "mail_offers", "door_visits", "third_party")
     }
 
 
@@ -170,9 +168,7 @@ def _build() -> list[Case]:
                         want = reason
                         if purpose == THIRD_PARTY and reason != EXP:
                             want = NONE  # marketing.third_party always needs an express opt-in
-                        cases.append(
-                            _cell_case(cell, variant, party, channel, purpose, brand, region, want, decided)
-                        )
+                        cases.append(_cell_case(cell, variant, party, channel, purpose, brand, region, want, decided))
 
         # a third-party lead, a prospect of that country
         lead, lead_id = MAIN.lead(f"LEAD-{cell}", country, brand, LEAD_AT)

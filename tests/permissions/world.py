@@ -222,9 +222,7 @@ class World:
             existing = []
         if not existing:
             stamp = (dont_market_at or dt.datetime(2025, 12, 30, 8)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-            self._sf_individuals.append(
-                [ref, party.party_id, "true" if dont_market_at else "false", "false", stamp]
-            )
+            self._sf_individuals.append([ref, party.party_id, "true" if dont_market_at else "false", "false", stamp])
         return ref
 
     def salesforce(
@@ -278,13 +276,9 @@ class World:
         channel of each of the party's contact-point types (Email, Phone, MailingAddress), every brand,
         captured from a web form (written), confirmed by double opt-in if asked. Returns the record Ids."""
         types = [
-            t
-            for t, cp in (("Email", party.email), ("Phone", party.phone), ("MailingAddress", party.postal))
-            if cp
+            t for t, cp in (("Email", party.email), ("Phone", party.phone), ("MailingAddress", party.postal)) if cp
         ]
-        return [
-            self.salesforce(party, at, cp_type=t, double_opt_in=at if double_opt_in else None) for t in types
-        ]
+        return [self.salesforce(party, at, cp_type=t, double_opt_in=at if double_opt_in else None) for t in types]
 
     def dont_market(self, party: Party, at: dt.datetime) -> None:
         """Salesforce Individual `HasOptedOutSolicit=true`: opt-out of all marketing, every channel and brand."""
@@ -556,9 +550,7 @@ class World:
         if self._sendgrid_groups:
             put("sendgrid", "group_unsubscribes.json", json.dumps(self._sendgrid_groups))
         if self._accounts:
-            put(
-                "preference_centre", "accounts_1.jsonl", "".join(json.dumps(a) + "\n" for a in self._accounts)
-            )
+            put("preference_centre", "accounts_1.jsonl", "".join(json.dumps(a) + "\n" for a in self._accounts))
         if self._erasures:
             put("erasure_requests", "requests_1.jsonl", "".join(json.dumps(e) + "\n" for e in self._erasures))
         if self._twilio:
@@ -604,9 +596,7 @@ RECEIPT_HEADER = (
     "store_id,receipt_no,txn_local_time,customer_id,email,mobile,marketing_optin_email,marketing_optin_sms,"
     "amount,currency"
 )
-TWILIO_HEADER = (
-    "From,To,Body,Status,SentDate,ApiVersion,NumSegments,ErrorCode,AccountSid,Sid,Direction,Price,PriceUnit"
-)
+TWILIO_HEADER = "From,To,Body,Status,SentDate,ApiVersion,NumSegments,ErrorCode,AccountSid,Sid,Direction,Price,PriceUnit"
 MAILCHIMP_TAIL = {
     "subscribed": ["LAST_CHANGED"],
     "unsubscribed": [

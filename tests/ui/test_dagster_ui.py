@@ -67,7 +67,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     for as_of in NIGHTS:
         done = subprocess.run(
             [str(BIN / "consent-pipeline"), "run", "--as-of", as_of, "--quiet"],
-            cwd=project, env=env, capture_output=True, text=True, timeout=600,
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert done.returncode == 0, done.stdout + done.stderr
     data = project / "data"
@@ -84,7 +88,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # then `dagster dev` from the same folder (it reads the folder's dagster.yaml), no DAGSTER_HOME
     proc = subprocess.Popen(
         [str(BIN / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=project, env=ui_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=project,
+        env=ui_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -119,9 +127,19 @@ class Browser:
         self.folder = folder
         port = free_port()
         self.proc = subprocess.Popen(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--remote-debugging-port={port}",
-             f"--user-data-dir={folder / 'chromium-profile'}", "--window-size=1600,1400", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--remote-debugging-port={port}",
+                f"--user-data-dir={folder / 'chromium-profile'}",
+                "--window-size=1600,1400",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         pages: list[dict[str, Any]] = []
@@ -185,9 +203,9 @@ def browser(server: Server) -> Iterator[Browser]:
 
 
 def test_the_ui_shows_the_cli_runs_their_checks_and_metadata(server: Server) -> None:
-    runs = server.graphql(
-        "{ runsOrError { ... on Runs { results { runId status jobName tags { key value } } } } }"
-    )["runsOrError"]["results"]
+    runs = server.graphql("{ runsOrError { ... on Runs { results { runId status jobName tags { key value } } } } }")[
+        "runsOrError"
+    ]["results"]
     nights = [r for r in runs if any(t["key"] == "consent/as_of" and t["value"] in NIGHTS for t in r["tags"])]
     assert len(nights) == 2 and {r["status"] for r in nights} == {"SUCCESS"}, runs
     assert {r["jobName"] for r in nights} == {"consent_nightly"}
@@ -231,24 +249,41 @@ def test_graphql_lists_assets_and_a_launched_run_succeeds(server: Server) -> Non
     nodes = server.graphql("{ assetNodes { assetKey { path } groupName } }")["assetNodes"]
     keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
     assert {f"source/{s}" for s in SOURCES} <= keys
-    assert {"consent_events", "quarantine", "ingest_ledger", "consent_current", "contact_permission",
-            "segments", "extracts", "optout_sla", "snapshot"} <= keys
+    assert {
+        "consent_events",
+        "quarantine",
+        "ingest_ledger",
+        "consent_current",
+        "contact_permission",
+        "segments",
+        "extracts",
+        "optout_sla",
+        "snapshot",
+    } <= keys
     assert {n["groupName"] for n in nodes if n["assetKey"]["path"][0] == "source"} == {"sources"}
 
     launched = server.graphql(
         """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
              __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
-        {"p": {"selector": {"repositoryLocationName": LOCATION, "repositoryName": "__repository__",
-                            "jobName": "consent_nightly"}, "runConfigData": {}}},
+        {
+            "p": {
+                "selector": {
+                    "repositoryLocationName": LOCATION,
+                    "repositoryName": "__repository__",
+                    "jobName": "consent_nightly",
+                },
+                "runConfigData": {},
+            }
+        },
     )["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
     deadline = time.monotonic() + 300
     status = ""
     while time.monotonic() < deadline:
-        status = server.graphql(
-            "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", {"id": run_id}
-        )["runOrError"]["status"]
+        status = server.graphql("query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", {"id": run_id})[
+            "runOrError"
+        ]["status"]
         if status in ("SUCCESS", "FAILURE", "CANCELED"):
             break
         time.sleep(2)
@@ -267,9 +302,19 @@ def test_browser_finds_the_assets_on_the_graph_page(server: Server) -> None:
     page = f"{server.url}/locations/{LOCATION}/asset-groups/sources"
     # A tall window: the graph only renders the nodes in view.
     dom = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1600,8000",
-         "--virtual-time-budget=30000", "--dump-dom", page],
-        capture_output=True, text=True, timeout=180,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1600,8000",
+            "--virtual-time-budget=30000",
+            "--dump-dom",
+            page,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
     ).stdout
     missing = [s for s in SOURCES if f">{s}<" not in dom]
     assert not missing, f"not on the graph page: {missing}"

@@ -84,9 +84,7 @@ def audit(
 
 
 def sla(con: Any) -> tuple:
-    (got,) = rows(
-        con, "SELECT * FROM a_optout_sla", ["region", "deadline", "state", "breached", "honoured_at"]
-    )
+    (got,) = rows(con, "SELECT * FROM a_optout_sla", ["region", "deadline", "state", "breached", "honoured_at"])
     return got
 
 
@@ -130,9 +128,7 @@ DUE = dt.datetime(2026, 2, 4, 10)  # GB, opted out on Monday 2 February 10:00
         ({"as_of": DUE + dt.timedelta(days=5), "first_run": DUE}, "pending", True),
     ],
 )
-def test_honoured_within_the_deadline(
-    sandbox: Sandbox, rules: Rules, given: dict, state: str, breached: bool
-) -> None:
+def test_honoured_within_the_deadline(sandbox: Sandbox, rules: Rules, given: dict, state: str, breached: bool) -> None:
     got = sla(audit(sandbox, rules, region="GB", opted_out=MON, **given))
     assert got[2:4] == (state, breached)
 

@@ -64,9 +64,7 @@ def merge(sandbox: Sandbox, events: list[dict]) -> Any:
 def current(sandbox: Sandbox, events: list[dict]) -> dict[tuple[str, str, str, str], tuple[str, str]]:
     """(contact point, channel, purpose, brand) -> (status, event id) of consent_current."""
     con = merge(sandbox, events)
-    got = rows(
-        con, "SELECT * FROM m_current", ["contact_point", "channel", "purpose", "brand", "status", "event_id"]
-    )
+    got = rows(con, "SELECT * FROM m_current", ["contact_point", "channel", "purpose", "brand", "status", "event_id"])
     return {tuple(r[:4]): (r[4], r[5]) for r in got}
 
 
@@ -156,9 +154,7 @@ def test_current_state(sandbox: Sandbox, events: list[dict], state: tuple[str, s
 
 
 def test_party_level_opt_in_reaches_the_owners_points_only(sandbox: Sandbox) -> None:
-    party_level = event(
-        "E1", "opt_in", JAN, party_id="P2", contact_point=None, contact_point_type=None, channel="*"
-    )
+    party_level = event("E1", "opt_in", JAN, party_id="P2", contact_point=None, contact_point_type=None, channel="*")
     assert {k[0] for k in current(sandbox, [party_level])} == {PHONE2}
 
 

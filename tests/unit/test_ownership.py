@@ -129,12 +129,8 @@ CASES = [
 # fmt: on
 
 
-@pytest.mark.parametrize(
-    ("point", "owner", "customers", "tables"), [pytest.param(*c[1:], id=c[0]) for c in CASES]
-)
-def test_owner(
-    sandbox: Sandbox, point: str, owner: tuple[str, str], customers: list[dict], tables: dict
-) -> None:
+@pytest.mark.parametrize(("point", "owner", "customers", "tables"), [pytest.param(*c[1:], id=c[0]) for c in CASES])
+def test_owner(sandbox: Sandbox, point: str, owner: tuple[str, str], customers: list[dict], tables: dict) -> None:
     assert owners(sandbox, customers, **tables).get(point) == owner
 
 

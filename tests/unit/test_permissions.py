@@ -81,9 +81,7 @@ def pending(channel: str, purpose: str, at: dt.datetime = FEB, **kw: Any) -> dic
 
 def everywhere(basis: str = "express", at: dt.datetime = JAN, **kw: Any) -> list[dict]:
     """An opt-in of every marketing purpose on every channel."""
-    return [
-        opt_in(c, p, basis, at, **kw) for c in ("email", "sms", "voice", "mail", "door") for p in MARKETING
-    ]
+    return [opt_in(c, p, basis, at, **kw) for c in ("email", "sms", "voice", "mail", "door") for p in MARKETING]
 
 
 def bought(at: dt.datetime, kind: str = "purchase", brand: str | None = None, ident: str = "T1") -> dict:
@@ -161,9 +159,7 @@ class Runs:
             return _run(self.sandbox, self.rules, [case])[0]
         key = self.group(case)
         if key not in self.done:
-            self.done[key] = dict(
-                zip([c.name for c in group], _run(self.sandbox, self.rules, group), strict=True)
-            )
+            self.done[key] = dict(zip([c.name for c in group], _run(self.sandbox, self.rules, group), strict=True))
         return self.done[key][case.name]
 
 
@@ -186,9 +182,7 @@ def check(decide: Runs, case: Case) -> None:
         g = got.get(full)
         want[full] = (w.reason, w.valid_until) + (() if w.decided_by is UNCHECKED else (w.decided_by,))
         seen[full] = (
-            None
-            if g is None
-            else (g.reason, g.valid_until) + (() if w.decided_by is UNCHECKED else (g.decided_by,))
+            None if g is None else (g.reason, g.valid_until) + (() if w.decided_by is UNCHECKED else (g.decided_by,))
         )
     assert seen == want, case.name
 
@@ -421,9 +415,11 @@ CASES: list[Case] = [
     Case("precedence-express-over-opt-out-model", "US", {("email", OFFERS): "express_consent"},
          {"consent": everywhere()}),
     # --- row 10: consent expired -----------------------------------------------------------------------------
-    Case("r10-valid-until-reached", "GB", {("email", OFFERS): Want("consent_expired", decided_by="E-email-marketing.offers")},
+    Case("r10-valid-until-reached", "GB",
+         {("email", OFFERS): Want("consent_expired", decided_by="E-email-marketing.offers")},
          {"consent": everywhere(valid_until=A)}),
-    Case("r9-before-r10-us-email", "US", {("email", OFFERS): "opt_out_model"}, {"consent": everywhere(valid_until=FEB)}),
+    Case("r9-before-r10-us-email", "US", {("email", OFFERS): "opt_out_model"},
+         {"consent": everywhere(valid_until=FEB)}),
     Case("r9-before-r10-soft-opt-in", "GB", {("email", OFFERS): "soft_opt_in"},
          {"consent": everywhere(valid_until=FEB), "activity": [bought(MONTH_AGO)]}),
     # --- row 11 ------------------------------------------------------------------------------------------
@@ -474,9 +470,7 @@ def test_decision(decide: Runs, case: Case) -> None:
 
 
 def test_every_reason_of_the_table_is_covered() -> None:
-    reasons = {
-        (w if isinstance(w, str) else w.reason) for c in [*CASES, *FRESHNESS] for w in c.expect.values()
-    }
+    reasons = {(w if isinstance(w, str) else w.reason) for c in [*CASES, *FRESHNESS] for w in c.expect.values()}
     table = ALLOWED | {
         "erased", "undeliverable", "opted_out", "registry_stale", "dnc_registry", "pending_double_opt_in",
         "consent_expired", "no_consent",
@@ -536,11 +530,7 @@ def _freshness() -> list[Case]:
         Case(
             "r6-listed-on-a-fresh-registry",
             "US",
-            {
-                ("voice", OFFERS): Want(
-                    "dnc_registry", decided_by=registry("us_ftc", EDGE - dt.timedelta(days=31))
-                )
-            },
+            {("voice", OFFERS): Want("dnc_registry", decided_by=registry("us_ftc", EDGE - dt.timedelta(days=31)))},
             {"registries": at_age(), "listed": ["us_ftc"]},
             as_of=EDGE,
         ),
@@ -620,9 +610,7 @@ def test_a_walk_in_purchase_counts_for_the_owner_of_its_email(decide: Runs) -> N
     """Activity without a customer id is the owner's of its email (else its phone)."""
     walk_in = {"activity_id": "W1", "party_id": None, "email": POINTS["email"], "kind": "purchase",
                "occurred_at": MONTH_AGO, "brand": MOTORS}  # fmt: skip
-    con_case = Case(
-        "walk-in", "GB", {("email", OFFERS): Want("soft_opt_in", None, "W1")}, {"activity": [walk_in]}
-    )
+    con_case = Case("walk-in", "GB", {("email", OFFERS): Want("soft_opt_in", None, "W1")}, {"activity": [walk_in]})
     check(decide, con_case)
 
 

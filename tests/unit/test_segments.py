@@ -59,13 +59,22 @@ def test_segment_boundaries(rules: Rules, ages: tuple[int, ...], segment: str) -
 
 
 def test_frequent_quartiles_by_spend_ties_by_party_id(rules: Rules) -> None:
-    activity = [p for i, party in enumerate(["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8"])
-                for p in purchases(party, 1, 2, 3, amount=float(100 - 10 * (i // 2)))]
+    activity = [
+        p
+        for i, party in enumerate(["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8"])
+        for p in purchases(party, 1, 2, 3, amount=float(100 - 10 * (i // 2)))
+    ]
     got = segments(rules, activity, ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8"])
     # spend pairs tie (C1=C2 > C3=C4 > ...): ties by party id, 1 is the highest
     assert got == {
-        "C1": "frequent_1", "C2": "frequent_1", "C3": "frequent_2", "C4": "frequent_2",
-        "C5": "frequent_3", "C6": "frequent_3", "C7": "frequent_4", "C8": "frequent_4",
+        "C1": "frequent_1",
+        "C2": "frequent_1",
+        "C3": "frequent_2",
+        "C4": "frequent_2",
+        "C5": "frequent_3",
+        "C6": "frequent_3",
+        "C7": "frequent_4",
+        "C8": "frequent_4",
     }
 
 
@@ -76,14 +85,22 @@ def test_thresholds_come_from_the_rules(rules: Rules) -> None:
         update={"window_days": 90, "frequent_min_purchases": 2, "lapsed_days": (180, 270, 360)}
     )
     edited = Rules(
-        rules.root, rules.company, rules.policies.model_copy(update={"segments": seg}), rules.mappings,
-        rules.templates, _campaigns(rules), rules.files,
+        rules.root,
+        rules.company,
+        rules.policies.model_copy(update={"segments": seg}),
+        rules.mappings,
+        rules.templates,
+        _campaigns(rules),
+        rules.files,
     )
     activity = purchases("C1", 10, 20) + purchases("C2", 100) + purchases("C3", 300) + purchases("C4", 361)
     got = segments(edited, activity, ["C1", "C2", "C3", "C4"])
     assert got == {"C1": "frequent_1", "C2": "lapsed_1", "C3": "lapsed_3", "C4": "lapsed_4"}
     assert segments(rules, activity, ["C1", "C2", "C3", "C4"]) == {
-        "C1": "occasional", "C2": "occasional", "C3": "occasional", "C4": "occasional"
+        "C1": "occasional",
+        "C2": "occasional",
+        "C3": "occasional",
+        "C4": "occasional",
     }
 
 

@@ -52,13 +52,9 @@ def audit(context: AssetExecutionContext, pipeline: PipelineResource):
             use_written_suppression(con)
         else:
             build_suppression(con, rules, settings.as_of)
-        build_audit(
-            con, rules, settings.as_of, context.run.run_id, params(rules, settings.as_of)["required_purposes"]
-        )
+        build_audit(con, rules, settings.as_of, context.run.run_id, params(rules, settings.as_of)["required_purposes"])
         con.execute("BEGIN TRANSACTION")
-        con.execute(
-            "CREATE OR REPLACE TABLE optout_sla AS SELECT * FROM a_optout_sla ORDER BY event_id, contact_point"
-        )
+        con.execute("CREATE OR REPLACE TABLE optout_sla AS SELECT * FROM a_optout_sla ORDER BY event_id, contact_point")
         con.execute("CREATE OR REPLACE TABLE violations AS SELECT * FROM a_violations ORDER BY send_id")
         con.execute("COMMIT")
         lag = con.sql(

@@ -44,9 +44,7 @@ def event_log(context: AssetExecutionContext, pipeline: PipelineResource):
         summary = ingest_staged(con, settings.staging, context.run.run_id, settings.as_of)
         faults.pause("eventlog:ingested")
         clear(settings.staging)
-        metadata = {
-            name: table_metadata(con, "event_log" if name == "consent_events" else name) for name in OUTPUTS
-        }
+        metadata = {name: table_metadata(con, "event_log" if name == "consent_events" else name) for name in OUTPUTS}
         run_id = context.run.run_id
         # Plotted night by night in the UI: records quarantined by reason, opt-outs that arrived, and what the
         # landing tree held back.
@@ -88,5 +86,6 @@ def event_log(context: AssetExecutionContext, pipeline: PipelineResource):
         elif name == "consent_events":
             meta |= {"opt_outs_received": int(opt_outs)}
         yield MaterializeResult(asset_key=AssetKey(name), metadata=meta)
+
 
 checks = build_invariant_checks(GROUP)

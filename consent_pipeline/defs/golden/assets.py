@@ -32,9 +32,7 @@ _DESCRIPTIONS = {
     "waiting_events": "Events naming a customer not seen yet: they take effect when it arrives.",
 }
 # Nightly runs: a golden table older than a day and a bit is late (warn), later than that is stale (fail).
-FRESHNESS = FreshnessPolicy.time_window(
-    fail_window=dt.timedelta(hours=30), warn_window=dt.timedelta(hours=26)
-)
+FRESHNESS = FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=30), warn_window=dt.timedelta(hours=26))
 
 
 @multi_asset(

@@ -59,9 +59,7 @@ def suppression(context: AssetExecutionContext, pipeline: PipelineResource) -> M
     with pipeline.db.connect() as con:
         load_reference(con, rules)
         build_suppression(con, rules, settings.as_of)
-        sup = con.sql(
-            "SELECT channel, reason, count(*) AS rows FROM suppression GROUP BY ALL ORDER BY ALL"
-        ).pl()
+        sup = con.sql("SELECT channel, reason, count(*) AS rows FROM suppression GROUP BY ALL ORDER BY ALL").pl()
         preview = con.sql("SELECT * FROM suppression WHERE reason <> 'erased' LIMIT 10").pl()
         table = table_metadata(con, "suppression")
     per_channel = sup.group_by("channel").agg(pl.col("rows").sum()).sort("channel")
@@ -117,9 +115,7 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
         for name in out.foreign:
             context.log.warning(f"{out.folder} holds {name}, which the pipeline did not write: kept")
         if segments_error is None:
-            seg = con.sql(
-                "SELECT brand, segment, count(*) AS parties FROM segments GROUP BY ALL ORDER BY ALL"
-            ).pl()
+            seg = con.sql("SELECT brand, segment, count(*) AS parties FROM segments GROUP BY ALL ORDER BY ALL").pl()
             yield MaterializeResult(
                 asset_key=AssetKey("segments"),
                 metadata={**table_metadata(con, "segments"), "by_segment": md_table(seg, 60)},
@@ -132,9 +128,7 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
                 "rows_written": sum(f.rows for f in out.files),
                 "folder": MetadataValue.path(str(out.folder)),
                 "files": md_table(
-                    pl.DataFrame(
-                        [{"file": f.name, "rows": f.rows, "bytes": f.bytes} for f in out.files]
-                    )
+                    pl.DataFrame([{"file": f.name, "rows": f.rows, "bytes": f.bytes} for f in out.files])
                 ),
                 "not_written": md_table(pl.DataFrame(out.not_written, schema=["file", "error"], orient="row")),
                 "kept_files_not_written_by_the_pipeline": md_table(
@@ -145,10 +139,7 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
     if out.not_written:
         names = ", ".join(name for name, _ in out.not_written)
         why = segments_error or out.not_written[0][1]
-        raise Failure(
-            description=f"{why}; not written: {names}; the suppression lists were written to {out.folder}"
-        )
-
+        raise Failure(description=f"{why}; not written: {names}; the suppression lists were written to {out.folder}")
 
 
 def _summary(as_of: dt.datetime, out: Extracts) -> MetadataValue:

@@ -95,9 +95,7 @@ def build_operation(job: Any) -> tuple[Any, Any]:
         description="Starts a run when a delivery folder newer than the newest seen of its source lands (a "
         "late folder with an older name waits for the nightly run).",
     )
-    def new_delivery_sensor(
-        context: SensorEvaluationContext, pipeline: PipelineResource
-    ) -> SensorResult | SkipReason:
+    def new_delivery_sensor(context: SensorEvaluationContext, pipeline: PipelineResource) -> SensorResult | SkipReason:
         # Only the landing folder is read here: no warehouse, no lock (a run may hold them).
         landing = pipeline.settings.landing
         if not landing.is_dir():

@@ -137,4 +137,5 @@ def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
             },
         )
 
+
 checks = build_invariant_checks("permissions")

@@ -111,8 +111,12 @@ def registries(context: AssetExecutionContext, pipeline: PipelineResource):
         check_name=CHECK,
         passed=pending.height == 0,
         severity=AssetCheckSeverity.WARN,
-        metadata={"held": pending.height, "snapshots": md_table(pending), "detail": MetadataValue.md(
-            "The snapshot in force stays until a whole, new delivery replaces it; confirm a held one with "
-            "`consent-pipeline run --confirm-registry-snapshot REGISTRY/DELIVERY`."
-        )},
+        metadata={
+            "held": pending.height,
+            "snapshots": md_table(pending),
+            "detail": MetadataValue.md(
+                "The snapshot in force stays until a whole, new delivery replaces it; confirm a held one with "
+                "`consent-pipeline run --confirm-registry-snapshot REGISTRY/DELIVERY`."
+            ),
+        },
     )

@@ -116,9 +116,7 @@ def build_source_asset(source: str) -> AssetsDefinition:
         share = quarantined_records / rows_read if rows_read else 0.0
         limit = pipeline.company_rules.policies.data_quality.max_quarantined_share
         staged = {name: batch.table(name).height for name in batch.table_names}
-        context.log.info(
-            f"{source}: {files.height} files, {rows_read} records, {rejects.height} quarantine rows"
-        )
+        context.log.info(f"{source}: {files.height} files, {rows_read} records, {rejects.height} quarantine rows")
         check = AssetCheckResult(
             check_name=check_name,
             passed=share <= limit,
