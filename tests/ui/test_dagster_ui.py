@@ -151,7 +151,10 @@ class Browser:
                 pass
             assert time.monotonic() < deadline, "Chromium did not start"
             time.sleep(0.5)
-        self.ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=2**26, open_timeout=30)
+        self.stack = contextlib.ExitStack()
+        self.ws = self.stack.enter_context(
+            connect(pages[0]["webSocketDebuggerUrl"], max_size=2**26, open_timeout=30)
+        )
         self.ids = itertools.count(1)
 
     def send(self, method: str, **params: Any) -> dict:
@@ -188,7 +191,7 @@ class Browser:
         return path
 
     def close(self) -> None:
-        self.ws.close()
+        self.stack.close()
         os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait(timeout=30)
 
