@@ -152,9 +152,7 @@ class Browser:
             assert time.monotonic() < deadline, "Chromium did not start"
             time.sleep(0.5)
         self.stack = contextlib.ExitStack()
-        self.ws = self.stack.enter_context(
-            connect(pages[0]["webSocketDebuggerUrl"], max_size=2**26, open_timeout=30)
-        )
+        self.ws = self.stack.enter_context(connect(pages[0]["webSocketDebuggerUrl"], max_size=2**26, open_timeout=30))
         self.ids = itertools.count(1)
 
     def send(self, method: str, **params: Any) -> dict:
