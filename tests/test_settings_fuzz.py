@@ -147,7 +147,9 @@ def test_any_setting_value_is_accepted_typed_or_refused_in_one_line(setting: str
                 option = "--" + setting.removeprefix("CONSENT_").lower()
                 at = argv.index(option)
                 del argv[at : at + 2]  # the variable is only read when the option is absent
-        with environment(env):
+        # in the temporary folder: an empty setting falls back to a default path relative to the working folder,
+        # which must not be the checkout's own data/ (a demo's landing there would make this a real run)
+        with environment(env), contextlib.chdir(root):
             try:
                 code, out, err = call(argv)
             except SystemExit as exc:  # argparse: an option value that starts like an option
