@@ -3,12 +3,7 @@ and a search of every file the pipeline owns for them."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -98,40 +93,3 @@ def table_hits(database: Path) -> list[tuple[str, str, str]]:
         return hits
     finally:
         con.close()
-
-
-CLI = str(Path(sys.executable).with_name("consent-pipeline"))
-
-
-def start_run(
-    landing: Path, warehouse: Path, extracts: Path, as_of: str, env: dict[str, str], pause_at: str, seconds: int = 120
-) -> subprocess.Popen[str]:
-    """The CLI in a process of its own, announcing and sleeping at `pause_at` (lib/faults.py)."""
-    return subprocess.Popen(
-        [
-            *(CLI, "run", "--landing", str(landing), "--warehouse", str(warehouse)),
-            *("--extracts", str(extracts), "--rules", str(ROOT / "rules"), "--as-of", as_of, "--quiet"),
-        ],
-        env={**os.environ, **env, "CONSENT_PAUSE_AT": pause_at, "CONSENT_PAUSE_SECONDS": str(seconds)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for_pause(proc: subprocess.Popen[str], point: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    assert proc.stderr is not None
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if f"PAUSED AT {point}" in line:
-            return
-        if not line and proc.poll() is not None:
-            raise AssertionError(f"run ended before reaching {point}: {proc.stderr.read()}")
-    raise AssertionError(f"run did not reach {point}")
-
-
-def kill(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL

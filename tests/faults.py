@@ -85,10 +85,21 @@ def read_only(path: Path) -> None:
 
 
 def start_paused(
-    landing: Path, warehouse: Path, extracts: Path, as_of: str, point: str, rules: Path | None = None
+    landing: Path,
+    warehouse: Path,
+    extracts: Path,
+    as_of: str,
+    point: str,
+    rules: Path | None = None,
+    env: dict[str, str] | None = None,
+    until: Path | None = None,
 ) -> subprocess.Popen[str]:
-    """A CLI run that stops at a fault-injection point (lib/faults.pause) until killed."""
+    """A CLI run that stops at a fault-injection point (lib/faults.pause) until killed, or until the file
+    `until` exists (then it goes on). `env` adds to an environment without the caller's CONSENT_ settings."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
+    pause = {"CONSENT_PAUSE_AT": point, "CONSENT_PAUSE_SECONDS": "300"}
+    if until is not None:
+        pause["CONSENT_PAUSE_UNTIL"] = str(until)
     return subprocess.Popen(
         [
             CLI,
@@ -105,7 +116,7 @@ def start_paused(
             as_of,
             "--quiet",
         ],
-        env={**clean, "CONSENT_PAUSE_AT": point, "CONSENT_PAUSE_SECONDS": "300"},
+        env={**clean, **(env or {}), **pause},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -127,6 +138,7 @@ def wait_for_pause(proc: subprocess.Popen[str], point: str, timeout: float = 300
 def kill(proc: subprocess.Popen[str]) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
 
 
 def check_folder(folder: Path, foreign: tuple[str, ...] = ()) -> dict[str, Any]:

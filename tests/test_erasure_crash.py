@@ -28,14 +28,12 @@ from consent_pipeline.warehouse.database import SPILL_MARKER
 from tests.erasure_disk import (
     byte_hits,
     files_under,
-    kill,
     land_after_erasure,
     land_before_erasure,
     land_erasure,
-    start_run,
     table_hits,
-    wait_for_pause,
 )
+from tests.faults import kill, start_paused, wait_for_pause
 from tests.helpers import rows, run
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -121,7 +119,7 @@ KILLS = {
 def test_after_a_killed_run_the_next_run_leaves_no_erased_value_on_disk(places: dict[str, Path], point: str) -> None:
     p = places
     land_after_erasure(p["landing"])
-    proc = start_run(p["landing"], p["warehouse"], p["extracts"], AS_OF, _env(p), point)
+    proc = start_paused(p["landing"], p["warehouse"], p["extracts"], AS_OF, point, env=_env(p))
     try:
         wait_for_pause(proc, point)
     finally:
@@ -162,7 +160,7 @@ def test_a_run_starts_by_removing_what_killed_runs_left(places: dict[str, Path])
     p = places
     wh = Warehouse(p["warehouse"])
     land_after_erasure(p["landing"])
-    reader = start_run(p["landing"], p["warehouse"], p["extracts"], AS_OF, _env(p), "staged:mailchimp")
+    reader = start_paused(p["landing"], p["warehouse"], p["extracts"], AS_OF, "staged:mailchimp", env=_env(p))
     try:
         wait_for_pause(reader, "staged:mailchimp")
     finally:
@@ -187,7 +185,7 @@ def test_a_run_starts_by_removing_what_killed_runs_left(places: dict[str, Path])
     for f in foreign:
         f.write_text("not the pipeline's\n")
 
-    starting = start_run(p["landing"], p["warehouse"], p["extracts"], AS_OF, _env(p), "run:started")
+    starting = start_paused(p["landing"], p["warehouse"], p["extracts"], AS_OF, "run:started", env=_env(p))
     try:
         wait_for_pause(starting, "run:started")
         assert [f for f in staging.iterdir()] == [staging / "README"]

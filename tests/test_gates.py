@@ -9,20 +9,18 @@ must not exist, and yesterday's must be byte for byte what it was.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from consent_pipeline.core.invariant_registry import BLOCKING, INVARIANTS
-from tests.faults import CLI, ERROR, wait_for_pause
+from tests.faults import ERROR, start_paused, wait_for_pause
 from tests.golden.conftest import AS_OF, DELIVERIES, land
 from tests.golden.test_invariants_catch import PLANTS
-from tests.helpers import ROOT, run
+from tests.helpers import run
 
 YESTERDAY = "2026-02-28T06:00:00Z"
 # What the issue names as the promises that protect people: each must be blocking.
@@ -67,33 +65,7 @@ def test_a_blocking_violation_keeps_tonights_folder_unpublished(yesterday: Path,
     warehouse, extracts = tmp_path / "w" / "w.duckdb", tmp_path / "extracts"
     before = _digest(extracts / "2026-02-28")
     go = tmp_path / "go"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
-    proc = subprocess.Popen(
-        [
-            CLI,
-            "run",
-            "--landing",
-            str(yesterday / "landing"),
-            "--warehouse",
-            str(warehouse),
-            "--extracts",
-            str(extracts),
-            "--rules",
-            str(ROOT / "rules"),
-            "--as-of",
-            AS_OF,
-            "--quiet",
-        ],
-        env={
-            **clean,
-            "CONSENT_PAUSE_AT": f"check:{name}",
-            "CONSENT_PAUSE_SECONDS": "300",
-            "CONSENT_PAUSE_UNTIL": str(go),
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_paused(yesterday / "landing", warehouse, extracts, AS_OF, f"check:{name}", until=go)
     try:
         wait_for_pause(proc, f"check:{name}")
         # The run has written the table the check guards and holds no connection while paused.

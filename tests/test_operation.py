@@ -28,7 +28,7 @@ from consent_pipeline.definitions import JOB, build_definitions
 from consent_pipeline.defs.resources import AS_OF_TAG, PipelineResource
 from consent_pipeline.run import HOME_DAGSTER_YAML
 from source_connectors import SOURCES
-from tests.faults import CLI, wait_for_pause
+from tests.faults import CLI, start_paused, wait_for_pause
 from tests.golden.conftest import DELIVERIES, land
 from tests.helpers import ROOT, write
 
@@ -92,33 +92,7 @@ def test_a_sensor_evaluated_while_a_run_holds_the_warehouse(tmp_path: Path) -> N
     landing, warehouse, extracts = tmp_path / "landing", tmp_path / "w" / "w.duckdb", tmp_path / "x"
     land(landing, DELIVERIES)
     go = tmp_path / "go"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
-    proc = subprocess.Popen(
-        [
-            CLI,
-            "run",
-            "--landing",
-            str(landing),
-            "--warehouse",
-            str(warehouse),
-            "--extracts",
-            str(extracts),
-            "--rules",
-            str(ROOT / "rules"),
-            "--as-of",
-            "2026-03-01T06:00:00Z",
-            "--quiet",
-        ],
-        env={
-            **clean,
-            "CONSENT_PAUSE_AT": "eventlog:ingested",
-            "CONSENT_PAUSE_SECONDS": "300",
-            "CONSENT_PAUSE_UNTIL": str(go),
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_paused(landing, warehouse, extracts, "2026-03-01T06:00:00Z", "eventlog:ingested", until=go)
     try:
         wait_for_pause(proc, "eventlog:ingested")
         # the run holds the warehouse: DuckDB refuses another process, and the run lock is taken

@@ -248,24 +248,7 @@ def test_a_key_given_twice_in_a_flow_mapping_is_found_too(tmp_path: Path) -> Non
 
 def test_cli_stops_with_one_line_naming_file_and_key(tmp_path: Path) -> None:
     root = edited(tmp_path, "mappings/mailchimp.yaml", lambda d: d["audiences"]["a1h0menews"].pop("purpose"))
-    (tmp_path / "landing").mkdir()
-    run = subprocess.run(
-        [
-            str(CLI),
-            "run",
-            "--rules",
-            str(root),
-            "--landing",
-            str(tmp_path / "landing"),
-            "--warehouse",
-            str(tmp_path / "w.duckdb"),
-            "--extracts",
-            str(tmp_path / "x"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = _run_cli(tmp_path, root)
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1
