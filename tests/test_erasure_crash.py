@@ -72,15 +72,37 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture
-def places(erased: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Path]]:
-    """A copy of the erased warehouse; runs in this process spill into its `temp` (an ephemeral Dagster
-    instance: tests/test_erasure_disk.py searches a kept history of complete runs)."""
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse holding her data, in the file itself (a run completed), before her erasure arrives."""
+    root = tmp_path_factory.mktemp("ingested")
+    p = _places(root)
+    p["dagster"].mkdir()
+    (p["dagster"] / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    p["temp"].mkdir()
+    land_before_erasure(p["landing"])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CONSENT_TEMP_DIR", str(p["temp"]))
+        mp.delenv("DAGSTER_HOME", raising=False)
+        run(p["landing"], p["warehouse"], "2026-01-20T06:00:00Z", p["extracts"])
+    return root
+
+
+def _copy(start: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """A copy of a start state; runs in this process spill into its `temp` (an ephemeral Dagster instance:
+    tests/test_erasure_disk.py searches a kept history of complete runs)."""
     root = tmp_path / "copy"
-    shutil.copytree(erased, root, symlinks=True)
+    shutil.copytree(start, root, symlinks=True)
     p = _places(root)
     monkeypatch.setenv("CONSENT_TEMP_DIR", str(p["temp"]))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    return p
+
+
+@pytest.fixture
+def places(erased: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Path]]:
+    """A copy of the erased warehouse."""
+    p = _copy(erased, tmp_path, monkeypatch)
     yield p
 
 
@@ -105,19 +127,31 @@ def _left_behind(p: dict[str, Path]) -> list[str]:
     ]
 
 
-# Where the run is killed, and what it leaves that holds her data (a file, found by its bytes).
+# Where the run is killed, and what it leaves that holds her data (a file, found by its bytes). The killed run
+# reads her old export again after her erasure, except at rewrite:copied: there her erasure arrives in the killed
+# run, and an earlier run had written her data into the file.
 KILLS = {
     "staged:mailchimp": "her old export, staged as parquet",
     "erasure:scrubbed": "her old export in the event log in the clear; the scrub not committed",
-    "golden:consent_current": "the scrubbed rows, in freed storage",
-    "rewrite:copied": "the scrubbed rows in the old file, the new one not yet renamed",
+    "golden:consent_current": "her old export, in the warehouse log of the run's uncommitted writes",
+    "rewrite:copied": "the scrubbed rows in freed storage of the old file, the new one not yet renamed",
     "snapshot:copied": "the snapshot, not yet renamed (the file was rewritten)",
 }
 
 
 @pytest.mark.parametrize("point", KILLS)
-def test_after_a_killed_run_the_next_run_leaves_no_erased_value_on_disk(places: dict[str, Path], point: str) -> None:
-    p = places
+def test_after_a_killed_run_the_next_run_leaves_no_erased_value_on_disk(
+    erased: Path, ingested: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str
+) -> None:
+    if point == "rewrite:copied":
+        p = _copy(ingested, tmp_path, monkeypatch)
+        # What the earlier run published before her erasure stays until an auditor purges it (purge-snapshots
+        # --with-extracts, docs/audit.md); this test is about the files of the killed run and the next one.
+        shutil.rmtree(p["extracts"])
+        shutil.rmtree(p["warehouse"].parent / "snapshots")
+        land_erasure(p["landing"])
+    else:
+        p = _copy(erased, tmp_path, monkeypatch)
     land_after_erasure(p["landing"])
     proc = start_paused(p["landing"], p["warehouse"], p["extracts"], AS_OF, point, env=_env(p))
     try:
@@ -185,7 +219,9 @@ def test_a_run_starts_by_removing_what_killed_runs_left(places: dict[str, Path])
     for f in foreign:
         f.write_text("not the pipeline's\n")
 
-    starting = start_paused(p["landing"], p["warehouse"], p["extracts"], AS_OF, "run:started", env=_env(p))
+    # A pause the test could release: the run lets go of the warehouse while it waits, so it can be read.
+    go = p["landing"].parent / "go"
+    starting = start_paused(p["landing"], p["warehouse"], p["extracts"], AS_OF, "run:started", env=_env(p), until=go)
     try:
         wait_for_pause(starting, "run:started")
         assert [f for f in staging.iterdir()] == [staging / "README"]

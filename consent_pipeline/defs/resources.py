@@ -67,6 +67,7 @@ class PipelineResource(ConfigurableResource):
         try:
             wh.check_not_in_use()
             cleanup = start_run(wh, self.settings.snapshots, self.settings.staging, SOURCES, run.run_id)
+            wh.hold_open()  # until the snapshot step or the end of the run (Warehouse.hold_open)
         except BaseException:
             self._locked = False
             wh.release()
@@ -111,7 +112,10 @@ class PipelineResource(ConfigurableResource):
                 finish_run(wh, self._run_id)
         finally:
             self._locked = False
-            wh.release()
+            try:
+                wh.let_close()
+            finally:
+                wh.release()
 
     def run_completed(self) -> None:
         """The run's last step succeeded: its `.running` mark can go at the end (core/orphans.py)."""

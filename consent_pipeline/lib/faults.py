@@ -10,18 +10,37 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 
+# (before, after) callbacks around a pause that a test releases: whatever holds a file open lets go of it while
+# the test acts on the files (warehouse.database registers its held connections). A pause the test ends with a
+# kill keeps everything open, as a real kill finds it.
+_AROUND_PAUSE: list[tuple[Callable[[], object], Callable[[], object]]] = []
+
+
+def around_pause(before: Callable[[], object], after: Callable[[], object]) -> None:
+    _AROUND_PAUSE.append((before, after))
+
+
 def pause(point: str) -> None:
-    if os.environ.get("CONSENT_PAUSE_AT") == point:
-        print(f"PAUSED AT {point}", file=sys.stderr, flush=True)
-        seconds = float(os.environ.get("CONSENT_PAUSE_SECONDS", "60"))
-        until = os.environ.get("CONSENT_PAUSE_UNTIL")
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not (until and os.path.exists(until)):
-            time.sleep(0.05 if until else min(1.0, seconds))
+    """Tests provoke faults at named points: the run waits here when CONSENT_PAUSE_AT names the point (for
+    CONSENT_PAUSE_SECONDS, or until the file CONSENT_PAUSE_UNTIL exists: then holding no warehouse connection)."""
+    if os.environ.get("CONSENT_PAUSE_AT") != point:
+        return
+    until = os.environ.get("CONSENT_PAUSE_UNTIL")
+    around = _AROUND_PAUSE if until else []
+    for before, _ in around:
+        before()
+    print(f"PAUSED AT {point}", file=sys.stderr, flush=True)
+    seconds = float(os.environ.get("CONSENT_PAUSE_SECONDS", "60"))
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (until and os.path.exists(until)):
+        time.sleep(0.05 if until else min(1.0, seconds))
+    for _, after in around:
+        after()
 
 
 # --- one line per fault -------------------------------------------------------------------------

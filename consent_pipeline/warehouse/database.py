@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from consent_pipeline.config.settings import Settings, memory_limit_from_env, temp_directory_from_env
+from consent_pipeline.lib import faults
 from consent_pipeline.lib.safe_paths import open_nofollow, real_path, refuse_symlink
 
 
@@ -43,9 +44,33 @@ SPILL_MARKER = ".consent-pipeline-spill"
 # both "take" the lock in one process (flock would otherwise conflict with itself on a second fd).
 _HELD: dict[str, list[int]] = {}
 
+# Connections a run keeps open from start to end, by warehouse file (`hold_open`). While one is open, every
+# `connect` is a new session on the same database instance, which takes half a millisecond instead of the tens
+# of milliseconds DuckDB needs to open a file and load its catalog; a run makes about a hundred.
+_OPEN: dict[str, duckdb.DuckDBPyConnection] = {}
+_CLOSERS: dict[str, contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]] = {}
+_HOLDERS: dict[str, Warehouse] = {}
+_PAUSED: list[Warehouse] = []  # let go of for a fault pause (lib.faults), held again after it
+
+
+def _pause_begins() -> None:
+    _PAUSED.extend(_HOLDERS.values())
+    for wh in _PAUSED:
+        wh.let_close()
+
+
+def _pause_ends() -> None:
+    for wh in _PAUSED:
+        wh.hold_open()
+    _PAUSED.clear()
+
+
+faults.around_pause(_pause_begins, _pause_ends)
+
 
 class Warehouse:
-    """A DuckDB warehouse file. Connections are short-lived; a run holds `lock()` from start to end."""
+    """A DuckDB warehouse file. A run holds `lock()` from start to end, and the database open (`hold_open`)
+    so that its many short connections are cheap."""
 
     def __init__(
         self,
@@ -118,6 +143,17 @@ class Warehouse:
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        held = _OPEN.get(str(self.real))
+        if held is not None:
+            # A session on the instance the run holds open (read-only or not: the run holds the lock, and DuckDB
+            # refuses a second instance of one file with another configuration). Its settings are global.
+            con = held.cursor()
+            try:
+                con.execute("SET TimeZone = 'UTC'")
+                yield con
+            finally:
+                con.close()
+            return
         self.refuse_links()
         if not read_only:
             self.real.parent.mkdir(parents=True, exist_ok=True)
@@ -139,6 +175,26 @@ class Warehouse:
             yield con
         finally:
             con.close()
+
+    def hold_open(self) -> None:
+        """Keep the database open until `let_close` (the caller holds the run lock). Not while the file may be
+        replaced or copied: core/rewrite.py and snapshots need every connection closed (`let_close` first)."""
+        key = str(self.real)
+        if key in _OPEN:
+            return
+        opened = self.connect()
+        _OPEN[key] = opened.__enter__()
+        _CLOSERS[key] = opened
+        _HOLDERS[key] = self
+
+    def let_close(self) -> None:
+        """Close the connection `hold_open` kept: DuckDB writes its log into the file when the last one closes."""
+        key = str(self.real)
+        _OPEN.pop(key, None)
+        _HOLDERS.pop(key, None)
+        closer = _CLOSERS.pop(key, None)
+        if closer is not None:
+            closer.__exit__(None, None, None)
 
     def _in_use(self, error: str) -> str:
         """WarehouseLocked's message: DuckDB names the process that holds the file (`... (PID 123)`)."""

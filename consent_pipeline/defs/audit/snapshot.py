@@ -26,6 +26,7 @@ def build_snapshot_asset(deps: Sequence[AssetKey]) -> AssetsDefinition:
     def snapshot(context: AssetExecutionContext, pipeline: PipelineResource) -> MaterializeResult:
         pipeline.begin(context)
         run_id = context.run.run_id
+        pipeline.db.let_close()  # the file is copied, and maybe replaced: no connection may stay open
         rewritten = rewrite_if_pending(pipeline.db, run_id)
         if rewritten:
             progress.report(f"rewrote the warehouse into a fresh file ({rewritten.reason})")
