@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-
 # (before, after) callbacks around a pause that a test releases: whatever holds a file open lets go of it while
 # the test acts on the files (warehouse.database registers its held connections). A pause the test ends with a
 # kill keeps everything open, as a real kill finds it.
