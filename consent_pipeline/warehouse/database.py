@@ -50,11 +50,14 @@ _HELD: dict[str, list[int]] = {}
 _OPEN: dict[str, duckdb.DuckDBPyConnection] = {}
 _CLOSERS: dict[str, contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]] = {}
 _HOLDERS: dict[str, Warehouse] = {}
+_SESSIONS: dict[str, int] = {}  # sessions open on a held database (closing it would close them too)
 _PAUSED: list[Warehouse] = []  # let go of for a fault pause (lib.faults), held again after it
 
 
 def _pause_begins() -> None:
-    _PAUSED.extend(_HOLDERS.values())
+    """Let go of every held database that no step is using (a pause inside a step keeps the step's session,
+    and so the file, as before)."""
+    _PAUSED.extend(wh for key, wh in _HOLDERS.items() if not _SESSIONS.get(key))
     for wh in _PAUSED:
         wh.let_close()
 
@@ -143,15 +146,18 @@ class Warehouse:
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        held = _OPEN.get(str(self.real))
+        key = str(self.real)
+        held = _OPEN.get(key)
         if held is not None:
             # A session on the instance the run holds open (read-only or not: the run holds the lock, and DuckDB
             # refuses a second instance of one file with another configuration). Its settings are global.
             con = held.cursor()
+            _SESSIONS[key] = _SESSIONS.get(key, 0) + 1
             try:
                 con.execute("SET TimeZone = 'UTC'")
                 yield con
             finally:
+                _SESSIONS[key] -= 1
                 con.close()
             return
         self.refuse_links()
@@ -190,6 +196,8 @@ class Warehouse:
     def let_close(self) -> None:
         """Close the connection `hold_open` kept: DuckDB writes its log into the file when the last one closes."""
         key = str(self.real)
+        if _SESSIONS.get(key):
+            raise RuntimeError(f"{self.path}: let_close while {_SESSIONS[key]} session(s) are open on it")
         _OPEN.pop(key, None)
         _HOLDERS.pop(key, None)
         closer = _CLOSERS.pop(key, None)
