@@ -21,10 +21,32 @@ SCENARIOS = _SHARED if (_SHARED / "check.py").exists() else ROOT / "tests" / "ac
 _TIERS = {"unit": ROOT / "tests" / "unit", "ui": ROOT / "tests" / "ui"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         tier = next((name for name, folder in _TIERS.items() if item.path.is_relative_to(folder)), "e2e")
         item.add_marker(tier)
+        if tier == "e2e":
+            item.add_marker(pytest.mark.xdist_group(_group(item)))
+    # Wall time only: the groups of many tests (shared worlds) start first, so that no long one starts last.
+    size: dict[str, int] = {}
+    for item in items:
+        size[_group(item)] = size.get(_group(item), 0) + 1
+    items.sort(key=lambda item: -size[_group(item)] if size[_group(item)] > 1 else 0)
+
+
+def _group(item: pytest.Item) -> str:
+    """The e2e tier's unit of scheduling (`--dist loadgroup`): the tests that share an expensive world run on
+    one worker, which builds it once. A folder's session-scoped fixture (tests/permissions) groups the folder,
+    a module-scoped one the file; a test that shares nothing is its own group, free to run on any worker."""
+    info = getattr(item, "_fixtureinfo", None)
+    defs = [d[-1] for d in info.name2fixturedefs.values() if d] if info is not None else []
+    folders = [d.baseid for d in defs if d.scope in ("session", "package") and d.baseid not in ("", "tests")]
+    if folders:
+        return min(folders, key=len)
+    if any(d.scope == "module" for d in defs):
+        return str(item.path.relative_to(ROOT))
+    return item.nodeid
 
 
 @pytest.fixture(scope="session")
