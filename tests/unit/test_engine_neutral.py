@@ -11,18 +11,14 @@ import sqlglot
 from sqlglot.errors import ErrorLevel, SqlglotError
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core import (
-    audit,
-    erasure,
-    identity,
-    merge,
-    permissions,
-    registries,
-    reviews,
-    segments,
-    suppression,
-)
-from consent_pipeline.core.sql import Step, ts
+from consent_pipeline.core.audit import audit
+from consent_pipeline.core.golden import merge
+from consent_pipeline.core.identity import identity
+from consent_pipeline.core.lib.sql import Step, ts
+from consent_pipeline.core.marketing import segments, suppression
+from consent_pipeline.core.permissions import permissions, reviews
+from consent_pipeline.core.privacy import erasure
+from consent_pipeline.core.registries import registries
 
 AS_OF = dt.datetime(2026, 3, 1, 6)
 

@@ -8,11 +8,11 @@ from dagster import (
     multi_asset,
 )
 
-from consent_pipeline.core.audit import build_audit
-from consent_pipeline.core.permissions import params
-from consent_pipeline.core.reference import load_reference
-from consent_pipeline.core.sql import warehouse_tables
-from consent_pipeline.core.suppression import build_suppression, use_written_suppression
+from consent_pipeline.core.audit.audit import build_audit
+from consent_pipeline.core.lib.reference import load_reference
+from consent_pipeline.core.lib.sql import warehouse_tables
+from consent_pipeline.core.marketing.suppression import build_suppression, use_written_suppression
+from consent_pipeline.core.permissions.permissions import params
 from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.metadata import as_int, md_table, table_metadata
 from consent_pipeline.defs.resources import PipelineResource

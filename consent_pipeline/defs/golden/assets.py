@@ -14,7 +14,7 @@ from dagster import (
     multi_asset,
 )
 
-from consent_pipeline.core.golden import GOLDEN_TABLES, build_golden
+from consent_pipeline.core.golden.golden import GOLDEN_TABLES, build_golden
 from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.eventlog.assets import OUTPUTS as EVENT_LOG_OUTPUTS
 from consent_pipeline.defs.metadata import md_table, table_metadata

@@ -23,10 +23,10 @@ from dagster import (
     multi_asset,
 )
 
-from consent_pipeline.core.extracts import Extracts, write_extracts
-from consent_pipeline.core.reference import load_reference
-from consent_pipeline.core.segments import build_segments
-from consent_pipeline.core.suppression import build_suppression, use_written_suppression
+from consent_pipeline.core.lib.reference import load_reference
+from consent_pipeline.core.marketing.extracts import Extracts, write_extracts
+from consent_pipeline.core.marketing.segments import build_segments
+from consent_pipeline.core.marketing.suppression import build_suppression, use_written_suppression
 from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.metadata import md_table, table_metadata
 from consent_pipeline.defs.resources import PipelineResource

@@ -5,15 +5,15 @@ import time
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
-from consent_pipeline.core.permission_scope import Scope, permission_scope, record_permission_inputs
-from consent_pipeline.core.permissions import (
+from consent_pipeline.core.lib.reference import load_reference
+from consent_pipeline.core.lib.sql import timed
+from consent_pipeline.core.permissions.permission_scope import Scope, permission_scope, record_permission_inputs
+from consent_pipeline.core.permissions.permissions import (
     build_permission_inputs,
     build_permissions,
     write_all_permissions,
 )
-from consent_pipeline.core.reference import load_reference
-from consent_pipeline.core.reviews import build_review_queue
-from consent_pipeline.core.sql import timed
+from consent_pipeline.core.permissions.reviews import build_review_queue
 from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.golden.assets import GOLDEN_TABLES
 from consent_pipeline.defs.metadata import md_table, table_metadata

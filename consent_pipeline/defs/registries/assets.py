@@ -14,8 +14,8 @@ from dagster import (
     multi_asset,
 )
 
-from consent_pipeline.core.reference import load_reference
-from consent_pipeline.core.registries import build_registry_status
+from consent_pipeline.core.lib.reference import load_reference
+from consent_pipeline.core.registries.registries import build_registry_status
 from consent_pipeline.defs.eventlog.assets import OUTPUTS as EVENT_LOG_OUTPUTS
 from consent_pipeline.defs.metadata import md_table, table_metadata
 from consent_pipeline.defs.resources import PipelineResource

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import duckdb
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.golden_scope import rules_fingerprint
-from consent_pipeline.core.sql import symmetric_difference, ts, warehouse_tables
+from consent_pipeline.core.golden.golden_scope import rules_fingerprint
+from consent_pipeline.core.lib.sql import symmetric_difference, ts, warehouse_tables
 
 log = logging.getLogger(__name__)
 

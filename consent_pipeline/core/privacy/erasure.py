@@ -11,7 +11,7 @@ The erasure register is rebuilt each run from the (hashed) requests; scrubbing i
 still hold an erased value in the clear. When the register is what it was after the last scrub, every row
 stored then is clean, so only rows of runs not yet scrubbed are looked at (see `_scope`). The old values
 stay in the blocks the UPDATE freed: a scrub that changed anything marks the file for a rewrite at the end
-of the run (core/rewrite.py).
+of the run (core/lib/rewrite.py).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import duckdb
 import phonenumbers
 import polars as pl
 
-from consent_pipeline.core import rewrite
-from consent_pipeline.core.invariants import Invariant
-from consent_pipeline.core.sql import Step, run_steps, timed, values_table, warehouse_tables
+from consent_pipeline.core.lib import rewrite
+from consent_pipeline.core.lib.invariant import Invariant
+from consent_pipeline.core.lib.sql import Step, run_steps, timed, values_table, warehouse_tables
 from consent_pipeline.lib import faults
 from consent_pipeline.lib.contact_points import normalise_emails
 

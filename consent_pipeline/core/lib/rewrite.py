@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from consent_pipeline.core.sql import text, timed, warehouse_tables
+from consent_pipeline.core.lib.sql import text, timed, warehouse_tables
 from consent_pipeline.lib import faults
 from consent_pipeline.warehouse import Warehouse
 
@@ -66,7 +66,7 @@ def pending(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def temp_path(warehouse: Path, run_id: str) -> Path:
-    """The new file while it is written (core/orphans.py removes one a killed run left)."""
+    """The new file while it is written (core/lib/orphans.py removes one a killed run left)."""
     return warehouse.with_name(f".{warehouse.name}.{run_id}.rewrite.tmp")
 
 

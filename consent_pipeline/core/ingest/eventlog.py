@@ -15,12 +15,12 @@ from pathlib import Path
 import duckdb
 
 from consent_pipeline.canonical import TABLES
-from consent_pipeline.core.sql import timed
-from consent_pipeline.core.staging import staged_files
+from consent_pipeline.core.ingest.staging import staged_files
+from consent_pipeline.core.lib.sql import timed
 from consent_pipeline.warehouse.schema import ID_COLUMN, WAREHOUSE_NAME, ensure_ingest_tables
 
 NUL = "chr(0)"
-RETRY_SQL = "('unexpected', 'failed')"  # ledger statuses of files looked at again (core/landing.py)
+RETRY_SQL = "('unexpected', 'failed')"  # ledger statuses of files looked at again (core/ingest/landing.py)
 # Rows a changed file may still bring in: those that can only restrict (per table, a SQL condition).
 NARROWING = {
     "events": "status = 'opt_out'",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from consent_pipeline.core.sql import Step, run_steps, values_table
+from consent_pipeline.core.lib.sql import Step, run_steps, values_table
 from consent_pipeline.lib.phone_zones import phone_countries
 
 CUSTOMERS = Step(

@@ -11,8 +11,8 @@ import datetime as dt
 import duckdb
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.invariants import Invariant
-from consent_pipeline.core.sql import Step, run_steps, text, ts, values_table
+from consent_pipeline.core.lib.invariant import Invariant
+from consent_pipeline.core.lib.sql import Step, run_steps, text, ts, values_table
 
 # One opt-out as it reached a contact point (a party-level opt-out reaches several).
 OPTOUTS = Step(

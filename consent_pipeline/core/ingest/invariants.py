@@ -1,31 +1,8 @@
-"""Invariants as data tests: each is a SQL query returning the rows that violate it (empty = holds).
-
-Each stage lists its own (`INVARIANTS` in the module that owns the table; the ingest ones here as `INGEST`);
-`core/invariant_registry.py` gathers those lists explicitly. They run as Dagster asset checks after every
-run (defs/checks.py), and the test suite's run helper fails on any that does not hold. A blocking one (the
-promises that protect people) stops everything downstream of the table it guards: tonight's extract folder
-is then not published.
-"""
+"""The ingest stage's invariants (the event log, the ledger, quarantine)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import duckdb
-import polars as pl
-
-
-@dataclass(frozen=True)
-class Invariant:
-    name: str
-    table: str  # the warehouse table (asset) it guards
-    description: str
-    sql: str
-    # ERROR: a broken promise (the run's checks fail); WARN: something held back that an operator should see.
-    severity: str = "ERROR"
-    # A broken promise that protects people: nothing downstream of the table runs, no extract is published.
-    blocking: bool = False
-
+from consent_pipeline.core.lib.invariant import Invariant
 
 INGEST = [
     Invariant(
@@ -67,17 +44,3 @@ INGEST = [
         "SELECT source_file, source_record, reason FROM quarantine WHERE reason IS NULL OR raw IS NULL",
     ),
 ]
-
-
-def violations(con: duckdb.DuckDBPyConnection, invariant: Invariant | str, limit: int | None = None) -> pl.DataFrame:
-    """The rows that violate an invariant (given itself or by name), at most `limit`."""
-    if isinstance(invariant, str):
-        from consent_pipeline.core.invariant_registry import (
-            INVARIANTS,  # the stages' lists import this module
-        )
-
-        invariant = INVARIANTS[invariant]
-    sql = invariant.sql
-    if limit is not None:
-        sql = f"SELECT * FROM ({sql}) LIMIT {int(limit)}"
-    return con.sql(sql).pl()

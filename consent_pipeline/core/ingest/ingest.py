@@ -13,10 +13,10 @@ import polars as pl
 from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
 from consent_pipeline.config.rules import RulesError
-from consent_pipeline.core.event_times import settle_event_times
-from consent_pipeline.core.landing import Known, discover
-from consent_pipeline.core.normalise import normalise_batch
-from consent_pipeline.core.validate import validate_batch
+from consent_pipeline.core.ingest.event_times import settle_event_times
+from consent_pipeline.core.ingest.landing import Known, discover
+from consent_pipeline.core.ingest.normalise import normalise_batch
+from consent_pipeline.core.ingest.validate import validate_batch
 from source_connectors import SOURCES, connector, file_kinds
 
 log = logging.getLogger(__name__)

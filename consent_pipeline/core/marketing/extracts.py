@@ -29,8 +29,8 @@ import phonenumbers
 import polars as pl
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.permissions import params
-from consent_pipeline.core.sql import text, ts
+from consent_pipeline.core.lib.sql import text, ts
+from consent_pipeline.core.permissions.permissions import params
 from consent_pipeline.lib.faults import pause
 from consent_pipeline.lib.phone_zones import phone_zones
 from consent_pipeline.lib.safe_paths import UnsafePath, exchange, refuse_symlink, remove_file, write_new

@@ -13,9 +13,9 @@ import datetime as dt
 import duckdb
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.invariants import Invariant
-from consent_pipeline.core.permissions import LISTED, UNDELIVERABLE, params
-from consent_pipeline.core.sql import Step, run_steps, timed
+from consent_pipeline.core.lib.invariant import Invariant
+from consent_pipeline.core.lib.sql import Step, run_steps, timed
+from consent_pipeline.core.permissions.permissions import LISTED, UNDELIVERABLE, params
 
 CANDIDATES = Step(
     "x_candidates",

@@ -13,7 +13,7 @@ import datetime as dt
 
 import duckdb
 
-from consent_pipeline.core.sql import Step, run_steps, ts
+from consent_pipeline.core.lib.sql import Step, run_steps, ts
 
 PURCHASES = Step(
     "s_purchases",

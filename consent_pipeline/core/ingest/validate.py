@@ -19,7 +19,7 @@ from consent_pipeline.config import Rules
 
 EARLIEST = dt.datetime(1990, 1, 1)
 MAX_AHEAD = dt.timedelta(days=1)
-# Amounts are summed as DECIMAL(18, 2) (core/segments.py). An amount is kept when it is finite, has at most
+# Amounts are summed as DECIMAL(18, 2) (core/marketing/segments.py). An amount is kept when it is finite, has at most
 # AMOUNT_DECIMALS decimal places and is below AMOUNT_LIMIT in magnitude: 10^13, where a double (the
 # canonical type) still holds every cent exactly (up to about 9 x 10^13) and far inside what DECIMAL(18, 2)
 # holds (10^16). Anything else would be rounded, or stop the segments on every later night.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
-from consent_pipeline.core.sql import Step
+from consent_pipeline.core.lib.sql import Step
 
 KEY = "contact_point, channel, purpose, brand"
 # Ascending order of events within a key: the last one wins.

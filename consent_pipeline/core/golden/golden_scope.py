@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from consent_pipeline.core.merge import LOGIC_VERSION
-from consent_pipeline.core.sql import symmetric_difference, warehouse_tables
+from consent_pipeline.core.golden.merge import LOGIC_VERSION
+from consent_pipeline.core.lib.sql import symmetric_difference, warehouse_tables
 
 STATE_TABLES = ("golden_inputs", "golden_build", "golden_erasures", "golden_customers")
 _PREVIOUS = (

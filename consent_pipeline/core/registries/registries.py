@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import duckdb
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.sql import Step, run_steps, text, timed, ts
+from consent_pipeline.core.lib.sql import Step, run_steps, text, timed, ts
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ table macros.
 The copy is of the database file itself, after a checkpoint (every change written into the file), under a
 temporary name then renamed: a file copy runs at disk speed, where copying table by table through DuckDB
 re-encoded every row (52 s against about 3 s for a 3 GB warehouse). When erasure scrubbed anything, the file
-was rewritten just before (core/rewrite.py), so the copy holds no freed storage with erased values.
+was rewritten just before (core/lib/rewrite.py), so the copy holds no freed storage with erased values.
 
 Snapshots written before an erasure keep what they held (auditors' records); `purge_snapshots` deletes those
 of runs before a given run when the law requires it.

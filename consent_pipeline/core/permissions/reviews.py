@@ -8,7 +8,7 @@ import datetime as dt
 import duckdb
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.sql import Step, run_steps, ts
+from consent_pipeline.core.lib.sql import Step, run_steps, ts
 
 LAST_REVIEW = Step(
     "r_last_review",

@@ -3,7 +3,7 @@ last good state.
 
 Identity is recomputed every run (it is cheap next to the merge). The merge is incremental: only the
 contact points whose keys can have changed since the last build are recomputed, and their rows in the three
-consent tables replaced (see `core/golden_scope.py` for which ones). A first run, changed rules or a changed
+consent tables replaced (see `core/golden/golden_scope.py` for which ones). A first run, changed rules or a changed
 merge logic rebuild every key; so does `full=True`.
 """
 
@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import duckdb
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.golden_scope import golden_scope, record_golden_inputs
-from consent_pipeline.core.identity import build_identity
-from consent_pipeline.core.invariants import Invariant
-from consent_pipeline.core.merge import INPUT_STEPS, KEY, TABLE_STEPS, create_macros, scope_params
-from consent_pipeline.core.reference import load_reference, persist_rules_tables
-from consent_pipeline.core.sql import run_steps, timed
+from consent_pipeline.core.golden.golden_scope import golden_scope, record_golden_inputs
+from consent_pipeline.core.golden.merge import INPUT_STEPS, KEY, TABLE_STEPS, create_macros, scope_params
+from consent_pipeline.core.identity.identity import build_identity
+from consent_pipeline.core.lib.invariant import Invariant
+from consent_pipeline.core.lib.reference import load_reference, persist_rules_tables
+from consent_pipeline.core.lib.sql import run_steps, timed
 from consent_pipeline.lib import faults
 from consent_pipeline.warehouse.schema import ensure_ingest_tables
 

@@ -6,7 +6,7 @@ import duckdb
 
 from consent_pipeline.config import Rules
 from consent_pipeline.config.rules import BASES as _BASES
-from consent_pipeline.core.sql import values_table
+from consent_pipeline.core.lib.sql import values_table
 
 
 def load_reference(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:

@@ -3,8 +3,16 @@ registers itself when a module is imported, so what runs does not depend on impo
 
 from __future__ import annotations
 
-from consent_pipeline.core import audit, erasure, golden, invariants, permissions, suppression
-from consent_pipeline.core.invariants import Invariant
+import duckdb
+import polars as pl
+
+from consent_pipeline.core.audit import audit
+from consent_pipeline.core.golden import golden
+from consent_pipeline.core.ingest import invariants
+from consent_pipeline.core.lib.invariant import Invariant
+from consent_pipeline.core.marketing import suppression
+from consent_pipeline.core.permissions import permissions
+from consent_pipeline.core.privacy import erasure
 
 # domain (the Dagster group of the tables) -> its invariants
 BY_DOMAIN: dict[str, list[Invariant]] = {
@@ -30,3 +38,13 @@ def _by_name() -> dict[str, Invariant]:
 INVARIANTS: dict[str, Invariant] = _by_name()
 # The promises that protect people: a failure stops everything downstream of the table (no extract published).
 BLOCKING = sorted(name for name, inv in INVARIANTS.items() if inv.blocking)
+
+
+def violations(con: duckdb.DuckDBPyConnection, invariant: Invariant | str, limit: int | None = None) -> pl.DataFrame:
+    """The rows that violate an invariant (given itself or by name), at most `limit`."""
+    if isinstance(invariant, str):
+        invariant = INVARIANTS[invariant]
+    sql = invariant.sql
+    if limit is not None:
+        sql = f"SELECT * FROM ({sql}) LIMIT {int(limit)}"
+    return con.sql(sql).pl()

@@ -11,7 +11,7 @@ removes only files whose names show the pipeline wrote them, in folders the pipe
 - `<warehouse dir>/.<warehouse name>.<run_id>.running`: the mark each run leaves until it completes.
 
 Finding a `.running` mark of another run means that run was killed or failed: it may have written rows that
-it never scrubbed into the warehouse file, so the file is marked for a rewrite (core/rewrite.py), which the
+it never scrubbed into the warehouse file, so the file is marked for a rewrite (core/lib/rewrite.py), which the
 next run that completes does.
 """
 
@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from consent_pipeline.core import rewrite
+from consent_pipeline.core.lib import rewrite
 from consent_pipeline.warehouse import Warehouse
 from consent_pipeline.warehouse.database import SPILL_MARKER
 
@@ -56,7 +56,7 @@ def _files(folder: Path) -> list[Path]:
 
 
 def _staged_batch(folder: Path) -> bool:
-    """A folder as core/staging.py writes it: parquet files only."""
+    """A folder as core/ingest/staging.py writes it: parquet files only."""
     if folder.is_symlink() or not folder.is_dir():
         return False
     entries = list(folder.iterdir())

@@ -12,8 +12,8 @@ import datetime as dt
 import duckdb
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.invariants import Invariant
-from consent_pipeline.core.sql import Step, run_steps, timed, ts
+from consent_pipeline.core.lib.invariant import Invariant
+from consent_pipeline.core.lib.sql import Step, run_steps, timed, ts
 
 # Brands each party has a relationship with: the master's brands, and any event, transaction or receipt.
 PARTY_BRANDS = Step(
@@ -62,7 +62,7 @@ RELATIONSHIP = Step(
     """,
 )
 
-# Whether each region's registries are fresh as of the run, from registry_status (core/registries.py decides
+# Whether each region's registries are fresh as of the run, from registry_status (core/registries/registries.py decides
 # which snapshot of each registry is in force and how old it is, once a run). A region is fresh when every
 # registry of it is: one never delivered counts as stale, unless the rules say the region does not need it
 # until it is first delivered (`required: false`; a delivery that was never applied, damaged say, counts).
