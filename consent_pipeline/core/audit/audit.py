@@ -12,7 +12,10 @@ import duckdb
 
 from consent_pipeline.config import Rules
 from consent_pipeline.core.lib.invariant import Invariant
-from consent_pipeline.core.lib.sql import Step, run_steps, text, ts, values_table
+from consent_pipeline.core.lib.reference import load_reference, required_purposes
+from consent_pipeline.core.lib.sql import Step, run_steps, text, ts, values_table, warehouse_tables
+from consent_pipeline.core.lib.transaction import transaction
+from consent_pipeline.core.marketing import build_suppression, use_written_suppression
 
 # One opt-out as it reached a contact point (a party-level opt-out reaches several).
 OPTOUTS = Step(
@@ -170,15 +173,30 @@ def log_run(con: duckdb.DuckDBPyConnection, run_id: str, as_of: dt.datetime) -> 
 
 
 def build_audit(
-    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, run_id: str, required_purposes: str
+    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, run_id: str, required: str | None = None
 ) -> None:
-    """Temp tables a_optout_sla and a_violations (x_suppression of this run must exist)."""
+    """Temp tables a_optout_sla and a_violations (x_suppression of this run must exist). `required`: the
+    purposes no opt-out stops, as a SQL list (default: from the rules)."""
     log_run(con, run_id, as_of)
     _calendar(con, rules, as_of)
-    p = {"as_of": ts(as_of), "required_purposes": required_purposes}
+    p = {"as_of": ts(as_of), "required_purposes": required_purposes(rules) if required is None else required}
     run_steps(con, [OPTOUTS, REGION, DEADLINES], p)
     record_honoured(con, as_of, run_id)
     run_steps(con, [SLA, VIOLATIONS], p)
+
+
+def write_audit(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, run_id: str) -> None:
+    """optout_sla and violations, in one transaction, against the suppression this run's extracts hold
+    (the warehouse's `suppression`; built here if it is missing)."""
+    load_reference(con, rules)
+    if "suppression" in warehouse_tables(con):
+        use_written_suppression(con)
+    else:
+        build_suppression(con, rules)
+    build_audit(con, rules, as_of, run_id)
+    with transaction(con, "audit commit"):
+        con.execute("CREATE OR REPLACE TABLE optout_sla AS SELECT * FROM a_optout_sla ORDER BY event_id, contact_point")
+        con.execute("CREATE OR REPLACE TABLE violations AS SELECT * FROM a_violations ORDER BY send_id")
 
 
 INVARIANTS = [

@@ -6,21 +6,17 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from consent_pipeline.core import golden, ingest, marketing, permissions, privacy
 from consent_pipeline.core.audit import audit
-from consent_pipeline.core.golden import golden
-from consent_pipeline.core.ingest import invariants
 from consent_pipeline.core.lib.invariant import Invariant
-from consent_pipeline.core.marketing import suppression
-from consent_pipeline.core.permissions import permissions
-from consent_pipeline.core.privacy import erasure
 
 # domain (the Dagster group of the tables) -> its invariants
 BY_DOMAIN: dict[str, list[Invariant]] = {
-    "event_log": invariants.INGEST,
-    "privacy": erasure.INVARIANTS,
+    "event_log": ingest.INVARIANTS,
+    "privacy": privacy.INVARIANTS,
     "golden": golden.INVARIANTS,
     "permissions": permissions.INVARIANTS,
-    "marketing": suppression.INVARIANTS,
+    "marketing": marketing.INVARIANTS,
     "audit": audit.INVARIANTS,
 }
 

@@ -18,10 +18,11 @@ import duckdb
 from consent_pipeline.config import Rules
 from consent_pipeline.core.golden.golden_scope import golden_scope, record_golden_inputs
 from consent_pipeline.core.golden.merge import INPUT_STEPS, KEY, TABLE_STEPS, create_macros, scope_params
-from consent_pipeline.core.identity.identity import build_identity
+from consent_pipeline.core.identity import build_identity
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import load_reference, persist_rules_tables
 from consent_pipeline.core.lib.sql import run_steps, timed
+from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.lib import faults
 from consent_pipeline.warehouse.schema import ensure_ingest_tables
 
@@ -68,8 +69,7 @@ def build_golden(con: duckdb.DuckDBPyConnection, rules: Rules, full: bool = Fals
     log.debug("golden scope: %.2fs", time.perf_counter() - started)
     scoped = scope is not None and scope.incremental
     run_steps(con, INPUT_STEPS, scope_params(scoped))
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con, "golden commit"):
         for table, temp in IDENTITY_TABLES.items():
             timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
             faults.pause(f"golden:{table}")
@@ -81,13 +81,9 @@ def build_golden(con: duckdb.DuckDBPyConnection, rules: Rules, full: bool = Fals
         persist_rules_tables(con, rules)
         record_golden_inputs(con, scoped)
         counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in GOLDEN_TABLES}
-        timed(con, "golden commit", "COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     if scope is None:
         return GoldenResult(counts, "full", "asked for a full rebuild", 0)
-    return GoldenResult(counts, "incremental" if scoped else "full", scope.reason, scope.contact_points)
+    return GoldenResult(counts, "incremental" if scoped else "full", scope.reason, scope.size)
 
 
 def _rebuild(con: duckdb.DuckDBPyConnection) -> None:

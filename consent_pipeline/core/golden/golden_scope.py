@@ -18,15 +18,15 @@ Identity tables (id_*) of this run and the warehouse's tables of the last build 
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-
 import duckdb
 
 from consent_pipeline.core.golden.merge import LOGIC_VERSION
+from consent_pipeline.core.lib.build_state import BuildState, last_build, record_build, rules_fingerprint
+from consent_pipeline.core.lib.scope import Scope
 from consent_pipeline.core.lib.sql import symmetric_difference, warehouse_tables
 
-STATE_TABLES = ("golden_inputs", "golden_build", "golden_erasures", "golden_customers")
+STAGE = "golden"
+STATE_TABLES = ("golden_inputs", "golden_erasures", "golden_customers")
 _PREVIOUS = (
     "contact_point_owner",
     "party_contact_points",
@@ -39,40 +39,15 @@ _PREVIOUS = (
 )
 
 
-@dataclass(frozen=True)
-class Scope:
-    incremental: bool
-    reason: str
-    contact_points: int = 0
-
-
-def rules_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
-    """A hash of every reference table loaded from the rules (ref_*), order-independent."""
-    names = [
-        r[0]
-        for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE 'ref\\_%' ESCAPE '\\' "
-            "ORDER BY table_name"
-        ).fetchall()
-    ]
-    digest = hashlib.sha256()
-    for name in names:
-        rows = con.execute(
-            f"SELECT coalesce(string_agg(CAST(t AS VARCHAR), chr(30) ORDER BY CAST(t AS VARCHAR)), '') FROM {name} t"
-        ).fetchall()[0][0]
-        digest.update(f"{name}\x1f{rows}\x1e".encode())
-    return digest.hexdigest()
-
-
 def golden_scope(con: duckdb.DuckDBPyConnection) -> Scope:
     """Create temp tables g_scope (contact_point) and g_scope_parties (party_id); say whether to use them."""
     present = warehouse_tables(con)
     missing = [t for t in _PREVIOUS if t not in present]
-    if missing:
-        return Scope(False, "no previous golden build")
-    build = con.execute("SELECT logic_version, rules_fingerprint FROM golden_build").fetchall()
-    if build != [(LOGIC_VERSION, rules_fingerprint(con))]:
-        return Scope(False, "the rules or the merge logic changed since the last build")
+    build = last_build(con, STAGE)
+    if missing or build is None:
+        return Scope.whole("no previous golden build")
+    if (build.logic_version, build.rules_fingerprint) != (LOGIC_VERSION, rules_fingerprint(con)):
+        return Scope.whole("the rules or the merge logic changed since the last build")
 
     con.execute(
         """
@@ -169,37 +144,20 @@ def golden_scope(con: duckdb.DuckDBPyConnection) -> Scope:
 def record_golden_inputs(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
     """What this build reflects (the ingested files, the erasure register, customers, the rules and merge
     logic), its sequence number, and the contact points it changed (golden_changes, read by permissions)."""
-    prev = (
-        con.execute("SELECT seq, full_seq FROM golden_build").fetchall()
-        if "golden_build" in warehouse_tables(con) and _has_seq(con)
-        else []
-    )
-    seq = (prev[0][0] + 1) if prev else 1
-    full_seq = prev[0][1] if (prev and scoped) else seq
+    prev = last_build(con, STAGE)
+    seq = (prev.seq + 1) if prev and prev.seq is not None else 1
+    full_seq = prev.full_seq if (prev and scoped and prev.full_seq is not None) else seq
     con.execute("CREATE OR REPLACE TABLE golden_inputs AS SELECT DISTINCT source_file FROM ingest_ledger")
     con.execute("CREATE OR REPLACE TABLE golden_customers AS SELECT party_id FROM id_customers")
     con.execute(
         "CREATE OR REPLACE TABLE golden_erasures AS SELECT contact_point_sha256, reestablished_at FROM erasure_register"
     )
-    con.execute(
-        "CREATE OR REPLACE TABLE golden_build AS "
-        "SELECT $v AS logic_version, $f AS rules_fingerprint, CAST($s AS BIGINT) AS seq, "
-        "CAST($fs AS BIGINT) AS full_seq, "
-        "CAST($n AS BIGINT) AS recomputed_contact_points",
-        {
-            "v": LOGIC_VERSION,
-            "f": rules_fingerprint(con),
-            "s": seq,
-            "fs": full_seq,
-            "n": con.execute("SELECT count(*) FROM g_scope").fetchall()[0][0] if scoped else None,
-        },
+    recomputed = con.execute("SELECT count(*) FROM g_scope").fetchall()[0][0] if scoped else None
+    record_build(
+        con,
+        BuildState(STAGE, LOGIC_VERSION, rules_fingerprint(con), seq=seq, full_seq=full_seq, recomputed=recomputed),
     )
     if not scoped or "golden_changes" not in warehouse_tables(con):
         con.execute("CREATE OR REPLACE TABLE golden_changes (contact_point VARCHAR, seq BIGINT)")
     if scoped:
         con.execute("INSERT INTO golden_changes SELECT contact_point, $s FROM g_scope", {"s": seq})
-
-
-def _has_seq(con: duckdb.DuckDBPyConnection) -> bool:
-    cols = {r[0] for r in con.execute("DESCRIBE golden_build").fetchall()}
-    return {"seq", "full_seq"} <= cols

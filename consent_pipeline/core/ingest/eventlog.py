@@ -17,6 +17,7 @@ import duckdb
 from consent_pipeline.canonical import TABLES
 from consent_pipeline.core.ingest.staging import staged_files
 from consent_pipeline.core.lib.sql import timed
+from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.warehouse.schema import ID_COLUMN, WAREHOUSE_NAME, ensure_ingest_tables
 
 NUL = "chr(0)"
@@ -73,14 +74,8 @@ def ingest_staged(con: duckdb.DuckDBPyConnection, staging: Path, run_id: str, no
     files = staged_files(staging, "files")
     if not files:
         return IngestSummary(0, 0, 0, 0, 0, 0, {})
-    con.execute("BEGIN TRANSACTION")
-    try:
-        summary = _ingest(con, staging, files, run_id, now)
-        timed(con, "event log commit", "COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return summary
+    with transaction(con, "event log commit"):
+        return _ingest(con, staging, files, run_id, now)
 
 
 def _ingest(

@@ -6,7 +6,7 @@ import duckdb
 
 from consent_pipeline.config import Rules
 from consent_pipeline.config.rules import BASES as _BASES
-from consent_pipeline.core.lib.sql import values_table
+from consent_pipeline.core.lib.sql import text, values_table
 
 
 def load_reference(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
@@ -36,6 +36,13 @@ def load_reference(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
     _templates(con, rules)
     _registries(con, rules)
     _segments(con, rules)
+
+
+def required_purposes(rules: Rules) -> str:
+    """The purposes no opt-out can stop (transactional, opt-out not allowed: service.billing), as a SQL list
+    of literals for `IN (...)` (`NULL` when there are none): permissions, suppression and the audit read it."""
+    required = [p for p, d in rules.company.purposes.items() if d.kind == "transactional" and not d.opt_out_allowed]
+    return ", ".join(text(p) for p in required) or "NULL"
 
 
 def persist_rules_tables(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:

@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
 
 import duckdb
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.golden.golden_scope import rules_fingerprint
+from consent_pipeline.core.lib.build_state import BuildState, last_build, record_build, rules_fingerprint
+from consent_pipeline.core.lib.scope import Scope
 from consent_pipeline.core.lib.sql import symmetric_difference, ts, warehouse_tables
+from consent_pipeline.core.permissions.permissions import LOGIC_VERSION
 
 log = logging.getLogger(__name__)
 
-LOGIC_VERSION = "permissions-4"
+STAGE = "permissions"
 # Inputs of the previous run kept for comparison: warehouse table -> this run's temporary table.
 KEPT = {
     "perm_parties": "(SELECT party_id, country, region FROM parties)",
@@ -35,21 +36,7 @@ KEPT = {
     "perm_listed": "p_listed",
     "perm_undeliverable": "p_undeliverable",
 }
-_PREVIOUS = (
-    "contact_permission",
-    "party_brands",
-    "party_activity",
-    "permission_build",
-    "golden_build",
-    *KEPT,
-)
-
-
-@dataclass(frozen=True)
-class Scope:
-    incremental: bool
-    reason: str
-    parties: int = 0
+_PREVIOUS = ("contact_permission", "party_brands", "party_activity", *KEPT)
 
 
 def _months(con: duckdb.DuckDBPyConnection, rules: Rules) -> list[int]:
@@ -75,20 +62,16 @@ def _months(con: duckdb.DuckDBPyConnection, rules: Rules) -> list[int]:
 def permission_scope(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> Scope:
     """Create temp table perm_scope (party_id); the p_* steps before p_keys must exist."""
     present = warehouse_tables(con)
-    if any(t not in present for t in _PREVIOUS):
-        return Scope(False, "no previous permissions")
-    prev = con.execute("SELECT logic_version, rules_fingerprint, as_of, golden_seq FROM permission_build").fetchall()
-    golden = con.execute("SELECT seq, full_seq FROM golden_build").fetchall()
-    if len(prev) != 1 or len(golden) != 1:
-        return Scope(False, "no previous permissions")
-    version, fingerprint, prev_as_of, golden_seq = prev[0]
-    full_seq = golden[0][1]
-    if (version, fingerprint) != (LOGIC_VERSION, rules_fingerprint(con)):
-        return Scope(False, "the rules or the permission logic changed since the last run")
+    prev, golden = last_build(con, STAGE), last_build(con, "golden")
+    if any(t not in present for t in _PREVIOUS) or prev is None or golden is None or prev.as_of is None:
+        return Scope.whole("no previous permissions")
+    if (prev.logic_version, prev.rules_fingerprint) != (LOGIC_VERSION, rules_fingerprint(con)):
+        return Scope.whole("the rules or the permission logic changed since the last run")
+    prev_as_of, golden_seq = prev.as_of, prev.upstream_seq
     if as_of < prev_as_of:
-        return Scope(False, "the as-of is earlier than the last run's")
-    if golden_seq is None or full_seq > golden_seq:
-        return Scope(False, "golden consent was rebuilt whole since the last run")
+        return Scope.whole("the as-of is earlier than the last run's")
+    if golden_seq is None or golden.full_seq is None or golden.full_seq > golden_seq:
+        return Scope.whole("golden consent was rebuilt whole since the last run")
 
     window = f"BETWEEN {ts(prev_as_of)} AND {ts(as_of)}"
     rel_limits = " OR ".join(
@@ -142,17 +125,18 @@ def record_permission_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.datetime,
     """What this run's permissions reflect (for the next run's comparison)."""
     for table, source in KEPT.items():
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {source}")
-    seq = con.execute("SELECT seq FROM golden_build").fetchall()
-    con.execute(
-        "CREATE OR REPLACE TABLE permission_build AS "
-        "SELECT $v AS logic_version, $f AS rules_fingerprint, $a AS as_of, CAST($s AS BIGINT) AS golden_seq, "
-        "CAST($n AS BIGINT) AS recomputed_parties",
-        {
-            "v": LOGIC_VERSION,
-            "f": rules_fingerprint(con),
-            "a": as_of,
-            "s": seq[0][0] if seq else None,
-            "n": scope.parties if scope.incremental else None,
-        },
+    golden = last_build(con, "golden")
+    golden_seq = golden.seq if golden else None
+    record_build(
+        con,
+        BuildState(
+            STAGE,
+            LOGIC_VERSION,
+            rules_fingerprint(con),
+            as_of=as_of,
+            upstream_seq=golden_seq,
+            recomputed=scope.size if scope.incremental else None,
+        ),
     )
-    con.execute("DELETE FROM golden_changes WHERE seq <= (SELECT golden_seq FROM permission_build)")
+    if golden_seq is not None:
+        con.execute("DELETE FROM golden_changes WHERE seq <= $s", {"s": golden_seq})

@@ -18,21 +18,26 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import phonenumbers
 import polars as pl
 
 from consent_pipeline.core.lib import rewrite
+from consent_pipeline.core.lib.build_state import BuildState, last_build, logic_version, record_build
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.sql import Step, run_steps, timed, values_table, warehouse_tables
+from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.lib import faults
 from consent_pipeline.lib.contact_points import normalise_emails
 
 log = logging.getLogger(__name__)
 
-# Part of the register's fingerprint: a change to how rows are scrubbed makes the next run scrub everything.
-ERASURE_LOGIC = "erasure-2"
+STAGE = "erasure"
+# Compared with the last scrub's: a change to how rows are scrubbed (this module, which holds the SQL) makes
+# the next run scrub every row.
+LOGIC_VERSION = logic_version(STAGE, [Path(__file__)])
 
 HASHED = "'sha256:' || sha256({col})"
 
@@ -337,7 +342,7 @@ def _patterns(con: duckdb.DuckDBPyConnection) -> None:
 STEPS = [ASSOCIATIONS, REQUESTS, ERASED, REESTABLISHED, REGISTER, ERASED_PARTIES]
 
 # What the last scrub was done against, and which runs' rows it covered.
-STATE_TABLES = ("erasure_build", "erasure_scanned_runs")
+STATE_TABLES = ("erasure_scanned_runs",)
 
 
 @dataclass
@@ -348,10 +353,10 @@ class ErasureResult:
 
 def _fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     """Everything a scrub depends on: the register's erased values, their erasure and re-establishment
-    times, the erased parties, the countries whose national numbers are searched for, and the logic."""
+    times, the erased parties, and the countries whose national numbers are searched for."""
     return con.execute(
-        f"""
-        SELECT sha256(concat_ws('|', '{ERASURE_LOGIC}',
+        """
+        SELECT sha256(concat_ws('|',
             (SELECT coalesce(string_agg(concat_ws(',', contact_point_sha256, contact_point_type, erased_at,
                                                   coalesce(CAST(reestablished_at AS VARCHAR), '-')),
                                         ';' ORDER BY contact_point_sha256), '') FROM er_register),
@@ -369,8 +374,8 @@ def _scope(con: duckdb.DuckDBPyConnection, fingerprint: str, full: bool) -> bool
     con.execute("CREATE OR REPLACE TEMP TABLE er_new_files (source_file VARCHAR)")
     if full or not set(STATE_TABLES) <= warehouse_tables(con):
         return False
-    last = con.execute("SELECT fingerprint FROM erasure_build").fetchall()
-    if last != [(fingerprint,)]:
+    last = last_build(con, STAGE)
+    if last is None or (last.logic_version, last.inputs_fingerprint) != (LOGIC_VERSION, fingerprint):
         return False
     con.execute(
         """
@@ -384,10 +389,7 @@ def _scope(con: duckdb.DuckDBPyConnection, fingerprint: str, full: bool) -> bool
 def _record(con: duckdb.DuckDBPyConnection, fingerprint: str, new_files: int) -> None:
     """Every run's rows are scrubbed against this register now (and how this pass went: -1 every row, else
     the number of new files looked at)."""
-    con.execute(
-        "CREATE OR REPLACE TABLE erasure_build AS SELECT $f AS fingerprint, $n AS scrubbed_files",
-        {"f": fingerprint, "n": new_files},
-    )
+    record_build(con, BuildState(STAGE, LOGIC_VERSION, inputs_fingerprint=fingerprint, recomputed=new_files))
     con.execute(
         """
         CREATE OR REPLACE TABLE erasure_scanned_runs AS
@@ -403,8 +405,7 @@ def apply_erasures(con: duckdb.DuckDBPyConnection, countries: list[str], full: b
     run_steps(con, STEPS)
     _calling_codes(con, countries)
     fingerprint = _fingerprint(con)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con, "erasure commit"):
         scoped = _scope(con, fingerprint, full)
         new_files = con.execute("SELECT count(*) FROM er_new_files").fetchall()[0][0] if scoped else -1
         log.debug("erasure: %s", f"rows of {new_files} new files" if scoped else "every row")
@@ -420,10 +421,6 @@ def apply_erasures(con: duckdb.DuckDBPyConnection, countries: list[str], full: b
             rewrite.request(con, f"erasure scrubbed {sum(changed.values())} rows")
         _record(con, fingerprint, new_files)
         faults.pause("erasure:scrubbed")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return ErasureResult(changed, new_files)
 
 

@@ -39,6 +39,7 @@ import duckdb
 
 from consent_pipeline.config import Rules
 from consent_pipeline.core.lib.sql import Step, run_steps, text, timed, ts
+from consent_pipeline.core.lib.transaction import transaction
 
 log = logging.getLogger(__name__)
 
@@ -360,24 +361,25 @@ def build_registry_status(
     run_id: str = "",
 ) -> RegistryOutcome:
     """Write registry_snapshot_status and registry_status as of the run, after recording the operator's
-    confirmations (`REGISTRY/DELIVERY`). The ingest tables and ref_registries must exist."""
-    ensure_registry_tables(con)
-    p = params(rules, as_of)
-    run_steps(con, [*FACT_STEPS, KEPT_PAIRS], p)
-    rounds = _decide(con, p)
-    run_steps(con, [SNAPSHOT_STATUS], p)
-    confirmed = _record_confirmations(con, confirm, as_of, run_id) if confirm else []
-    if any(effective for _, _, effective, _ in confirmed):
-        rounds += _decide(con, p)
+    confirmations (`REGISTRY/DELIVERY`), in one transaction. The ingest tables and ref_registries must exist."""
+    with transaction(con, "registries commit"):
+        ensure_registry_tables(con)
+        p = params(rules, as_of)
+        run_steps(con, [*FACT_STEPS, KEPT_PAIRS], p)
+        rounds = _decide(con, p)
         run_steps(con, [SNAPSHOT_STATUS], p)
-    run_steps(con, [STATUS], p)
-    timed(
-        con,
-        "write registry status",
-        "CREATE OR REPLACE TABLE registry_snapshot_status AS SELECT * FROM rg_snapshot_status",
-    )
-    con.execute("CREATE OR REPLACE TABLE registry_status AS SELECT * FROM rg_status")
-    con.execute(SAVE_PAIRS)
+        confirmed = _record_confirmations(con, confirm, as_of, run_id) if confirm else []
+        if any(effective for _, _, effective, _ in confirmed):
+            rounds += _decide(con, p)
+            run_steps(con, [SNAPSHOT_STATUS], p)
+        run_steps(con, [STATUS], p)
+        timed(
+            con,
+            "write registry status",
+            "CREATE OR REPLACE TABLE registry_snapshot_status AS SELECT * FROM rg_snapshot_status",
+        )
+        con.execute("CREATE OR REPLACE TABLE registry_status AS SELECT * FROM rg_status")
+        con.execute(SAVE_PAIRS)
     pending = con.execute("SELECT count(*) FROM registry_snapshot_status WHERE pending").fetchall()[0][0]
     log.debug("registry status: %s rounds, %s pending", rounds, pending)
     return RegistryOutcome(rounds, pending, confirmed)

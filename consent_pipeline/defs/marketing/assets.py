@@ -54,11 +54,11 @@ UPSTREAM = [
 )
 def suppression(context: AssetExecutionContext, pipeline: PipelineResource) -> MaterializeResult:
     pipeline.begin(context)
-    rules, settings = pipeline.company_rules, pipeline.settings
+    rules = pipeline.company_rules
     progress.report("building the suppression list")
     with pipeline.db.connect() as con:
         load_reference(con, rules)
-        build_suppression(con, rules, settings.as_of)
+        build_suppression(con, rules)
         sup = con.sql("SELECT channel, reason, count(*) AS rows FROM suppression GROUP BY ALL ORDER BY ALL").pl()
         preview = con.sql("SELECT * FROM suppression WHERE reason <> 'erased' LIMIT 10").pl()
         table = table_metadata(con, "suppression")

@@ -15,7 +15,7 @@ from dagster import (
 )
 
 from consent_pipeline.core.lib.reference import load_reference
-from consent_pipeline.core.registries.registries import build_registry_status
+from consent_pipeline.core.registries import build_registry_status
 from consent_pipeline.defs.eventlog.assets import OUTPUTS as EVENT_LOG_OUTPUTS
 from consent_pipeline.defs.metadata import md_table, table_metadata
 from consent_pipeline.defs.resources import PipelineResource
@@ -59,19 +59,9 @@ def registries(context: AssetExecutionContext, pipeline: PipelineResource):
     settings = pipeline.settings
     with pipeline.db.connect() as con:
         load_reference(con, pipeline.company_rules)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            outcome = build_registry_status(
-                con,
-                pipeline.company_rules,
-                settings.as_of,
-                settings.confirm_registry_snapshots,
-                context.run.run_id,
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        outcome = build_registry_status(
+            con, pipeline.company_rules, settings.as_of, settings.confirm_registry_snapshots, context.run.run_id
+        )
         status = con.sql(
             "SELECT registry, region, delivery, snapshot_ts, fresh, pending FROM registry_status ORDER BY registry"
         ).pl()
