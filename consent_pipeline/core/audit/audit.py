@@ -13,109 +13,16 @@ import duckdb
 from consent_pipeline.config import Rules
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import load_reference, required_purposes
-from consent_pipeline.core.lib.sql import Step, run_steps, text, ts, values_table, warehouse_tables
+from consent_pipeline.core.lib.sql import SqlFolder, run_steps, text, ts, values_table, warehouse_tables
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.core.marketing import build_suppression, use_written_suppression
 
-# One opt-out as it reached a contact point (a party-level opt-out reaches several).
-OPTOUTS = Step(
-    "a_optouts",
-    """
-    SELECT f.event_id, f.contact_point, min(f.source) AS source, min(f.event_ts) AS event_ts,
-           min(f.received_ts) AS received_ts, count(*) AS keys,
-           count(*) FILTER (WHERE s.contact_point_sha256 IS NOT NULL) AS keys_suppressed,
-           count(*) FILTER (WHERE c.event_id IS NOT NULL) AS keys_current,
-           count(*) FILTER (WHERE c.event_id IS NOT NULL
-               AND s.contact_point_sha256 IS NOT NULL) AS keys_current_suppressed
-    FROM consent_effects f
-    LEFT JOIN x_suppression s ON s.key_contact_point = f.contact_point AND s.channel = f.channel AND s.brand = f.brand
-                              AND s.purpose = f.purpose
-    LEFT JOIN consent_current c ON c.contact_point = f.contact_point AND c.channel = f.channel AND c.brand = f.brand
-                               AND c.purpose = f.purpose AND c.event_id = f.event_id
-    WHERE f.status = 'opt_out' AND f.received_ts <= {as_of}
-      AND f.purpose NOT IN ({required_purposes})
-    GROUP BY f.event_id, f.contact_point
-    """,
-)
-
-REGION = Step(
-    "a_region",
-    """
-    SELECT o.contact_point, coalesce(p.region, f.region) AS region
-    FROM contact_point_owner o LEFT JOIN parties p ON p.party_id = o.party_id CROSS JOIN ref_fallback f
-    """,
-)
-
-DEADLINES = Step(
-    "a_deadlines",
-    """
-    SELECT o.*, coalesce(r.region, f.region) AS region,
-           CASE WHEN sla.kind = 'business_days'
-                THEN CAST(cal.due AS TIMESTAMP) + (o.event_ts - CAST(CAST(o.event_ts AS DATE) AS TIMESTAMP))
-                ELSE o.event_ts + (sla.n) * INTERVAL 1 DAY END AS deadline
-    FROM a_optouts o
-    CROSS JOIN ref_fallback f
-    LEFT JOIN a_region r ON r.contact_point = o.contact_point
-    JOIN ref_sla sla ON sla.region = coalesce(r.region, f.region)
-    LEFT JOIN ref_business_days cal ON sla.kind = 'business_days' AND cal.day = CAST(o.event_ts AS DATE)
-        AND cal.n = sla.n
-    """,
-)
-
-# An opt-out whose deadline passed before this warehouse's first run cannot be judged by its extracts: it is
-# reported as `before_first_run`, not as a breach.
-SLA = Step(
-    "a_optout_sla",
-    """
-    SELECT d.event_id, d.contact_point, d.source, d.region, d.event_ts, d.received_ts, h.honoured_at, d.deadline,
-           CASE WHEN d.deadline < fr.first_as_of THEN false
-                WHEN h.honoured_at IS NOT NULL THEN h.honoured_at > d.deadline
-                WHEN d.keys_current = 0 THEN false
-                ELSE {as_of} > d.deadline END AS breached,
-           CASE WHEN d.deadline < fr.first_as_of THEN 'before_first_run'
-                WHEN h.honoured_at IS NOT NULL THEN 'honoured'
-                WHEN d.keys_current = 0 THEN 'superseded'
-                ELSE 'pending' END AS state,
-           date_diff('second', d.event_ts, d.received_ts) / 3600.0 AS source_lag_hours
-    FROM a_deadlines d
-    CROSS JOIN (SELECT min(as_of) AS first_as_of FROM run_log) fr
-    LEFT JOIN optout_honoured h ON h.event_id = d.event_id AND h.contact_point = d.contact_point
-    """,
-)
-
-# A marketing send while the key's state was an opt-out whose deadline had passed, or after an erasure's
-# deadline.
-VIOLATIONS = Step(
-    "a_violations",
-    """
-    SELECT s.send_id, s.contact_point, s.channel, s.brand, s.purpose, s.sent_at, 'opted_out' AS reason,
-           h.event_id AS opt_out_event_id, d.deadline
-    FROM sends s
-    JOIN ref_purposes rp ON rp.node = s.purpose AND rp.leaf = s.purpose AND rp.kind = 'marketing'
-    JOIN consent_history h ON h.contact_point = s.contact_point AND h.channel = s.channel AND h.brand = s.brand
-         AND h.purpose = s.purpose AND h.status = 'opt_out'
-         AND h.valid_from <= s.sent_at AND (h.valid_to IS NULL OR h.valid_to > s.sent_at)
-    JOIN a_deadlines d ON d.event_id = h.event_id AND d.contact_point = h.contact_point
-    WHERE d.deadline <= s.sent_at AND s.sent_at <= {as_of}
-    UNION ALL
-    SELECT * FROM (
-    SELECT s.send_id, s.contact_point, s.channel, s.brand, s.purpose, s.sent_at, 'erased' AS reason,
-           r.request_id AS opt_out_event_id,
-           CASE WHEN sla.kind = 'business_days'
-                THEN CAST(cal.due AS TIMESTAMP) + (r.erased_at - CAST(CAST(r.erased_at AS DATE) AS TIMESTAMP))
-                ELSE r.erased_at + (sla.n) * INTERVAL 1 DAY END AS deadline
-    FROM sends s
-    JOIN ref_purposes rp ON rp.node = s.purpose AND rp.leaf = s.purpose AND rp.kind = 'marketing'
-    JOIN erasure_register r ON r.contact_point = s.contact_point
-    CROSS JOIN ref_fallback f
-    LEFT JOIN a_region rg ON rg.contact_point = r.contact_point
-    JOIN ref_sla sla ON sla.region = coalesce(rg.region, f.region)
-    LEFT JOIN ref_business_days cal ON sla.kind = 'business_days' AND cal.day = CAST(r.erased_at AS DATE)
-        AND cal.n = sla.n
-    WHERE s.sent_at > r.erased_at AND s.sent_at <= {as_of}
-    ) erased_sends WHERE deadline <= sent_at  -- like an opt-out: a violation once the erasure is due
-    """,
-)
+SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
+OPTOUTS = SQL.step("a_optouts")
+REGION = SQL.step("a_region")
+DEADLINES = SQL.step("a_deadlines")
+SLA = SQL.step("a_optout_sla")
+VIOLATIONS = SQL.step("a_violations")
 
 
 def _calendar(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> None:

@@ -13,54 +13,12 @@ import datetime as dt
 
 import duckdb
 
-from consent_pipeline.core.lib.sql import Step, run_steps, ts
+from consent_pipeline.core.lib.sql import SqlFolder, run_steps, ts
 
-PURCHASES = Step(
-    "s_purchases",
-    """
-    SELECT a.party_id, a.brand,
-           count(*) FILTER (WHERE a.occurred_at >= {as_of} - (r.window_days) * INTERVAL 1 DAY) AS recent_purchases,
-           -- summed as decimals: a float sum depends on row order, and so would the quartiles
-           coalesce(sum(CAST(a.amount AS DECIMAL(18, 2)))
-                    FILTER (WHERE a.occurred_at >= {as_of} - (r.window_days) * INTERVAL 1 DAY), 0) AS recent_spend,
-           max(a.occurred_at) AS last_purchase
-    FROM party_activity a CROSS JOIN ref_segment_rules r
-    WHERE a.kind = 'purchase'
-    GROUP BY a.party_id, a.brand
-    """,
-)
-
-FREQUENT = Step(
-    "s_frequent",
-    """
-    SELECT party_id, brand,
-           'frequent_' || CAST(ntile(4) OVER (PARTITION BY brand ORDER BY recent_spend DESC, party_id) AS VARCHAR)
-               AS segment
-    FROM s_purchases WHERE recent_purchases >= (SELECT frequent_min FROM ref_segment_rules)
-    """,
-)
-
-SEGMENTS = Step(
-    "s_segments",
-    """
-    SELECT b.party_id, b.brand,
-           CASE
-               WHEN f.segment IS NOT NULL THEN f.segment
-               WHEN p.recent_purchases >= 1 THEN 'occasional'
-               WHEN p.last_purchase IS NULL THEN 'prospect'
-               WHEN p.last_purchase >= {as_of} - (r.lapsed_1) * INTERVAL 1 DAY THEN 'lapsed_1'
-               WHEN p.last_purchase >= {as_of} - (r.lapsed_2) * INTERVAL 1 DAY THEN 'lapsed_2'
-               WHEN p.last_purchase >= {as_of} - (r.lapsed_3) * INTERVAL 1 DAY THEN 'lapsed_3'
-               ELSE 'lapsed_4'
-           END AS segment,
-           coalesce(p.recent_purchases, 0) AS purchases_365d, coalesce(p.recent_spend, 0) AS spend_365d,
-           p.last_purchase
-    FROM party_brands b
-    CROSS JOIN ref_segment_rules r
-    LEFT JOIN s_purchases p ON p.party_id = b.party_id AND p.brand = b.brand
-    LEFT JOIN s_frequent f ON f.party_id = b.party_id AND f.brand = b.brand
-    """,
-)
+SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
+PURCHASES = SQL.step("s_purchases")
+FREQUENT = SQL.step("s_frequent")
+SEGMENTS = SQL.step("s_segments")
 
 
 def build_segments(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> None:

@@ -1,0 +1,1 @@
+"""Dagster definitions: thin wrappers of the core stages, one folder per domain."""

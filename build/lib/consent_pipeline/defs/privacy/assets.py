@@ -1,0 +1,46 @@
+"""Erasure (semantics §6): the erasure register, and every table scrubbed of erased subjects."""
+
+from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+
+from consent_pipeline.core.privacy.erasure import apply_erasures
+from consent_pipeline.defs.checks import build_invariant_checks
+from consent_pipeline.defs.eventlog.assets import OUTPUTS as EVENT_LOG_OUTPUTS
+from consent_pipeline.defs.metadata import as_int, table_metadata
+from consent_pipeline.defs.resources import PipelineResource
+from consent_pipeline.lib import progress
+
+TABLES = ["erasure_register"]
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            "erasure_register",
+            group_name="privacy",
+            deps=EVENT_LOG_OUTPUTS,
+            description="Erased contact points (SHA-256 only), when and why; every table is scrubbed of them.",
+            kinds={"duckdb"},
+        )
+    ],
+)
+def erasure(context: AssetExecutionContext, pipeline: PipelineResource):
+    pipeline.begin(context)
+    progress.report("applying erasure requests")
+    with pipeline.db.connect() as con:
+        rules = pipeline.company_rules
+        result = apply_erasures(con, sorted(rules.region_of_country), full=pipeline.settings.full_rebuild)
+        table = table_metadata(con, "erasure_register")
+        yield MaterializeResult(
+            asset_key="erasure_register",
+            metadata={
+                **table,
+                "erased_contact_points": as_int(table["dagster/row_count"]),
+                "rows_scrubbed_total": sum(result.changed.values()),
+                "rows_scrubbed": MetadataValue.json(result.changed),
+                # -1: every row was looked at (the register changed); else the new files' rows only
+                "files_scrubbed": result.new_files,
+            },
+        )
+
+
+checks = build_invariant_checks("privacy")
