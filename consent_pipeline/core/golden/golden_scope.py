@@ -27,7 +27,7 @@ from consent_pipeline.core.lib.sql import symmetric_difference, warehouse_tables
 
 STAGE = "golden"
 STATE_TABLES = ("golden_inputs", "golden_erasures", "golden_customers")
-_PREVIOUS = (
+PREVIOUS = (
     "contact_point_owner",
     "party_contact_points",
     "parties",
@@ -42,7 +42,7 @@ _PREVIOUS = (
 def golden_scope(con: duckdb.DuckDBPyConnection) -> Scope:
     """Create temp tables g_scope (contact_point) and g_scope_parties (party_id); say whether to use them."""
     present = warehouse_tables(con)
-    missing = [t for t in _PREVIOUS if t not in present]
+    missing = [t for t in PREVIOUS if t not in present]
     build = last_build(con, STAGE)
     if missing or build is None:
         return Scope.whole("no previous golden build")

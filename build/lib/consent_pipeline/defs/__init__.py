@@ -1,1 +1,0 @@
-"""Dagster definitions: thin wrappers of the core stages, one folder per domain."""

@@ -1,1 +1,0 @@
-"""Small shared helpers used by connectors and core stages alike."""
