@@ -30,7 +30,6 @@ import polars as pl
 
 from consent_pipeline.config import Rules
 from consent_pipeline.core.lib.sql import text, ts
-from consent_pipeline.core.permissions.permissions import params
 from consent_pipeline.lib.faults import pause
 from consent_pipeline.lib.phone_zones import phone_zones
 from consent_pipeline.lib.safe_paths import UnsafePath, exchange, refuse_symlink, remove_file, write_new
@@ -439,6 +438,3 @@ def _clear_work_folders(root: Path) -> None:
                 _remove_old(path, folder)
         finally:
             os.close(held)
-
-
-__all__ = ["params"]
