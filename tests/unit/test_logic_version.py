@@ -38,7 +38,7 @@ def test_each_stage_version_is_the_hash_of_its_files() -> None:
         logic_version("permissions", [*permissions.SQL.files(), Path(permissions.__file__)])
         == permissions.LOGIC_VERSION
     )
-    assert logic_version("erasure", [Path(erasure.__file__)]) == erasure.LOGIC_VERSION
+    assert logic_version("erasure", [*erasure.SQL.files(), Path(erasure.__file__)]) == erasure.LOGIC_VERSION
 
 
 def test_a_build_of_other_logic_is_rebuilt_whole(rules: Rules) -> None:

@@ -18,6 +18,7 @@ from consent_pipeline.lib.phone_zones import phone_countries
 
 SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
 CUSTOMERS = SQL.step("id_customers")
+OBSERVED_ASSOCIATIONS = SQL.step("id_observed_assoc")
 ASSOCIATIONS_RAW = SQL.step("id_assoc_raw")
 ASSOCIATIONS = SQL.step("id_assoc")
 PROOFS = SQL.step("id_proofs")
@@ -36,6 +37,7 @@ WAITING = SQL.step("id_waiting")
 
 BEFORE_PHONES = [
     CUSTOMERS,
+    OBSERVED_ASSOCIATIONS,
     ASSOCIATIONS_RAW,
     ASSOCIATIONS,
     PROOFS,

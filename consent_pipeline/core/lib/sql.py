@@ -10,7 +10,7 @@ A step's SQL lives in a file, `core/<domain>/sql/<step>.sql`, with a header the 
     -- parameters: event_scope (condition)          (or `none`)
 
 Parameters are `{name}` placeholders filled by `str.format` (a literal brace is written twice); their types
-(`timestamp`, `number`, `list`, `condition`, `relation`) say what the orchestration inlines, so a lint can
+(`timestamp`, `number`, `text`, `list`, `condition`, `relation`) say what the orchestration inlines, so a lint can
 fill them with sample values. Text from rules or operators goes in only through `text()` / `ts()`.
 """
 
@@ -45,6 +45,7 @@ PARAMETER_SAMPLES = {
     "timestamp": "TIMESTAMP '2026-03-01 06:00:00'",
     "number": "7",
     "list": "'a', 'b'",
+    "text": "'a'",
     "condition": "true",
     "relation": "some_table",
 }

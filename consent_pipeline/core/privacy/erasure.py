@@ -24,10 +24,11 @@ import duckdb
 import phonenumbers
 import polars as pl
 
+from consent_pipeline.core.identity import OBSERVED_ASSOCIATIONS
 from consent_pipeline.core.lib import rewrite
 from consent_pipeline.core.lib.build_state import BuildState, last_build, logic_version, record_build
 from consent_pipeline.core.lib.invariant import Invariant
-from consent_pipeline.core.lib.sql import Step, run_steps, timed, values_table, warehouse_tables
+from consent_pipeline.core.lib.sql import SqlFolder, run_steps, timed, values_table, warehouse_tables
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.lib import faults
 from consent_pipeline.lib.contact_points import normalise_emails
@@ -35,9 +36,10 @@ from consent_pipeline.lib.contact_points import normalise_emails
 log = logging.getLogger(__name__)
 
 STAGE = "erasure"
-# Compared with the last scrub's: a change to how rows are scrubbed (this module, which holds the SQL) makes
-# the next run scrub every row.
-LOGIC_VERSION = logic_version(STAGE, [Path(__file__)])
+SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
+# Compared with the last scrub's: a change to how rows are scrubbed (its SQL files, and this module, which builds
+# the scrubbing UPDATEs) makes the next run scrub every row.
+LOGIC_VERSION = logic_version(STAGE, [*SQL.files(), Path(__file__)])
 
 HASHED = "'sha256:' || sha256({col})"
 
@@ -46,84 +48,12 @@ def _hash(col: str) -> str:
     return HASHED.format(col=col)
 
 
-def _hex(col: str) -> str:
-    """The SHA-256 hex of a contact point column, whether it holds the clear value or its hash already."""
-    return f"CASE WHEN {col} LIKE 'sha256:%' THEN substr({col}, 8) ELSE sha256({col}) END"
-
-
-# Everything that ties a contact point to a customer, with the source time it did so.
-ASSOCIATIONS = Step(
-    "er_assoc",
-    """
-    SELECT customer_id AS party_id, email AS contact_point, 'email' AS contact_point_type, updated_at AS seen_at
-    FROM customer_records WHERE email IS NOT NULL
-    UNION ALL SELECT customer_id, mobile_phone, 'phone', updated_at FROM customer_records WHERE mobile_phone IS NOT NULL
-    UNION ALL SELECT customer_id, home_phone, 'phone', updated_at FROM customer_records WHERE home_phone IS NOT NULL
-    UNION ALL SELECT customer_id, postal_address, 'postal', updated_at FROM customer_records
-        WHERE postal_address IS NOT NULL
-    UNION ALL SELECT party_id, contact_point, contact_point_type, event_ts FROM consent_events
-        WHERE party_id IS NOT NULL AND contact_point IS NOT NULL
-    UNION ALL SELECT party_id, email, 'email', observed_ts FROM subject_profiles WHERE party_id IS NOT NULL
-        AND email IS NOT NULL
-    UNION ALL SELECT party_id, phone, 'phone', observed_ts FROM subject_profiles WHERE party_id IS NOT NULL
-        AND phone IS NOT NULL
-    UNION ALL SELECT party_id, contact_point, contact_point_type, evidence_ts FROM contact_evidence
-        WHERE party_id IS NOT NULL AND contact_point IS NOT NULL
-    """,
-    view=True,
-)
-
-REQUESTS = Step(
-    "er_requests",
-    """
-    SELECT request_id, party_id, contact_point, contact_point_type, requested_at FROM erasure_requests
-    WHERE requested_at IS NOT NULL
-    """,
-)
-
-# Erased contact points (as hex), the latest erasure of each, and the party it was erased for.
-ERASED = Step(
-    "er_erased",
-    f"""
-    SELECT hex, max(contact_point_type) AS contact_point_type, max(requested_at) AS erased_at,
-           arg_max(request_id, requested_at) AS request_id, arg_max(party_id, requested_at) AS party_id
-    FROM (
-        SELECT {_hex("contact_point")} AS hex, contact_point_type, requested_at, request_id, party_id
-        FROM er_requests WHERE contact_point IS NOT NULL
-        UNION ALL
-        SELECT {_hex("a.contact_point")}, a.contact_point_type, r.requested_at, r.request_id, r.party_id
-        FROM er_requests r JOIN er_assoc a ON a.party_id = r.party_id AND a.seen_at <= r.requested_at
-        WHERE r.party_id IS NOT NULL
-    ) GROUP BY hex
-    """,
-)
-
-# The first opt-in given by the contact point itself after its erasure re-establishes it (in the clear).
-REESTABLISHED = Step(
-    "er_reestablished",
-    """
-    SELECT x.hex, min(e.event_ts) AS reestablished_at
-    FROM er_erased x JOIN event_log e ON sha256(e.contact_point) = x.hex
-    WHERE e.contact_point NOT LIKE 'sha256:%' AND e.status = 'opt_in' AND e.event_ts > x.erased_at
-    GROUP BY x.hex
-    """,
-)
-
-REGISTER = Step(
-    "er_register",
-    """
-    SELECT 'sha256:' || x.hex AS contact_point, x.hex AS contact_point_sha256, x.contact_point_type, x.erased_at,
-           x.request_id, x.party_id, r.reestablished_at
-    FROM er_erased x LEFT JOIN er_reestablished r ON r.hex = x.hex
-    """,
-)
-
-ERASED_PARTIES = Step(
-    "er_parties",
-    """
-    SELECT party_id, max(requested_at) AS erased_at FROM er_requests WHERE party_id IS NOT NULL GROUP BY party_id
-    """,
-)
+ASSOCIATIONS = SQL.step("er_assoc")
+REQUESTS = SQL.step("er_requests")
+ERASED = SQL.step("er_erased")
+REESTABLISHED = SQL.step("er_reestablished")
+REGISTER = SQL.step("er_register")
+ERASED_PARTIES = SQL.step("er_parties")
 
 # (table, contact point column, source time column)
 CONTACT_COLUMNS: list[tuple[str, str, str]] = [
@@ -339,7 +269,8 @@ def _patterns(con: duckdb.DuckDBPyConnection) -> None:
     values_table(con, "er_patterns", ["pattern", "kind"], rows)
 
 
-STEPS = [ASSOCIATIONS, REQUESTS, ERASED, REESTABLISHED, REGISTER, ERASED_PARTIES]
+# identity's observed associations first: er_assoc reads them (erasure runs before identity)
+STEPS = [OBSERVED_ASSOCIATIONS, ASSOCIATIONS, REQUESTS, ERASED, REESTABLISHED, REGISTER, ERASED_PARTIES]
 
 # What the last scrub was done against, and which runs' rows it covered.
 STATE_TABLES = ("erasure_scanned_runs",)

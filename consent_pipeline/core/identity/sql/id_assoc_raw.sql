@@ -10,14 +10,7 @@ UNION ALL SELECT party_id, mobile_phone, 'phone', 'personal', updated_at FROM id
 UNION ALL SELECT party_id, home_phone, 'phone', 'shared', updated_at FROM id_customers WHERE home_phone IS NOT NULL
 UNION ALL SELECT party_id, postal_address, 'postal', 'postal', updated_at FROM id_customers
     WHERE postal_address IS NOT NULL
-UNION ALL SELECT party_id, contact_point, contact_point_type, 'associated', event_ts FROM consent_events
-    WHERE party_id IS NOT NULL AND contact_point IS NOT NULL
-UNION ALL SELECT party_id, email, 'email', 'associated', observed_ts FROM subject_profiles
-    WHERE party_id IS NOT NULL AND email IS NOT NULL
-UNION ALL SELECT party_id, phone, 'phone', 'associated', observed_ts FROM subject_profiles
-    WHERE party_id IS NOT NULL AND phone IS NOT NULL
-UNION ALL SELECT party_id, contact_point, contact_point_type, 'associated', evidence_ts FROM contact_evidence
-    WHERE party_id IS NOT NULL AND contact_point IS NOT NULL
+UNION ALL SELECT party_id, contact_point, contact_point_type, 'associated', seen_at FROM id_observed_assoc
 UNION ALL SELECT party_id, email, 'email', 'associated', occurred_at FROM activity
     WHERE party_id IS NOT NULL AND email IS NOT NULL
 UNION ALL SELECT party_id, phone, 'phone', 'associated', occurred_at FROM activity
