@@ -71,9 +71,8 @@ def registries(context: AssetExecutionContext, pipeline: PipelineResource):
         ).pl()
         tables = {name: table_metadata(con, name) for name in _DESCRIPTIONS}
         registries, stale, held = con.execute(
-            # a registry the rules do not require counts once it has been delivered
-            "SELECT count(*) FILTER (WHERE required OR newest_delivery IS NOT NULL), "
-            "count(*) FILTER (WHERE NOT fresh AND (required OR newest_delivery IS NOT NULL)), "
+            # a registry the rules do not require counts once it has been delivered (in_use)
+            "SELECT count(*) FILTER (WHERE in_use), count(*) FILTER (WHERE in_use AND NOT fresh), "
             "coalesce(sum(pending), 0) FROM registry_status"
         ).fetchall()[0]
     for registry, delivery, _effective, what in outcome.confirmed:
