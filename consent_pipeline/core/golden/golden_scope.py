@@ -23,9 +23,23 @@ import duckdb
 from consent_pipeline.core.golden.merge import LOGIC_VERSION
 from consent_pipeline.core.lib.build_state import BuildState, last_build, record_build, rules_fingerprint
 from consent_pipeline.core.lib.scope import Scope
-from consent_pipeline.core.lib.sql import symmetric_difference, warehouse_tables
+from consent_pipeline.core.lib.sql import SqlFolder, run_steps, warehouse_tables
 
 STAGE = "golden"
+SQL = SqlFolder.beside(__file__)
+# New files, events and links, changed erasures; then the contact points in scope and their parties.
+SCOPE_STEPS = [
+    SQL.step(name)
+    for name in (
+        "g_new_files",
+        "g_new_events",
+        "g_relinked",
+        "g_repointed",
+        "g_erasure_changes",
+        "g_scope",
+        "g_scope_parties",
+    )
+]
 STATE_TABLES = ("golden_inputs", "golden_erasures", "golden_customers")
 PREVIOUS = (
     "contact_point_owner",
@@ -49,94 +63,9 @@ def golden_scope(con: duckdb.DuckDBPyConnection) -> Scope:
     if (build.logic_version, build.rules_fingerprint) != (LOGIC_VERSION, rules_fingerprint(con)):
         return Scope.whole("the rules or the merge logic changed since the last build")
 
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE g_new_files AS
-        SELECT source_file FROM ingest_ledger EXCEPT SELECT source_file FROM golden_inputs
-        """
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE g_new_events AS
-        SELECT contact_point, party_id FROM consent_events WHERE source_file IN (SELECT source_file FROM g_new_files)
-        """
-    )
-    # A new link of a source system's party id (a Salesforce Individual) re-resolves the party of every event
-    # naming it, old ones included: their contact points, and every party that id was ever linked to.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE g_relinked AS
-        SELECT DISTINCT source_party_id FROM party_links WHERE source_file IN (SELECT source_file FROM g_new_files)
-        """
-    )
-    # A new link of a source's contact-point record resolves (or moves) the events naming it, old ones included.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE g_repointed AS
-        SELECT DISTINCT source, source_point_id FROM contact_point_links
-        WHERE source_file IN (SELECT source_file FROM g_new_files)
-        """
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE g_erasure_changes AS
-        SELECT contact_point_sha256 AS hex FROM
-        {symmetric_difference("erasure_register", "golden_erasures", "contact_point_sha256, reestablished_at")}
-        """
-    )
-    erased_clear = ""
-    if con.execute("SELECT count(*) FROM g_erasure_changes").fetchall()[0][0]:
-        # the clear form a changed erasure hides (or shows again): known to the old or the new owner table
-        erased_clear = """
-            UNION ALL SELECT 'sha256:' || hex FROM g_erasure_changes
-            UNION ALL SELECT contact_point FROM contact_point_owner
-                WHERE contact_point NOT LIKE 'sha256:%' AND sha256(contact_point) IN (SELECT hex FROM g_erasure_changes)
-            UNION ALL SELECT contact_point FROM id_owner
-                WHERE contact_point NOT LIKE 'sha256:%' AND sha256(contact_point) IN (SELECT hex FROM g_erasure_changes)
-        """
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE g_scope AS
-        WITH new_customers AS (
-            SELECT party_id FROM id_customers
-            EXCEPT SELECT party_id FROM golden_customers
-        ), touched_parties AS (
-            SELECT party_id FROM g_new_events WHERE contact_point IS NULL AND party_id IS NOT NULL
-            UNION SELECT party_id FROM new_customers
-            UNION SELECT party_id FROM party_links WHERE source_party_id IN (SELECT source_party_id FROM g_relinked)
-        )
-        SELECT DISTINCT contact_point FROM (
-            SELECT contact_point FROM g_new_events WHERE contact_point IS NOT NULL
-            UNION ALL SELECT contact_point FROM consent_events
-                WHERE contact_point IS NOT NULL AND party_id IN (SELECT party_id FROM new_customers)
-            UNION ALL SELECT contact_point FROM consent_events
-                WHERE contact_point IS NOT NULL AND party_ref IN (SELECT source_party_id FROM g_relinked)
-            UNION ALL SELECT l.contact_point FROM contact_point_links l
-                JOIN g_repointed r ON r.source = l.source AND r.source_point_id = l.source_point_id
-            UNION ALL SELECT contact_point FROM id_party_points WHERE party_id IN (SELECT party_id FROM touched_parties)
-            UNION ALL SELECT contact_point FROM id_owner WHERE party_id IN (SELECT party_id FROM touched_parties)
-            UNION ALL SELECT contact_point FROM party_contact_points
-                WHERE party_id IN (SELECT party_id FROM touched_parties)
-            -- owner changed (or the contact point appeared / disappeared)
-            UNION ALL SELECT coalesce(n.contact_point, o.contact_point)
-                FROM id_owner n FULL JOIN contact_point_owner o ON o.contact_point = n.contact_point
-                WHERE n.party_id IS DISTINCT FROM o.party_id
-            -- associations added or gone
-            UNION ALL SELECT contact_point FROM
-                {symmetric_difference("id_party_points", "party_contact_points", "party_id, contact_point")}
-            {erased_clear}
-        ) WHERE contact_point IS NOT NULL
-        """
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE g_scope_parties AS
-        SELECT DISTINCT party_id FROM (
-            SELECT party_id FROM id_party_points WHERE contact_point IN (SELECT contact_point FROM g_scope)
-            UNION ALL SELECT party_id FROM id_owner WHERE contact_point IN (SELECT contact_point FROM g_scope)
-        )
-        """
-    )
+    run_steps(con, SCOPE_STEPS[:5])
+    changed = con.execute("SELECT count(*) FROM g_erasure_changes").fetchall()[0][0] > 0
+    run_steps(con, SCOPE_STEPS[5:], {"erasure_changed": "true" if changed else "false"})
     n = con.execute("SELECT count(*) FROM g_scope").fetchall()[0][0]
     return Scope(True, f"{n:,} contact points touched since the last build", n)
 

@@ -169,14 +169,6 @@ def warehouse_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     }
 
 
-def symmetric_difference(new: str, old: str, cols: str) -> str:
-    """SQL for the rows (of `cols`) in one of two relations and not in the other."""
-    return (
-        f"((SELECT {cols} FROM {new} EXCEPT SELECT {cols} FROM {old})"
-        f" UNION ALL (SELECT {cols} FROM {old} EXCEPT SELECT {cols} FROM {new}))"
-    )
-
-
 def run_steps(con: duckdb.DuckDBPyConnection, steps: Iterable[Step], params: Mapping[str, str] | None = None) -> None:
     for step in steps:
         sql = step.sql.format(**(params or {}))

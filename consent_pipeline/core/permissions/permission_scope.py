@@ -23,12 +23,15 @@ import duckdb
 from consent_pipeline.config import Rules
 from consent_pipeline.core.lib.build_state import BuildState, last_build, record_build, rules_fingerprint
 from consent_pipeline.core.lib.scope import Scope
-from consent_pipeline.core.lib.sql import symmetric_difference, ts, warehouse_tables
+from consent_pipeline.core.lib.sql import SqlFolder, run_steps, ts, warehouse_tables
 from consent_pipeline.core.permissions.permissions import LOGIC_VERSION
 
 log = logging.getLogger(__name__)
 
 STAGE = "permissions"
+SQL = SqlFolder.beside(__file__)
+# Contact points whose keys can have changed; every party they concern, and why; the parties in scope.
+SCOPE_STEPS = [SQL.step("perm_changed_points"), SQL.step("perm_scope_why"), SQL.step("perm_scope")]
 # Inputs of the previous run kept for comparison: warehouse table -> this run's temporary table.
 KEPT = {
     "perm_parties": "(SELECT party_id, country, region FROM parties)",
@@ -85,36 +88,11 @@ def permission_scope(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.dat
         [f"valid_until {window}", f"event_ts + ({days}) * INTERVAL 1 DAY {window}"]
         + [f"event_ts + ({m}) * INTERVAL 1 MONTH {window}" for m in lapses]
     )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE perm_changed_points AS
-        SELECT DISTINCT contact_point FROM (
-            SELECT contact_point FROM golden_changes WHERE seq > {int(golden_seq)}
-            UNION ALL SELECT contact_point FROM consent_current WHERE {state_limits}
-            UNION ALL SELECT contact_point FROM {symmetric_difference("p_listed", "perm_listed", "*")}
-            UNION ALL SELECT contact_point FROM {symmetric_difference("p_undeliverable", "perm_undeliverable", "*")}
-        )
-        """
+    run_steps(
+        con,
+        SCOPE_STEPS,
+        {"golden_seq": str(int(golden_seq)), "state_limits": state_limits, "rel_limits": rel_limits},
     )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE perm_scope_why AS
-        SELECT DISTINCT party_id, why FROM (
-            SELECT party_id, 'contact point' AS why FROM contact_permission
-                WHERE contact_point IN (SELECT contact_point FROM perm_changed_points)
-            UNION ALL SELECT party_id, 'contact point' FROM contact_point_owner
-                WHERE contact_point IN (SELECT contact_point FROM perm_changed_points)
-            UNION ALL SELECT party_id, 'party' FROM {symmetric_difference(KEPT["perm_parties"], "perm_parties", "*")}
-            UNION ALL SELECT party_id, 'brands' FROM {symmetric_difference("p_party_brands", "party_brands", "*")}
-            UNION ALL SELECT party_id, 'activity' FROM {symmetric_difference("p_activity_party", "party_activity", "*")}
-            UNION ALL SELECT party_id, 'relationship window' FROM p_relationship WHERE {rel_limits}
-            -- a registry turned fresh or stale (a new delivery alone changes only the listed points, above)
-            UNION ALL SELECT p.party_id, 'registry' FROM parties p WHERE p.region IN (SELECT region FROM
-                {symmetric_difference("p_registry_status", "perm_registry_status", "region, fresh")})
-        ) WHERE party_id IS NOT NULL
-        """
-    )
-    con.execute("CREATE OR REPLACE TEMP TABLE perm_scope AS SELECT DISTINCT party_id FROM perm_scope_why")
     for why, parties in con.execute("SELECT why, count(*) FROM perm_scope_why GROUP BY why ORDER BY why").fetchall():
         log.debug("permission scope: %s parties for %s", f"{parties:,}", why)
     n = con.execute("SELECT count(*) FROM perm_scope").fetchall()[0][0]
