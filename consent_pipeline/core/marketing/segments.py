@@ -14,6 +14,7 @@ import datetime as dt
 import duckdb
 
 from consent_pipeline.core.lib.sql import SqlFolder, run_steps, ts
+from consent_pipeline.core.lib.transaction import transaction
 
 SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
 PURCHASES = SQL.step("s_purchases")
@@ -24,3 +25,10 @@ SEGMENTS = SQL.step("s_segments")
 def build_segments(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> None:
     """Temp table s_segments (from the party_activity and party_brands tables)."""
     run_steps(con, [PURCHASES, FREQUENT, SEGMENTS], {"as_of": ts(as_of)})
+
+
+def write_segments(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> None:
+    """The warehouse's `segments`, rebuilt whole (a failure leaves the previous one: one transaction)."""
+    build_segments(con, as_of)
+    with transaction(con, "segments commit"):
+        con.execute("CREATE OR REPLACE TABLE segments AS SELECT * FROM s_segments")

@@ -25,7 +25,7 @@ from dagster import (
 
 from consent_pipeline.core.lib.reference import load_reference
 from consent_pipeline.core.marketing.extracts import Extracts, write_extracts
-from consent_pipeline.core.marketing.segments import build_segments
+from consent_pipeline.core.marketing.segments import write_segments
 from consent_pipeline.core.marketing.suppression import build_suppression, use_written_suppression
 from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.metadata import md_table, table_metadata
@@ -105,8 +105,7 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
         use_written_suppression(con)
         segments_error = None
         try:
-            build_segments(con, settings.as_of)
-            con.execute("CREATE OR REPLACE TABLE segments AS SELECT * FROM s_segments")
+            write_segments(con, settings.as_of)
         except duckdb.Error as exc:
             segments_error = "segments could not be built: " + (str(exc).strip().splitlines() or ["?"])[0]
         out = write_extracts(
