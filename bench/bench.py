@@ -11,7 +11,7 @@
    run against the full run.
 5. With `--erasure-night`: a full run over the landing without any erasure, then the 1% night twice from
    copies of it, without and with the slice's erasure requests, and prints with / without. A night with an
-   erasure scrubs every row and rewrites the warehouse file (core/rewrite.py); one without scrubs only the
+   erasure scrubs every row and rewrites the warehouse file (core/lib/rewrite.py); one without scrubs only the
    new rows and leaves the file.
 
 Prints a table; `--json FILE` also writes the figures.

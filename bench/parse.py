@@ -30,7 +30,7 @@ def main() -> int:
 
     import consent_pipeline
     from consent_pipeline.config import load_rules
-    from consent_pipeline.core.ingest import read_source
+    from consent_pipeline.core.ingest.ingest import read_source
     from source_connectors import SOURCES
 
     checkout = Path(consent_pipeline.__file__).resolve().parents[1]

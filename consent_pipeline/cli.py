@@ -46,7 +46,7 @@ def _scale(text: str) -> float:
 def cmd_check_rules(args: argparse.Namespace) -> int:
     """Validate a rules folder as a run would when it starts; the first problem is one line naming the file and
     the key (exit 2)."""
-    from consent_pipeline.core.ingest import check_file_rules
+    from consent_pipeline.core.ingest.ingest import check_file_rules
 
     root = parse_path(args.rules, "--rules") if args.rules else Settings.resolve().rules
     check_file_rules(load_rules(root))
@@ -80,7 +80,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def _registry_snapshot(value: str, registries: Sequence[str]) -> str:
     """A `--confirm-registry-snapshot` value: `REGISTRY/DELIVERY`, a registry in the rules and a delivery
     folder name."""
-    from consent_pipeline.core.landing import delivery_time
+    from consent_pipeline.core.ingest.landing import delivery_time
 
     registry, _, delivery = value.strip().partition("/")
     if registry not in registries or delivery_time(delivery) is None:
@@ -103,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not settings.landing.is_dir():
         raise CliError(f"landing directory {settings.landing} does not exist")
     rules = load_rules(settings.rules)  # fail before starting anything when the rules are invalid
-    from consent_pipeline.core.ingest import check_file_rules
+    from consent_pipeline.core.ingest.ingest import check_file_rules
 
     check_file_rules(rules)
     registries = list(rules.mapping("dnc_registries").registries)
@@ -132,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     import json
 
-    from consent_pipeline.core.explain import explain
+    from consent_pipeline.core.audit.explain import explain
 
     path = parse_path(args.warehouse, "--warehouse") if args.warehouse else Settings.resolve().warehouse
     warehouse = Warehouse(path)
@@ -153,7 +153,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_purge_snapshots(args: argparse.Namespace) -> int:
-    from consent_pipeline.core.snapshot import UnknownRun, purge_extracts, purge_snapshots
+    from consent_pipeline.core.audit.snapshot import UnknownRun, purge_extracts, purge_snapshots
 
     settings = Settings.resolve(warehouse=args.warehouse, extracts=args.extracts)
     warehouse = Warehouse(settings.warehouse)

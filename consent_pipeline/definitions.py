@@ -37,7 +37,7 @@ _TABLE_ASSETS = [event_log, erasure, registries, golden_consent, permissions, su
 # The snapshot is taken after every table asset.
 snapshot = build_snapshot_asset([key for a in _TABLE_ASSETS for key in a.keys])
 ALL_ASSETS = [*source_assets, *_TABLE_ASSETS, snapshot]
-# The invariants' asset checks, domain by domain (core/invariant_registry.py lists the invariants).
+# The invariants' asset checks, domain by domain (core/audit/invariant_registry.py lists the invariants).
 ALL_CHECKS = [
     *eventlog_defs.checks,
     *privacy_defs.checks,

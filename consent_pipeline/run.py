@@ -84,7 +84,7 @@ class RunOutcome:
         if "erased" in f:
             scope = f.get("erasure_scope", -1)
             scrubbed = "every row scrubbed" if scope < 0 else f"rows of {scope:,} new files scrubbed"
-            if f.get("rewritten"):  # core/rewrite.py: no erased value left in freed storage
+            if f.get("rewritten"):  # core/lib/rewrite.py: no erased value left in freed storage
                 scrubbed += "; warehouse file rewritten"
             lines.append(f"  erasure:      {f['erased']:,} erased contact points ({scrubbed})")
         if "registries" in f:

@@ -4,7 +4,7 @@
 All the files of one registry in one delivery make that registry's snapshot as of the delivery (the FTC
 delivers one file per area code). This connector reads each file and says, file by file, whether it was read
 whole; whether the delivery's snapshot replaces the one in force is decided by the core
-(`core/registries.py`) over the warehouse tables, never here.
+(`core/registries/registries.py`) over the warehouse tables, never here.
 
 - A file read whole: one `registry_snapshots` row (file-level, no record number; `listed` = the file's
   records, `file_sha256` = its bytes, so that a delivery re-dropped unchanged is known) and one

@@ -114,7 +114,7 @@ def _members(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame, kin
         batch.add("undeliverable", _cleaned(base))
     else:
         # A time that cannot be read goes to the core as none: an opt-out then takes effect at the
-        # delivery's time (estimated), an opt-in is quarantined (core/event_times.py).
+        # delivery's time (estimated), an opt-in is quarantined (core/ingest/event_times.py).
         events = _events(base, kind, target)
         batch.add("events", events)
         batch.add(

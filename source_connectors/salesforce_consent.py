@@ -210,7 +210,7 @@ def _individuals(batch: Batch, delivery: Delivery, rel: str, rows: pl.DataFrame,
     rows = reject_where(batch, rel, rows, pl.col("party_id").is_null(), "missing_value", "CustomerId__c is empty")
     base = with_lineage(rows, delivery, rel, text("Id"))
     # "Don't Market" is an opt-out: it stands on a record that may be deleted, and without a usable time it
-    # takes effect at the delivery's time (estimated: core/event_times.py).
+    # takes effect at the delivery's time (estimated: core/ingest/event_times.py).
     batch.add("events", _dont_market(base.filter(pl.col("dont_market")), rules))
     # Nothing else of a record that may be deleted is read (a rejected part when it opted out).
     rows = _bad_deleted(batch, rel, rows)

@@ -9,7 +9,7 @@ import pytest
 
 from consent_pipeline.canonical import Batch
 from consent_pipeline.config import Rules, load_rules
-from consent_pipeline.core.ingest import read_source
+from consent_pipeline.core.ingest.ingest import read_source
 
 ROOT = Path(__file__).resolve().parents[1]
 # The public scenarios: the shared folder beside the checkout when there is one, else the copy in the repo.

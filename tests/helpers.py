@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 from consent_pipeline.config import Settings
-from consent_pipeline.core.invariant_registry import BLOCKING
+from consent_pipeline.core.audit.invariant_registry import BLOCKING
 from consent_pipeline.run import RunOutcome, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]

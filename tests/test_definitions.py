@@ -14,7 +14,7 @@ from typing import Any
 
 from dagster import ScheduleDefinition
 
-from consent_pipeline.core.invariant_registry import BLOCKING, INVARIANTS
+from consent_pipeline.core.audit.invariant_registry import BLOCKING, INVARIANTS
 from consent_pipeline.definitions import JOB, NightlyConfig, defs
 
 SNAPSHOT = Path(__file__).with_name("definitions_snapshot.json")

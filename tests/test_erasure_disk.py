@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from consent_pipeline.cli import main
-from consent_pipeline.core.rewrite import rewrite
+from consent_pipeline.core.lib.rewrite import rewrite
 from consent_pipeline.defs.metadata import md_table
 from consent_pipeline.warehouse import Warehouse
 from tests.erasure_disk import (

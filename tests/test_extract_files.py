@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from consent_pipeline.core.extracts import write_csv
+from consent_pipeline.core.marketing.extracts import write_csv
 
 
 def _read(path: Path) -> list[dict[str, str]]:

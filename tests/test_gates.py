@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from consent_pipeline.core.invariant_registry import BLOCKING, INVARIANTS
+from consent_pipeline.core.audit.invariant_registry import BLOCKING, INVARIANTS
 from tests.faults import ERROR, start_paused, wait_for_pause
 from tests.golden.conftest import AS_OF, DELIVERIES, land
 from tests.golden.test_invariants_catch import PLANTS

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.ingest import read_source
+from consent_pipeline.core.ingest.ingest import read_source
 from consent_pipeline.generate import REPORT_NAME, generate
 from source_connectors import SOURCES
 

@@ -191,7 +191,7 @@ def test_leftovers_of_killed_runs_are_cleared_but_not_a_folder_being_written(tmp
     (flock) is left alone."""
     import fcntl
 
-    from consent_pipeline.core.extracts import _clear_work_folders
+    from consent_pipeline.core.marketing.extracts import _clear_work_folders
 
     root = tmp_path / "x"
     busy, dead, old = root / ".2026-03-01.a-1.tmp", root / ".2026-03-01.b-2.tmp", root / ".2026-02-28.c-3.old"

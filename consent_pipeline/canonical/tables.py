@@ -147,7 +147,7 @@ EVENTS = _spec(
     keep_row="all",
     times=("event_ts",),
     required=("channel", "purpose", "brand", "status", "basis", "event_ts"),
-    # What the connector could not read of the source time, for the quarantine row (core/event_times.py).
+    # What the connector could not read of the source time, for the quarantine row (core/ingest/event_times.py).
     inputs={"time_detail": S},
     sighting=("event_ts", "first_sighting"),
     identity_when_set=("contact_point_ref",),

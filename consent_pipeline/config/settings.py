@@ -43,7 +43,7 @@ OPTION = {
 }
 
 # A run's "now" must lie in this range: not before the earliest source time the pipeline accepts (older
-# source times are quarantined, core/validate.py), and at most a year past this machine's clock (a later
+# source times are quarantined, core/ingest/validate.py), and at most a year past this machine's clock (a later
 # one is a typo: a date such as 9999-12-31 also overflows the date arithmetic of every time rule).
 EARLIEST_AS_OF = dt.datetime(1990, 1, 1)
 MAX_AS_OF_AHEAD = dt.timedelta(days=366)
@@ -189,7 +189,7 @@ class Settings:
     permission_batch_parties: int = 2_000_000
     # Deliveries of one source parsed at once (CONSENT_PARSE_THREADS; default one per core, at most 4).
     parse_threads: int = 1
-    # Held registry snapshots the operator confirms in this run, as `REGISTRY/DELIVERY` (core/registries.py).
+    # Held registry snapshots the operator confirms in this run, as `REGISTRY/DELIVERY` (core/registries/registries.py).
     confirm_registry_snapshots: tuple[str, ...] = ()
     # DuckDB's memory cap in bytes (CONSENT_MEMORY_LIMIT; None: DuckDB's default) and where it spills
     # (CONSENT_TEMP_DIR; None: beside the warehouse file).

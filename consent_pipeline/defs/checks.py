@@ -1,4 +1,4 @@
-"""The SQL invariants (core/invariant_registry.py) as Dagster asset checks, one per invariant, on the table it
+"""The SQL invariants (core/audit/invariant_registry.py) as Dagster asset checks, one per invariant, on the table it
 guards. A blocking one (`blocking=True`) that fails stops every asset downstream of that table, so
 tonight's extract folder is not published; the others report without stopping anything."""
 
@@ -11,8 +11,8 @@ from dagster import (
     asset_check,
 )
 
-from consent_pipeline.core.invariant_registry import BY_DOMAIN
-from consent_pipeline.core.invariants import Invariant, violations
+from consent_pipeline.core.audit.invariant_registry import BY_DOMAIN, violations
+from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.defs.metadata import first_rows, md_table
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import faults

@@ -15,8 +15,8 @@ from pydantic import Field, PrivateAttr
 
 from consent_pipeline.config import Rules, Settings, load_rules
 from consent_pipeline.config.settings import ENV
-from consent_pipeline.core.ingest import check_file_rules
-from consent_pipeline.core.orphans import finish_run, start_run
+from consent_pipeline.core.ingest.ingest import check_file_rules
+from consent_pipeline.core.lib.orphans import finish_run, start_run
 from consent_pipeline.lib import faults, progress
 from consent_pipeline.warehouse import Warehouse
 from source_connectors import SOURCES
@@ -118,7 +118,7 @@ class PipelineResource(ConfigurableResource):
                 wh.release()
 
     def run_completed(self) -> None:
-        """The run's last step succeeded: its `.running` mark can go at the end (core/orphans.py)."""
+        """The run's last step succeeded: its `.running` mark can go at the end (core/lib/orphans.py)."""
         self._completed = True
 
     @property

@@ -36,7 +36,7 @@ class SpillDirectoryError(RuntimeError):
     """The spill directory cannot be made private to the pipeline."""
 
 
-# Marks a spill folder the pipeline made: a run may remove the DuckDB temporary files in it (core/orphans.py).
+# Marks a spill folder the pipeline made: a run may remove the DuckDB temporary files in it (core/lib/orphans.py).
 SPILL_MARKER = ".consent-pipeline-spill"
 
 
@@ -184,7 +184,7 @@ class Warehouse:
 
     def hold_open(self) -> None:
         """Keep the database open until `let_close` (the caller holds the run lock). Not while the file may be
-        replaced or copied: core/rewrite.py and snapshots need every connection closed (`let_close` first)."""
+        replaced or copied: core/lib/rewrite.py and snapshots need every connection closed (`let_close` first)."""
         key = str(self.real)
         if key in _OPEN:
             return

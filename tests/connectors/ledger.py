@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 
 from consent_pipeline.canonical import TABLES, Batch
-from consent_pipeline.core.eventlog import ingest_staged
-from consent_pipeline.core.staging import write_batch
+from consent_pipeline.core.ingest.eventlog import ingest_staged
+from consent_pipeline.core.ingest.staging import write_batch
 
 
 def accounted(batch: Batch) -> dict[str, tuple[int, int, int]]:

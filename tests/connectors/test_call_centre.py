@@ -9,7 +9,7 @@ from typing import Any
 
 from consent_pipeline.canonical import Batch
 from consent_pipeline.config import Rules
-from consent_pipeline.core.ingest import read_source
+from consent_pipeline.core.ingest.ingest import read_source
 from tests.conftest import SCENARIOS
 from tests.connectors.ledger import accounted, ingest
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 
 from consent_pipeline.canonical import Batch
-from consent_pipeline.core.ingest import read_source
+from consent_pipeline.core.ingest.ingest import read_source
 from tests.conftest import SCENARIOS
 from tests.connectors.ledger import accounted
 

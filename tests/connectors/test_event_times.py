@@ -1,5 +1,5 @@
 """An opt-out whose source gave no time takes effect at its delivery's time; one whose time is there but
-wrong is quarantined like any bad time (core/event_times.py), in every feed alike."""
+wrong is quarantined like any bad time (core/ingest/event_times.py), in every feed alike."""
 
 from __future__ import annotations
 

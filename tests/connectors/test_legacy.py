@@ -11,7 +11,7 @@ import polars as pl
 from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
 from consent_pipeline.config.rules import LegacyPolicy
-from consent_pipeline.core.ingest import read_source
+from consent_pipeline.core.ingest.ingest import read_source
 from source_connectors import legacy
 from tests.conftest import SCENARIOS
 from tests.connectors.ledger import accounted

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from consent_pipeline.canonical import Batch
-from consent_pipeline.core.ingest import read_source
+from consent_pipeline.core.ingest.ingest import read_source
 from tests.conftest import SCENARIOS
 from tests.connectors.ledger import accounted
 from tests.helpers import rows, run, write

@@ -14,7 +14,7 @@ import pytest
 from consent_pipeline.canonical import Batch
 from consent_pipeline.config import Rules, load_rules
 from consent_pipeline.config.rules import RulesError
-from consent_pipeline.core.ingest import read_source
+from consent_pipeline.core.ingest.ingest import read_source
 from tests.conftest import ROOT, SCENARIOS
 from tests.connectors.ledger import accounted, ingest
 from tests.helpers import rows, run

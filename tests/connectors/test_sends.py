@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from consent_pipeline.canonical import Batch
-from consent_pipeline.core.ingest import read_source
+from consent_pipeline.core.ingest.ingest import read_source
 from tests.conftest import SCENARIOS
 from tests.connectors.ledger import accounted
 

@@ -11,7 +11,7 @@ import pytest
 
 from consent_pipeline.canonical import Batch, Delivery
 from consent_pipeline.config import Rules
-from consent_pipeline.core.ingest import read_source
+from consent_pipeline.core.ingest.ingest import read_source
 from source_connectors import twilio_sms
 from tests.conftest import SCENARIOS
 from tests.connectors.ledger import accounted

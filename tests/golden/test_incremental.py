@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from consent_pipeline.config import load_rules
-from consent_pipeline.core.golden import GOLDEN_TABLES
+from consent_pipeline.core.golden.golden import GOLDEN_TABLES
 from consent_pipeline.generate import generate
 from consent_pipeline.generate.plan import DEFAULT_AS_OF
 from tests.helpers import ROOT, run, table_hash

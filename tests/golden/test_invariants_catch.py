@@ -9,8 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from consent_pipeline.core.invariant_registry import INVARIANTS
-from consent_pipeline.core.invariants import violations
+from consent_pipeline.core.audit.invariant_registry import INVARIANTS, violations
 from tests.golden.conftest import AS_OF
 from tests.helpers import run
 

@@ -27,7 +27,7 @@ import duckdb
 import polars as pl
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.reference import load_reference
+from consent_pipeline.core.lib.reference import load_reference
 from consent_pipeline.warehouse.schema import table_columns
 
 Rows = Sequence[Mapping[str, Any]]
@@ -53,7 +53,7 @@ _DERIVED: dict[str, dict[str, str]] = {
         "contact_point": "VARCHAR", "contact_point_sha256": "VARCHAR", "contact_point_type": "VARCHAR",
         "erased_at": "TIMESTAMP", "request_id": "VARCHAR", "party_id": "VARCHAR", "reestablished_at": "TIMESTAMP",
     },
-    # what core/registries.py decides per registry and delivery (the input of its STATUS step)
+    # what core/registries/registries.py decides per registry and delivery (the input of its STATUS step)
     "rg_snapshot_status": {
         "registry": "VARCHAR", "delivery": "VARCHAR", "received_ts": "TIMESTAMP", "in_force": "BOOLEAN",
         "pending": "BOOLEAN",
@@ -218,7 +218,7 @@ def point(channel: str, party: str = "P1") -> str:
 
 
 def snapshot(registry: str, received: dt.datetime, in_force: bool = True) -> dict[str, Any]:
-    """A registry delivery as core/registries.py records it (the input of its STATUS step)."""
+    """A registry delivery as core/registries/registries.py records it (the input of its STATUS step)."""
     return {
         "registry": registry, "delivery": f"{received:%Y-%m-%dT%H%M%SZ}", "received_ts": received,
         "in_force": in_force, "pending": False,

@@ -1,5 +1,5 @@
 """The opt-out service level (semantics §8, company.md: US, CA 10 business days; AU 5 business days; GB, EU,
-OTHER 2 days) and sends after an opt-out, on an in-memory DuckDB: core/audit.py's steps alone, over one
+OTHER 2 days) and sends after an opt-out, on an in-memory DuckDB: core/audit/audit.py's steps alone, over one
 opt-out (O1, of EMAIL's email offers for lakeside_home) and the tables around it given directly.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.audit import build_audit
+from consent_pipeline.core.audit.audit import build_audit
 from tests.unit.sqlcase import Sandbox, rows
 
 pytestmark = pytest.mark.unit

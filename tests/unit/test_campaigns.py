@@ -1,5 +1,5 @@
 """Campaign extracts and frequency caps (semantics §7, company.md: per contact point across all brands, rolling
-7 days: email 3, sms 2, voice 1), on an in-memory DuckDB: core/extracts.py's campaign query alone, over
+7 days: email 3, sms 2, voice 1), on an in-memory DuckDB: core/marketing/extracts.py's campaign query alone, over
 permissions, segments, parties and sends given directly."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.extracts import campaign_frame
+from consent_pipeline.core.marketing.extracts import campaign_frame
 from tests.unit.sqlcase import Sandbox
 
 pytestmark = pytest.mark.unit

@@ -1,4 +1,4 @@
-"""Merging by source time (semantics §3 "opt-outs from anyone", §4), on an in-memory DuckDB: core/merge.py's
+"""Merging by source time (semantics §3 "opt-outs from anyone", §4), on an in-memory DuckDB: core/golden/merge.py's
 steps and its auditors' macros alone, over consent_events and the identity stage's outputs given directly.
 
 P1 (a customer) owns EMAIL and PHONE; P2 (a customer) owns PHONE2 and is associated with EMAIL too.
@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.merge import STEPS, create_macros, scope_params
-from consent_pipeline.core.sql import run_steps
+from consent_pipeline.core.golden.merge import STEPS, create_macros, scope_params
+from consent_pipeline.core.lib.sql import run_steps
 from tests.unit.sqlcase import Sandbox, rows
 
 pytestmark = pytest.mark.unit

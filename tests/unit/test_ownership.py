@@ -1,4 +1,4 @@
-"""Who owns a contact point (semantics §3, rules 1-4 and prospects), on an in-memory DuckDB: core/identity.py's
+"""Who owns a contact point (semantics §3, rules 1-4 and prospects), on an in-memory DuckDB: core/identity/identity.py's
 steps alone, over customer-master rows, events, evidence and subject profiles given directly.
 
 Each case gives a few customers holding X (a phone, an email or an address) and expects X's owner and the rule
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.identity import build_identity
+from consent_pipeline.core.identity.identity import build_identity
 from consent_pipeline.lib.contact_points import prospect_id
 from tests.unit.sqlcase import Sandbox, rows
 

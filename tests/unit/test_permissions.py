@@ -1,5 +1,5 @@
 """The permission decision table (semantics §5, rows 1-11, first that applies) at every boundary, on an
-in-memory DuckDB: core/registries.py's freshness step and core/permissions.py's steps alone, over
+in-memory DuckDB: core/registries/registries.py's freshness step and core/permissions/permissions.py's steps alone, over
 consent_current, activity, registry, undeliverable, evidence and erasure rows given directly.
 
 One party (P1, one email, phone and postal address) per case; each case names the rows on file and the
@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core import registries
-from consent_pipeline.core.permissions import build_permission_inputs, build_permissions
-from consent_pipeline.core.sql import run_steps
+from consent_pipeline.core.lib.sql import run_steps
+from consent_pipeline.core.permissions.permissions import build_permission_inputs, build_permissions
+from consent_pipeline.core.registries import registries
 from tests.unit.sqlcase import POINTS, Sandbox, add_months, permission_inputs, point, rows, snapshot
 
 pytestmark = pytest.mark.unit
@@ -478,7 +478,7 @@ def test_every_reason_of_the_table_is_covered() -> None:
     assert table == reasons, table ^ reasons
 
 
-# --- row 6: registry freshness, through core/registries.py's STATUS step --------------------------------
+# --- row 6: registry freshness, through core/registries/registries.py's STATUS step --------------------------------
 # company.md: US DNC 31 days, CA DNCL 31 days, GB TPS 28 days, AU DNCR 30 days (GB Corporate TPS: 28 days, needed
 # only once delivered); the age is that of the delivery that brought the snapshot in force.
 LIMITS = {"us_ftc": 31, "ca_dncl": 31, "uk_tps": 28, "uk_ctps": 28, "au_dncr": 30}

@@ -1,5 +1,5 @@
 """The review queue (semantics §7, company.md: review interval 6 months), on an in-memory DuckDB:
-core/reviews.py's steps alone, over reviews, party links, parties and events given directly."""
+core/permissions/reviews.py's steps alone, over reviews, party links, parties and events given directly."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.reviews import build_review_queue
+from consent_pipeline.core.permissions.reviews import build_review_queue
 from tests.unit.sqlcase import Sandbox, add_months, rows
 
 pytestmark = pytest.mark.unit

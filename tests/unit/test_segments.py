@@ -1,4 +1,4 @@
-"""Segments (semantics §7) at each boundary, on an in-memory DuckDB: core/segments.py's steps alone."""
+"""Segments (semantics §7) at each boundary, on an in-memory DuckDB: core/marketing/segments.py's steps alone."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.segments import build_segments
+from consent_pipeline.core.marketing.segments import build_segments
 from tests.unit.sqlcase import database, days_before, rows
 
 pytestmark = pytest.mark.unit

@@ -8,11 +8,7 @@ from dagster import (
     multi_asset,
 )
 
-from consent_pipeline.core.audit import build_audit
-from consent_pipeline.core.permissions import params
-from consent_pipeline.core.reference import load_reference
-from consent_pipeline.core.sql import warehouse_tables
-from consent_pipeline.core.suppression import build_suppression, use_written_suppression
+from consent_pipeline.core.audit import write_audit
 from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.metadata import as_int, md_table, table_metadata
 from consent_pipeline.defs.resources import PipelineResource
@@ -46,17 +42,7 @@ def audit(context: AssetExecutionContext, pipeline: PipelineResource):
     rules, settings = pipeline.company_rules, pipeline.settings
     progress.report("auditing opt-out service levels and sends")
     with pipeline.db.connect() as con:
-        load_reference(con, rules)
-        # the suppression this run's extracts hold (written by marketing_extracts; rebuilt if it is missing)
-        if "suppression" in warehouse_tables(con):
-            use_written_suppression(con)
-        else:
-            build_suppression(con, rules, settings.as_of)
-        build_audit(con, rules, settings.as_of, context.run.run_id, params(rules, settings.as_of)["required_purposes"])
-        con.execute("BEGIN TRANSACTION")
-        con.execute("CREATE OR REPLACE TABLE optout_sla AS SELECT * FROM a_optout_sla ORDER BY event_id, contact_point")
-        con.execute("CREATE OR REPLACE TABLE violations AS SELECT * FROM a_violations ORDER BY send_id")
-        con.execute("COMMIT")
+        write_audit(con, rules, settings.as_of, context.run.run_id)
         lag = con.sql(
             "SELECT source, count(*) AS opt_outs, count(*) FILTER (WHERE breached) AS breached, "
             "round(median(source_lag_hours), 1) AS median_lag_hours, round(max(source_lag_hours), 1) AS max_lag_hours "

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, MetadataValue, asset
 
-from consent_pipeline.core.rewrite import rewrite_if_pending
-from consent_pipeline.core.snapshot import write_snapshot
+from consent_pipeline.core.audit.snapshot import write_snapshot
+from consent_pipeline.core.lib.rewrite import rewrite_if_pending
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 

@@ -1,11 +1,11 @@
 """The event log: every staged batch appended in one transaction, deduplicated, with quarantine and the
-ingest ledger. Its checks are the ingest invariants (core/invariants.py INGEST)."""
+ingest ledger. Its checks are the ingest invariants (core/ingest/invariants.py INGEST)."""
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
 from consent_pipeline.canonical import TABLES
-from consent_pipeline.core.eventlog import ingest_staged
-from consent_pipeline.core.staging import clear
+from consent_pipeline.core.ingest.eventlog import ingest_staged
+from consent_pipeline.core.ingest.staging import clear
 from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.metadata import table_metadata
 from consent_pipeline.defs.resources import PipelineResource

@@ -15,6 +15,7 @@ from dagster import (
 )
 
 from consent_pipeline.core.golden import GOLDEN_TABLES, build_golden
+from consent_pipeline.core.lib.build_state import last_build
 from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.eventlog.assets import OUTPUTS as EVENT_LOG_OUTPUTS
 from consent_pipeline.defs.metadata import md_table, table_metadata
@@ -65,7 +66,8 @@ def golden_consent(context: AssetExecutionContext, pipeline: PipelineResource):
             "SELECT source, count(*) AS events, min(received_ts) AS oldest_received FROM waiting_events GROUP BY source"
         ).pl()
         tables = {name: table_metadata(con, name, result.counts[name]) for name in GOLDEN_TABLES}
-        recomputed = con.execute("SELECT max(recomputed_contact_points) FROM golden_build").fetchall()[0][0]
+        build = last_build(con, "golden")
+        recomputed = build.recomputed if build else None
     context.log.info(f"golden consent: {result.mode} ({result.reason})")
     for name in GOLDEN_TABLES:
         yield MaterializeResult(

@@ -23,10 +23,10 @@ from dagster import (
     multi_asset,
 )
 
-from consent_pipeline.core.extracts import Extracts, write_extracts
-from consent_pipeline.core.reference import load_reference
-from consent_pipeline.core.segments import build_segments
-from consent_pipeline.core.suppression import build_suppression, use_written_suppression
+from consent_pipeline.core.lib.reference import load_reference
+from consent_pipeline.core.marketing.extracts import Extracts, write_extracts
+from consent_pipeline.core.marketing.segments import write_segments
+from consent_pipeline.core.marketing.suppression import build_suppression, use_written_suppression
 from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.metadata import md_table, table_metadata
 from consent_pipeline.defs.resources import PipelineResource
@@ -54,11 +54,11 @@ UPSTREAM = [
 )
 def suppression(context: AssetExecutionContext, pipeline: PipelineResource) -> MaterializeResult:
     pipeline.begin(context)
-    rules, settings = pipeline.company_rules, pipeline.settings
+    rules = pipeline.company_rules
     progress.report("building the suppression list")
     with pipeline.db.connect() as con:
         load_reference(con, rules)
-        build_suppression(con, rules, settings.as_of)
+        build_suppression(con, rules)
         sup = con.sql("SELECT channel, reason, count(*) AS rows FROM suppression GROUP BY ALL ORDER BY ALL").pl()
         preview = con.sql("SELECT * FROM suppression WHERE reason <> 'erased' LIMIT 10").pl()
         table = table_metadata(con, "suppression")
@@ -105,8 +105,7 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
         use_written_suppression(con)
         segments_error = None
         try:
-            build_segments(con, settings.as_of)
-            con.execute("CREATE OR REPLACE TABLE segments AS SELECT * FROM s_segments")
+            write_segments(con, settings.as_of)
         except duckdb.Error as exc:
             segments_error = "segments could not be built: " + (str(exc).strip().splitlines() or ["?"])[0]
         out = write_extracts(

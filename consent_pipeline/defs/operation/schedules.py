@@ -21,8 +21,8 @@ from dagster import (
     sensor,
 )
 
-from consent_pipeline.core.deliveries import delivery_folders
-from consent_pipeline.core.landing import delivery_time
+from consent_pipeline.core.ingest.deliveries import delivery_folders
+from consent_pipeline.core.ingest.landing import delivery_time
 from consent_pipeline.defs.resources import AS_OF_TAG, PipelineResource
 from source_connectors import SOURCES
 

@@ -2,7 +2,7 @@
 
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
-from consent_pipeline.core.erasure import apply_erasures
+from consent_pipeline.core.privacy.erasure import apply_erasures
 from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.eventlog.assets import OUTPUTS as EVENT_LOG_OUTPUTS
 from consent_pipeline.defs.metadata import as_int, table_metadata

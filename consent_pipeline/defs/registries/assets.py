@@ -14,7 +14,7 @@ from dagster import (
     multi_asset,
 )
 
-from consent_pipeline.core.reference import load_reference
+from consent_pipeline.core.lib.reference import load_reference
 from consent_pipeline.core.registries import build_registry_status
 from consent_pipeline.defs.eventlog.assets import OUTPUTS as EVENT_LOG_OUTPUTS
 from consent_pipeline.defs.metadata import md_table, table_metadata
@@ -59,19 +59,9 @@ def registries(context: AssetExecutionContext, pipeline: PipelineResource):
     settings = pipeline.settings
     with pipeline.db.connect() as con:
         load_reference(con, pipeline.company_rules)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            outcome = build_registry_status(
-                con,
-                pipeline.company_rules,
-                settings.as_of,
-                settings.confirm_registry_snapshots,
-                context.run.run_id,
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        outcome = build_registry_status(
+            con, pipeline.company_rules, settings.as_of, settings.confirm_registry_snapshots, context.run.run_id
+        )
         status = con.sql(
             "SELECT registry, region, delivery, snapshot_ts, fresh, pending FROM registry_status ORDER BY registry"
         ).pl()
@@ -81,9 +71,8 @@ def registries(context: AssetExecutionContext, pipeline: PipelineResource):
         ).pl()
         tables = {name: table_metadata(con, name) for name in _DESCRIPTIONS}
         registries, stale, held = con.execute(
-            # a registry the rules do not require counts once it has been delivered
-            "SELECT count(*) FILTER (WHERE required OR newest_delivery IS NOT NULL), "
-            "count(*) FILTER (WHERE NOT fresh AND (required OR newest_delivery IS NOT NULL)), "
+            # a registry the rules do not require counts once it has been delivered (in_use)
+            "SELECT count(*) FILTER (WHERE in_use), count(*) FILTER (WHERE in_use AND NOT fresh), "
             "coalesce(sum(pending), 0) FROM registry_status"
         ).fetchall()[0]
     for registry, delivery, _effective, what in outcome.confirmed:

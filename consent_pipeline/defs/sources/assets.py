@@ -15,9 +15,9 @@ from dagster import (
 )
 
 from consent_pipeline.canonical import TABLES
-from consent_pipeline.core.ingest import SETTLED_FILE_REASONS, read_source
-from consent_pipeline.core.landing import Known
-from consent_pipeline.core.staging import write_batch
+from consent_pipeline.core.ingest.ingest import SETTLED_FILE_REASONS, read_source
+from consent_pipeline.core.ingest.landing import Known
+from consent_pipeline.core.ingest.staging import write_batch
 from consent_pipeline.defs.metadata import md_table
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import faults, progress

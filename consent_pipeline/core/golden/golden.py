@@ -1,0 +1,161 @@
+"""The golden stage: identity + merge, written in one transaction, so a run killed at any point leaves the
+last good state.
+
+Identity is recomputed every run (it is cheap next to the merge). The merge is incremental: only the
+contact points whose keys can have changed since the last build are recomputed, and their rows in the three
+consent tables replaced (see `core/golden/golden_scope.py` for which ones). A first run, changed rules or a changed
+merge logic rebuild every key; so does `full=True`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import duckdb
+
+from consent_pipeline.config import Rules
+from consent_pipeline.core.golden.golden_scope import golden_scope, record_golden_inputs
+from consent_pipeline.core.golden.merge import INPUT_STEPS, KEY, TABLE_STEPS, create_macros, scope_params
+from consent_pipeline.core.identity import build_identity
+from consent_pipeline.core.lib.invariant import Invariant
+from consent_pipeline.core.lib.reference import load_reference, persist_rules_tables
+from consent_pipeline.core.lib.sql import run_steps, timed
+from consent_pipeline.core.lib.transaction import transaction
+from consent_pipeline.lib import faults
+from consent_pipeline.warehouse.schema import ensure_ingest_tables
+
+log = logging.getLogger(__name__)
+
+# Identity tables: warehouse table -> the temporary table identity builds. Replaced whole every run.
+IDENTITY_TABLES: dict[str, str] = {
+    "parties": "id_parties",
+    "contact_point_owner": "id_owner",
+    "party_contact_points": "id_party_points",
+    "waiting_events": "id_waiting",
+}
+# Consent tables, keyed by contact point: rebuilt whole, or only for the contact points in scope.
+CONSENT_TABLES: dict[str, str] = {
+    "consent_effects": "m_effects",
+    "consent_history": "m_history",
+    "consent_current": "m_current",
+}
+GOLDEN_TABLES: list[str] = [
+    "parties",
+    "contact_point_owner",
+    "party_contact_points",
+    "consent_effects",
+    "consent_history",
+    "consent_current",
+    "waiting_events",
+]
+
+
+@dataclass
+class GoldenResult:
+    counts: dict[str, int]
+    mode: str  # "full" or "incremental"
+    reason: str  # why full, or how many contact points were recomputed
+    scope: int  # contact points recomputed (incremental)
+
+
+def build_golden(con: duckdb.DuckDBPyConnection, rules: Rules, full: bool = False) -> GoldenResult:
+    ensure_ingest_tables(con)
+    load_reference(con, rules)
+    build_identity(con)
+    started = time.perf_counter()
+    scope = None if full else golden_scope(con)
+    log.debug("golden scope: %.2fs", time.perf_counter() - started)
+    scoped = scope is not None and scope.incremental
+    run_steps(con, INPUT_STEPS, scope_params(scoped))
+    with transaction(con, "golden commit"):
+        for table, temp in IDENTITY_TABLES.items():
+            timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
+            faults.pause(f"golden:{table}")
+        if scoped:
+            _replace_scope(con)
+        else:
+            _rebuild(con)
+        create_macros(con)
+        persist_rules_tables(con, rules)
+        record_golden_inputs(con, scoped)
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in GOLDEN_TABLES}
+    if scope is None:
+        return GoldenResult(counts, "full", "asked for a full rebuild", 0)
+    return GoldenResult(counts, "incremental" if scoped else "full", scope.reason, scope.size)
+
+
+def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
+    """Every key: each consent table written straight from the one before (no temporary copy; row order is
+    not part of the contract, so no sort)."""
+    params = scope_params(False, effects="consent_effects", history="consent_history")
+    for step in TABLE_STEPS:
+        sql = step.sql.format(**params)
+        table = next((t for t, temp in CONSENT_TABLES.items() if temp == step.name), None)
+        if table is None:  # an intermediate step: temporary
+            timed(
+                con,
+                f"step {step.name}",
+                f"CREATE OR REPLACE TEMP {'VIEW' if step.view else 'TABLE'} {step.name} AS {sql}",
+            )
+            continue
+        timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS {sql}")
+        faults.pause(f"golden:{table}")
+
+
+def _replace_scope(con: duckdb.DuckDBPyConnection) -> None:
+    """Only the contact points in g_scope: computed in temporary tables, then their rows replaced."""
+    run_steps(con, TABLE_STEPS, scope_params(True))
+    for table, temp in CONSENT_TABLES.items():
+        timed(
+            con,
+            f"delete {table}",
+            f"DELETE FROM {table} WHERE contact_point IN (SELECT contact_point FROM g_scope)",
+        )
+        timed(con, f"insert {table}", f"INSERT INTO {table} SELECT * FROM {temp}")
+        faults.pause(f"golden:{table}")
+
+
+INVARIANTS = [
+    Invariant(
+        "one_current_state_per_key",
+        "consent_current",
+        "each key (contact point, channel, leaf purpose, brand) has exactly one current state",
+        # by one hash first, then the suspects by their four columns (exact whatever the hash)
+        f"""
+        WITH suspects AS (SELECT hash({KEY}) AS h FROM consent_current GROUP BY 1 HAVING count(*) > 1)
+        SELECT {KEY}, count(*) AS states FROM consent_current
+        WHERE hash({KEY}) IN (SELECT h FROM suspects)
+        GROUP BY {KEY} HAVING count(*) > 1
+        """,
+        blocking=True,
+    ),
+    Invariant(
+        "current_is_latest_history",
+        "consent_history",
+        "the current state of each key is the open version of its history",
+        f"""
+        SELECT c.contact_point, c.channel, c.purpose, c.brand, c.event_id
+        FROM consent_current c
+        LEFT JOIN consent_history h USING ({KEY}, event_id)
+        WHERE h.event_id IS NULL OR h.valid_to IS NOT NULL
+        """,
+    ),
+    Invariant(
+        "leaf_scopes_only",
+        "consent_current",
+        "golden keys hold leaf values only (no `*`, no parent purpose)",
+        """
+        SELECT contact_point, channel, purpose, brand FROM consent_current
+        WHERE channel = '*' OR brand = '*' OR purpose = '*' OR purpose NOT LIKE '%.%'
+        """,
+    ),
+    Invariant(
+        "one_owner_per_contact_point",
+        "contact_point_owner",
+        "every contact point has exactly one owner",
+        "SELECT contact_point, count(*) AS owners FROM contact_point_owner GROUP BY contact_point HAVING count(*) > 1",
+        blocking=True,
+    ),
+]

@@ -1,0 +1,92 @@
+"""Which contact points the merge must recompute since the last golden build (g_scope), or why it must
+rebuild every key.
+
+Golden keys are partitioned by contact point, so recomputing a contact point from all of its events gives
+exactly what a full rebuild would. A contact point's events or targets can change only if
+- a file ingested since the last build brought an event naming it (or naming its party, for party-level
+  events), or moved an event's lineage to an earlier delivery;
+- its owner changed, or the set of parties associated with it changed;
+- a party named by its events became a known customer (waiting events take effect), or a source system's
+  party id its events name was linked (again) to a customer;
+- a source's contact-point record its events name (a Salesforce ContactPointEmail) was delivered (again):
+  the address it names now, and every address it named before;
+- its erasure changed (erased, re-established): its clear and hashed forms both move.
+Anything else (other rules, other merge logic, no previous build) rebuilds every key.
+
+Identity tables (id_*) of this run and the warehouse's tables of the last build must both be present.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from consent_pipeline.core.golden.merge import LOGIC_VERSION
+from consent_pipeline.core.lib.build_state import BuildState, last_build, record_build, rules_fingerprint
+from consent_pipeline.core.lib.scope import Scope
+from consent_pipeline.core.lib.sql import SqlFolder, run_steps, warehouse_tables
+
+STAGE = "golden"
+SQL = SqlFolder.beside(__file__)
+# New files, events and links, changed erasures; then the contact points in scope and their parties.
+SCOPE_STEPS = [
+    SQL.step(name)
+    for name in (
+        "g_new_files",
+        "g_new_events",
+        "g_relinked",
+        "g_repointed",
+        "g_erasure_changes",
+        "g_scope",
+        "g_scope_parties",
+    )
+]
+STATE_TABLES = ("golden_inputs", "golden_erasures", "golden_customers")
+PREVIOUS = (
+    "contact_point_owner",
+    "party_contact_points",
+    "parties",
+    "consent_effects",
+    "consent_history",
+    "consent_current",
+    "erasure_register",
+    *STATE_TABLES,
+)
+
+
+def golden_scope(con: duckdb.DuckDBPyConnection) -> Scope:
+    """Create temp tables g_scope (contact_point) and g_scope_parties (party_id); say whether to use them."""
+    present = warehouse_tables(con)
+    missing = [t for t in PREVIOUS if t not in present]
+    build = last_build(con, STAGE)
+    if missing or build is None:
+        return Scope.whole("no previous golden build")
+    if (build.logic_version, build.rules_fingerprint) != (LOGIC_VERSION, rules_fingerprint(con)):
+        return Scope.whole("the rules or the merge logic changed since the last build")
+
+    run_steps(con, SCOPE_STEPS[:5])
+    changed = con.execute("SELECT count(*) FROM g_erasure_changes").fetchall()[0][0] > 0
+    run_steps(con, SCOPE_STEPS[5:], {"erasure_changed": "true" if changed else "false"})
+    n = con.execute("SELECT count(*) FROM g_scope").fetchall()[0][0]
+    return Scope(True, f"{n:,} contact points touched since the last build", n)
+
+
+def record_golden_inputs(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
+    """What this build reflects (the ingested files, the erasure register, customers, the rules and merge
+    logic), its sequence number, and the contact points it changed (golden_changes, read by permissions)."""
+    prev = last_build(con, STAGE)
+    seq = (prev.seq + 1) if prev and prev.seq is not None else 1
+    full_seq = prev.full_seq if (prev and scoped and prev.full_seq is not None) else seq
+    con.execute("CREATE OR REPLACE TABLE golden_inputs AS SELECT DISTINCT source_file FROM ingest_ledger")
+    con.execute("CREATE OR REPLACE TABLE golden_customers AS SELECT party_id FROM id_customers")
+    con.execute(
+        "CREATE OR REPLACE TABLE golden_erasures AS SELECT contact_point_sha256, reestablished_at FROM erasure_register"
+    )
+    recomputed = con.execute("SELECT count(*) FROM g_scope").fetchall()[0][0] if scoped else None
+    record_build(
+        con,
+        BuildState(STAGE, LOGIC_VERSION, rules_fingerprint(con), seq=seq, full_seq=full_seq, recomputed=recomputed),
+    )
+    if not scoped or "golden_changes" not in warehouse_tables(con):
+        con.execute("CREATE OR REPLACE TABLE golden_changes (contact_point VARCHAR, seq BIGINT)")
+    if scoped:
+        con.execute("INSERT INTO golden_changes SELECT contact_point, $s FROM g_scope", {"s": seq})

@@ -1,0 +1,65 @@
+"""The permissions stage: its inputs, the scope (or a whole rebuild), the review queue, and every table it
+writes, in one transaction (the Dagster asset only calls `build_permission_tables` and reports)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+import duckdb
+
+from consent_pipeline.config import Rules
+from consent_pipeline.core.lib.reference import load_reference
+from consent_pipeline.core.lib.scope import Scope
+from consent_pipeline.core.lib.sql import timed
+from consent_pipeline.core.lib.transaction import transaction
+from consent_pipeline.core.permissions.permission_scope import permission_scope, record_permission_inputs
+from consent_pipeline.core.permissions.permissions import (
+    build_permission_inputs,
+    build_permissions,
+    write_all_permissions,
+)
+from consent_pipeline.core.permissions.reviews import build_review_queue
+
+log = logging.getLogger(__name__)
+
+# warehouse table -> the temporary table or view it is written from (no sort: row order is not a contract)
+TABLES = {
+    "contact_permission": "p_permission",
+    "review_queue": "r_queue",
+    "party_brands": "p_party_brands",
+    "party_activity": "p_activity_party",
+}
+
+
+def build_permission_tables(
+    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, full: bool, batch_parties: int
+) -> Scope:
+    """contact_permission (whole, or only the parties whose permissions can have changed), review_queue,
+    party_brands, party_activity and what the next run compares against; returns the scope used."""
+    load_reference(con, rules)
+    build_permission_inputs(con, rules, as_of)
+    started = time.perf_counter()
+    scope = Scope.whole("asked for a full rebuild") if full else permission_scope(con, rules, as_of)
+    log.debug("permission scope: %.2fs", time.perf_counter() - started)
+    if scope.incremental:
+        build_permissions(con, rules, as_of, scoped=True)
+    build_review_queue(con, rules, as_of)
+    with transaction(con, "permissions commit"):
+        if scope.incremental:  # only the parties in scope: their rows replaced
+            timed(
+                con,
+                "delete contact_permission",
+                "DELETE FROM contact_permission WHERE party_id IN (SELECT party_id FROM perm_scope)",
+            )
+            timed(con, "insert contact_permission", "INSERT INTO contact_permission SELECT * FROM p_permission")
+        else:
+            write_all_permissions(con, rules, as_of, batch_parties)
+        for table, temp in TABLES.items():
+            if table != "contact_permission":
+                timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
+        started = time.perf_counter()
+        record_permission_inputs(con, as_of, scope)
+        log.debug("record permission inputs: %.2fs", time.perf_counter() - started)
+    return scope

@@ -1,0 +1,120 @@
+"""Which parties' permissions must be recomputed since the last run (perm_scope), or why every key must be.
+
+Permissions are keyed by party (a party's rows depend on its contact points, region, brands, activity and
+their consent states), so recomputing a party from scratch gives what a full run would. A party's
+permissions can change only if
+- the golden build changed one of its contact points (or took one away from it);
+- its country, region or brands changed, or its activity did (new, or now before the as-of);
+- a time limit of one of its keys fell between the previous and this as-of: an opt-in's validity, a
+  third-party lifetime, an express lapse, or a purchase / contract / inquiry window;
+- its region's registry turned fresh or stale, or one of its contact points was listed, unlisted, found
+  undeliverable or proven deliverable.
+Other rules, other logic, an as-of earlier than the last run's, or a full golden build since then make every
+key recomputed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import duckdb
+
+from consent_pipeline.config import Rules
+from consent_pipeline.core.lib.build_state import BuildState, last_build, record_build, rules_fingerprint
+from consent_pipeline.core.lib.scope import Scope
+from consent_pipeline.core.lib.sql import SqlFolder, run_steps, ts, warehouse_tables
+from consent_pipeline.core.permissions.permissions import LOGIC_VERSION
+
+log = logging.getLogger(__name__)
+
+STAGE = "permissions"
+SQL = SqlFolder.beside(__file__)
+# Contact points whose keys can have changed; every party they concern, and why; the parties in scope.
+SCOPE_STEPS = [SQL.step("perm_changed_points"), SQL.step("perm_scope_why"), SQL.step("perm_scope")]
+# Inputs of the previous run kept for comparison: warehouse table -> this run's temporary table.
+KEPT = {
+    "perm_parties": "(SELECT party_id, country, region FROM parties)",
+    "perm_registry_status": "p_registry_status",
+    "perm_listed": "p_listed",
+    "perm_undeliverable": "p_undeliverable",
+}
+_PREVIOUS = ("contact_permission", "party_brands", "party_activity", *KEPT)
+
+
+def _months(con: duckdb.DuckDBPyConnection, rules: Rules) -> list[int]:
+    """Every window length in months that a purchase, contract or inquiry can open."""
+    t = rules.templates
+    months = {
+        t.implied_consent.purchase_months,
+        t.implied_consent.contract_months,
+        t.implied_consent.inquiry_months,
+        t.inferred_consent.purchase_months,
+    }
+    months |= {
+        r[0]
+        for r in con.execute(
+            "SELECT purchase_months FROM ref_relationship_exemption "
+            "UNION SELECT inquiry_months FROM ref_relationship_exemption"
+        ).fetchall()
+        if r[0] is not None
+    }
+    return sorted(months)
+
+
+def permission_scope(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> Scope:
+    """Create temp table perm_scope (party_id); the p_* steps before p_keys must exist."""
+    present = warehouse_tables(con)
+    prev, golden = last_build(con, STAGE), last_build(con, "golden")
+    if any(t not in present for t in _PREVIOUS) or prev is None or golden is None or prev.as_of is None:
+        return Scope.whole("no previous permissions")
+    if (prev.logic_version, prev.rules_fingerprint) != (LOGIC_VERSION, rules_fingerprint(con)):
+        return Scope.whole("the rules or the permission logic changed since the last run")
+    prev_as_of, golden_seq = prev.as_of, prev.upstream_seq
+    if as_of < prev_as_of:
+        return Scope.whole("the as-of is earlier than the last run's")
+    if golden_seq is None or golden.full_seq is None or golden.full_seq > golden_seq:
+        return Scope.whole("golden consent was rebuilt whole since the last run")
+
+    window = f"BETWEEN {ts(prev_as_of)} AND {ts(as_of)}"
+    rel_limits = " OR ".join(
+        f"{col} + ({m}) * INTERVAL 1 MONTH {window}"
+        for col in ("last_purchase", "last_contract", "last_inquiry")
+        for m in _months(con, rules)
+    )
+    days = rules.policies.third_party_consent.lifetime_days
+    lapses = [r[0] for r in con.execute("SELECT DISTINCT months FROM ref_express_lapse").fetchall()]
+    state_limits = " OR ".join(
+        [f"valid_until {window}", f"event_ts + ({days}) * INTERVAL 1 DAY {window}"]
+        + [f"event_ts + ({m}) * INTERVAL 1 MONTH {window}" for m in lapses]
+    )
+    run_steps(
+        con,
+        SCOPE_STEPS,
+        {"golden_seq": str(int(golden_seq)), "state_limits": state_limits, "rel_limits": rel_limits},
+    )
+    for why, parties in con.execute("SELECT why, count(*) FROM perm_scope_why GROUP BY why ORDER BY why").fetchall():
+        log.debug("permission scope: %s parties for %s", f"{parties:,}", why)
+    n = con.execute("SELECT count(*) FROM perm_scope").fetchall()[0][0]
+    return Scope(True, f"{n:,} parties whose permissions can have changed", n)
+
+
+def record_permission_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, scope: Scope) -> None:
+    """What this run's permissions reflect (for the next run's comparison)."""
+    for table, source in KEPT.items():
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {source}")
+    golden = last_build(con, "golden")
+    golden_seq = golden.seq if golden else None
+    record_build(
+        con,
+        BuildState(
+            STAGE,
+            LOGIC_VERSION,
+            rules_fingerprint(con),
+            as_of=as_of,
+            upstream_seq=golden_seq,
+            recomputed=scope.size if scope.incremental else None,
+        ),
+    )
+    if golden_seq is not None:
+        con.execute("DELETE FROM golden_changes WHERE seq <= $s", {"s": golden_seq})

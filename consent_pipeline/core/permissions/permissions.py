@@ -1,0 +1,137 @@
+"""Whether a message may be sent (semantics §5): one row per owned contact point x channel of its type x
+leaf purpose x brand of the party's relationships, with `allowed`, the first applicable `reason` of the
+decision table, the event that decided it and when it runs out.
+
+All set-based SQL over whole tables, parameterised by the run's as-of time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+
+from consent_pipeline.config import Rules
+from consent_pipeline.core.lib.build_state import logic_version
+from consent_pipeline.core.lib.invariant import Invariant
+from consent_pipeline.core.lib.reference import required_purposes
+from consent_pipeline.core.lib.sql import SqlFolder, run_steps, text, timed, ts
+
+SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
+PARTY_BRANDS = SQL.step("p_party_brands")
+ACTIVITY_PARTY = SQL.step("p_activity_party")
+RELATIONSHIP = SQL.step("p_relationship")
+REGISTRY_STATUS = SQL.step("p_registry_status")
+LISTED = SQL.step("p_listed")
+UNDELIVERABLE = SQL.step("p_undeliverable")
+KEYS = SQL.step("p_keys")
+FACTS = SQL.step("p_facts")
+BASES = SQL.step("p_bases")
+DECISION = SQL.step("p_decision")
+PERMISSION = SQL.step("p_permission")
+
+# Party-level inputs (whole tables, cheap), then the per-key chain, for every party or those in perm_scope.
+INPUT_STEPS = [ACTIVITY_PARTY, PARTY_BRANDS, RELATIONSHIP, REGISTRY_STATUS, LISTED, UNDELIVERABLE]
+KEY_STEPS = [KEYS, FACTS, BASES, DECISION, PERMISSION]
+STEPS = INPUT_STEPS + KEY_STEPS
+# The permission logic: its SQL files and this module (which generates their parameters). A change to any
+# recomputes every key on the next run.
+LOGIC_VERSION = logic_version("permissions", [*SQL.files(), Path(__file__)])
+
+
+def params(rules: Rules, as_of: dt.datetime, scoped: bool = False) -> dict[str, str]:
+    """The steps' parameters; `scoped`: only the keys of the parties in perm_scope."""
+    t = rules.templates
+    return {
+        "as_of": ts(as_of),
+        "express_bases": ", ".join(text(b) for b in t.express_bases),
+        "required_purposes": required_purposes(rules),
+        "third_party_days": str(rules.policies.third_party_consent.lifetime_days),
+        "implied_purchase": str(t.implied_consent.purchase_months),
+        "implied_contract": str(t.implied_consent.contract_months),
+        "implied_inquiry": str(t.implied_consent.inquiry_months),
+        "inferred_purchase": str(t.inferred_consent.purchase_months),
+        "party_scope": "o.party_id IN (SELECT party_id FROM perm_scope)" if scoped else "true",
+        # scoped, the states of those parties' contact points only: the join never builds over every key
+        "current": (
+            "(SELECT * FROM consent_current WHERE contact_point IN (SELECT contact_point FROM contact_point_owner"
+            " WHERE party_id IN (SELECT party_id FROM perm_scope)))"
+            if scoped
+            else "consent_current"
+        ),
+    }
+
+
+def build_permission_inputs(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> None:
+    """Temp tables p_activity_party, p_party_brands, p_relationship, p_registry_status, p_listed,
+    p_undeliverable (identity, merge, erasure register and reference tables must exist)."""
+    run_steps(con, INPUT_STEPS, params(rules, as_of))
+
+
+def build_permissions(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, scoped: bool = False) -> None:
+    """View p_permission: every key, or (scoped) the keys of the parties in perm_scope. The inputs must have
+    been built by build_permission_inputs."""
+    p = params(rules, as_of, scoped)
+    run_steps(con, KEY_STEPS, p)
+
+
+def write_all_permissions(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, batch_parties: int) -> int:
+    """contact_permission for every party, in batches of about `batch_parties` parties: each batch is the
+    scoped computation over its parties (perm_scope), so the joins of a very large run stay in memory
+    instead of spilling the whole table's build. Returns the number of batches."""
+    parties = con.execute("SELECT count(*) FROM parties").fetchall()[0][0]
+    batches = max(1, -(-parties // max(1, batch_parties)))
+    if batches == 1:
+        build_permissions(con, rules, as_of)
+        timed(
+            con,
+            "write contact_permission",
+            "CREATE OR REPLACE TABLE contact_permission AS SELECT * FROM p_permission",
+        )
+        return 1
+    con.execute("CREATE OR REPLACE TEMP TABLE perm_scope (party_id VARCHAR)")
+    build_permissions(con, rules, as_of, scoped=True)
+    con.execute("CREATE OR REPLACE TABLE contact_permission AS SELECT * FROM p_permission LIMIT 0")
+    for batch in range(batches):
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE perm_scope AS "
+            f"SELECT party_id FROM parties WHERE hash(party_id) % {batches} = {batch}"
+        )
+        timed(
+            con,
+            f"write contact_permission {batch + 1}/{batches}",
+            "INSERT INTO contact_permission SELECT * FROM p_permission",
+        )
+    return batches
+
+
+INVARIANTS = [
+    Invariant(
+        "one_permission_per_key",
+        "contact_permission",
+        "one permission per (party, contact point, channel, purpose, brand)",
+        # grouping 50M rows by one hash, then only the suspects by their five columns (exact whatever the
+        # hash), is three times faster than grouping by the five columns
+        """
+        WITH suspects AS (
+            SELECT hash(party_id, contact_point, channel, purpose, brand) AS h FROM contact_permission
+            GROUP BY 1 HAVING count(*) > 1
+        )
+        SELECT party_id, contact_point, channel, purpose, brand, count(*) AS rows FROM contact_permission
+        WHERE hash(party_id, contact_point, channel, purpose, brand) IN (SELECT h FROM suspects)
+        GROUP BY ALL HAVING count(*) > 1
+        """,
+    ),
+    Invariant(
+        "opted_out_never_allowed",
+        "contact_permission",
+        "a key whose consent state is opt_out is never allowed, except service.billing",
+        """
+        SELECT p.party_id, p.contact_point, p.channel, p.purpose, p.brand, p.reason
+        FROM contact_permission p JOIN consent_current c USING (contact_point, channel, purpose, brand)
+        WHERE c.status = 'opt_out' AND p.allowed AND p.reason <> 'service_required'
+        """,
+        blocking=True,
+    ),
+]

@@ -1,0 +1,26 @@
+"""The preference review queue (semantics §7): customers never reviewed or not reviewed within the
+interval, and senders of free-text SMS revocations. It never blocks a send."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from consent_pipeline.config import Rules
+from consent_pipeline.core.lib.sql import SqlFolder, run_steps, ts
+
+SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
+LAST_REVIEW = SQL.step("r_last_review")
+QUEUE = SQL.step("r_queue")
+
+
+def build_review_queue(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> None:
+    run_steps(
+        con,
+        [LAST_REVIEW, QUEUE],
+        {
+            "as_of": ts(as_of),
+            "interval_months": str(rules.policies.reviews.interval_months),
+        },
+    )
