@@ -38,6 +38,11 @@ TRAPS = [
     r"\bdayofweek\b|\bisodow\b|\bdow\b",
     r"\[-1\]",
     r"\bto_days\(|\bto_months\(",
+    # found running the steps on Spark (issue 14, branch issue14-spark): Spark's hash is another function
+    # (murmur3, 32 bits); sqlglot writes strftime's literal letters ('T', 'Z') into a Spark pattern unquoted,
+    # which Spark rejects
+    r"\bhash\(",
+    r"\bstrftime\(",
 ]
 
 
@@ -108,3 +113,21 @@ def test_no_step_uses_a_function_that_differs_on_spark(rules: Rules) -> None:
     for name, sql in _steps(rules):
         for trap in TRAPS:
             assert not re.search(trap, sql, flags=re.IGNORECASE), f"{name} uses {trap}"
+
+
+def _arguments(sql: str, start: int) -> str:
+    """The text of a call's arguments, from just after its opening parenthesis to the matching one."""
+    depth = 1
+    for i in range(start, len(sql)):
+        depth += {"(": 1, ")": -1}.get(sql[i], 0)
+        if depth == 0:
+            return sql[start:i]
+    raise AssertionError(f"unbalanced call: {sql[start - 20 : start + 40]}")
+
+
+def test_regexp_replace_replaces_every_match(rules: Rules) -> None:
+    """DuckDB's regexp_replace replaces the first match unless told 'g'; Spark's replaces every match, and
+    sqlglot drops the flag: only the global form means the same on both."""
+    for name, sql in _steps(rules):
+        for call in re.finditer(r"\bregexp_replace\(", sql, flags=re.IGNORECASE):
+            assert _arguments(sql, call.end()).rstrip().endswith("'g'"), f"{name}: regexp_replace without 'g'"

@@ -614,6 +614,19 @@ def test_a_walk_in_purchase_counts_for_the_owner_of_its_email(decide: Runs) -> N
     check(decide, con_case)
 
 
+def test_of_two_purchases_at_the_same_time_the_largest_activity_id_decides(decide: Runs) -> None:
+    """Either proves the soft opt-in; the choice is fixed so that every engine names the same one (issue 14:
+    arg_max picked either, and Spark's max_by another than DuckDB's)."""
+    for order in (["T2", "T10"], ["T10", "T2"]):
+        tie = Case(
+            "same-time-purchases",
+            "GB",
+            {("email", OFFERS): Want("soft_opt_in", None, "T2")},
+            {"activity": [bought(MONTH_AGO, ident=i) for i in order] + [bought(MONTH_AGO - SEC, ident="T9")]},
+        )
+        check(decide, tie)
+
+
 # The event that decided is found with "event >= as-of - N months" while the decision uses "event + N months
 # >= as-of": at a month end they differ. As of 31 August, a purchase of 28 February 2025 12:00 no longer
 # exempts (its 18 months ended on 28 August) and the inquiry of 1 August does; decided_by names the purchase.
