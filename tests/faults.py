@@ -21,6 +21,27 @@ CLI = str(Path(sys.executable).with_name("consent-pipeline"))
 ERROR = "consent-pipeline: error: "
 
 
+def run_args(
+    landing: Path, warehouse: Path, extracts: Path, as_of: str, *extra: str, rules: Path | None = None
+) -> list[str]:
+    """The CLI's `run` command line for these folders (the shipped rules unless given)."""
+    return [
+        CLI,
+        "run",
+        "--landing",
+        str(landing),
+        "--warehouse",
+        str(warehouse),
+        "--extracts",
+        str(extracts),
+        "--rules",
+        str(rules or ROOT / "rules"),
+        "--as-of",
+        as_of,
+        *extra,
+    ]
+
+
 def cli_run(
     landing: Path,
     warehouse: Path,
@@ -31,22 +52,7 @@ def cli_run(
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
     return subprocess.run(
-        [
-            CLI,
-            "run",
-            "--landing",
-            str(landing),
-            "--warehouse",
-            str(warehouse),
-            "--extracts",
-            str(extracts),
-            "--rules",
-            str(ROOT / "rules"),
-            "--as-of",
-            as_of,
-            "--quiet",
-            *extra,
-        ],
+        run_args(landing, warehouse, extracts, as_of, "--quiet", *extra),
         env={**clean, **(env or {})},
         capture_output=True,
         text=True,
@@ -101,21 +107,7 @@ def start_paused(
     if until is not None:
         pause["CONSENT_PAUSE_UNTIL"] = str(until)
     return subprocess.Popen(
-        [
-            CLI,
-            "run",
-            "--landing",
-            str(landing),
-            "--warehouse",
-            str(warehouse),
-            "--extracts",
-            str(extracts),
-            "--rules",
-            str(rules or ROOT / "rules"),
-            "--as-of",
-            as_of,
-            "--quiet",
-        ],
+        run_args(landing, warehouse, extracts, as_of, "--quiet", rules=rules),
         env={**clean, **(env or {}), **pause},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

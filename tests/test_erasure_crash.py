@@ -17,7 +17,7 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,37 +55,32 @@ def _env(p: dict[str, Path]) -> dict[str, str]:
     return {"DAGSTER_HOME": str(p["dagster"]), "CONSENT_TEMP_DIR": str(p["temp"]), "TMPDIR": str(p["temp"])}
 
 
-@pytest.fixture(scope="module")
-def erased(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A warehouse after the run that applied her erasure (her data was ingested in an earlier run)."""
-    root = tmp_path_factory.mktemp("erased")
+def _night(root: Path, as_of: str, *landers: Callable[[Path], None]) -> Path:
+    """A completed run over what `landers` land, in fresh places under `root` (a Dagster home for the killed
+    runs; this run spills into `temp` and keeps no history)."""
     p = _places(root)
     p["dagster"].mkdir()
     (p["dagster"] / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     p["temp"].mkdir()
-    land_before_erasure(p["landing"])
-    land_erasure(p["landing"])
+    for land in landers:
+        land(p["landing"])
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CONSENT_TEMP_DIR", str(p["temp"]))
         mp.delenv("DAGSTER_HOME", raising=False)
-        run(p["landing"], p["warehouse"], "2026-02-20T06:00:00Z", p["extracts"])
+        run(p["landing"], p["warehouse"], as_of, p["extracts"])
     return root
+
+
+@pytest.fixture(scope="module")
+def erased(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse after the run that applied her erasure (her data was ingested in an earlier run)."""
+    return _night(tmp_path_factory.mktemp("erased"), "2026-02-20T06:00:00Z", land_before_erasure, land_erasure)
 
 
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A warehouse holding her data, in the file itself (a run completed), before her erasure arrives."""
-    root = tmp_path_factory.mktemp("ingested")
-    p = _places(root)
-    p["dagster"].mkdir()
-    (p["dagster"] / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    p["temp"].mkdir()
-    land_before_erasure(p["landing"])
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CONSENT_TEMP_DIR", str(p["temp"]))
-        mp.delenv("DAGSTER_HOME", raising=False)
-        run(p["landing"], p["warehouse"], "2026-01-20T06:00:00Z", p["extracts"])
-    return root
+    return _night(tmp_path_factory.mktemp("ingested"), "2026-01-20T06:00:00Z", land_before_erasure)
 
 
 def _copy(start: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:

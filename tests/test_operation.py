@@ -28,7 +28,7 @@ from consent_pipeline.definitions import JOB, build_definitions
 from consent_pipeline.defs.resources import AS_OF_TAG, PipelineResource
 from consent_pipeline.run import HOME_DAGSTER_YAML
 from source_connectors import SOURCES
-from tests.faults import CLI, start_paused, wait_for_pause
+from tests.faults import run_args, start_paused, wait_for_pause
 from tests.golden.conftest import DELIVERIES, land
 from tests.helpers import ROOT, write
 
@@ -124,21 +124,7 @@ def test_the_cli_keeps_its_runs_in_a_dagster_home_beside_the_warehouse(tmp_path:
     land(landing, DELIVERIES)
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("CONSENT_", "DAGSTER_HOME"))}
     done = subprocess.run(
-        [
-            CLI,
-            "run",
-            "--landing",
-            str(landing),
-            "--warehouse",
-            str(warehouse),
-            "--extracts",
-            str(tmp_path / "x"),
-            "--rules",
-            str(ROOT / "rules"),
-            "--as-of",
-            "2026-03-01T06:00:00Z",
-            "--quiet",
-        ],
+        run_args(landing, warehouse, tmp_path / "x", "2026-03-01T06:00:00Z", "--quiet"),
         env=clean,
         capture_output=True,
         text=True,

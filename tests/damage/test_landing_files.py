@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+from tests.faults import run_args
 from tests.helpers import ROOT, rows, run, write
 
-CLI = str(Path(sys.executable).with_name("consent-pipeline"))
 AS_OF = "2026-03-01T06:00:00Z"
 HEADER = "From,To,Body,Status,SentDate,ApiVersion,NumSegments,ErrorCode,AccountSid,Sid,Direction,Price,PriceUnit\n"
 
@@ -37,21 +36,7 @@ def state(warehouse: Path, phone: str) -> list[tuple[object, ...]]:
 
 def cli(landing: Path, warehouse: Path, *extra: str, rules: Path = ROOT / "rules", as_of: str = AS_OF):
     return subprocess.run(
-        [
-            CLI,
-            "run",
-            "--landing",
-            str(landing),
-            "--warehouse",
-            str(warehouse),
-            "--extracts",
-            str(warehouse.parent / "x"),
-            "--rules",
-            str(rules),
-            "--as-of",
-            as_of,
-            *extra,
-        ],
+        run_args(landing, warehouse, warehouse.parent / "x", as_of, *extra, rules=rules),
         capture_output=True,
         text=True,
         timeout=600,
