@@ -10,6 +10,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -44,20 +45,27 @@ SPILL_MARKER = ".consent-pipeline-spill"
 # both "take" the lock in one process (flock would otherwise conflict with itself on a second fd).
 _HELD: dict[str, list[int]] = {}
 
-# Connections a run keeps open from start to end, by warehouse file (`hold_open`). While one is open, every
-# `connect` is a new session on the same database instance, which takes half a millisecond instead of the tens
-# of milliseconds DuckDB needs to open a file and load its catalog; a run makes about a hundred.
-_OPEN: dict[str, duckdb.DuckDBPyConnection] = {}
-_CLOSERS: dict[str, contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]] = {}
-_HOLDERS: dict[str, Warehouse] = {}
-_SESSIONS: dict[str, int] = {}  # sessions open on a held database (closing it would close them too)
+
+@dataclass
+class _Held:
+    """A connection a run keeps open from start to end (`hold_open`). While it is open, every `connect` is a new
+    session on the same database instance, which takes half a millisecond instead of the tens of milliseconds
+    DuckDB needs to open a file and load its catalog; a run makes about a hundred."""
+
+    warehouse: Warehouse
+    con: duckdb.DuckDBPyConnection
+    closer: contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]
+    sessions: int = 0  # open on it now: closing the database would close them too
+
+
+_HELD_OPEN: dict[str, _Held] = {}  # by warehouse file
 _PAUSED: list[Warehouse] = []  # let go of for a fault pause (lib.faults), held again after it
 
 
 def _pause_begins() -> None:
     """Let go of every held database that no step is using (a pause inside a step keeps the step's session,
     and so the file, as before)."""
-    _PAUSED.extend(wh for key, wh in _HOLDERS.items() if not _SESSIONS.get(key))
+    _PAUSED.extend(held.warehouse for held in _HELD_OPEN.values() if not held.sessions)
     for wh in _PAUSED:
         wh.let_close()
 
@@ -147,17 +155,17 @@ class Warehouse:
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         key = str(self.real)
-        held = _OPEN.get(key)
+        held = _HELD_OPEN.get(key)
         if held is not None:
             # A session on the instance the run holds open (read-only or not: the run holds the lock, and DuckDB
             # refuses a second instance of one file with another configuration). Its settings are global.
-            con = held.cursor()
-            _SESSIONS[key] = _SESSIONS.get(key, 0) + 1
+            con = held.con.cursor()
+            held.sessions += 1
             try:
                 con.execute("SET TimeZone = 'UTC'")
                 yield con
             finally:
-                _SESSIONS[key] -= 1
+                held.sessions -= 1
                 con.close()
             return
         self.refuse_links()
@@ -186,23 +194,20 @@ class Warehouse:
         """Keep the database open until `let_close` (the caller holds the run lock). Not while the file may be
         replaced or copied: core/lib/rewrite.py and snapshots need every connection closed (`let_close` first)."""
         key = str(self.real)
-        if key in _OPEN:
+        if key in _HELD_OPEN:
             return
         opened = self.connect()
-        _OPEN[key] = opened.__enter__()
-        _CLOSERS[key] = opened
-        _HOLDERS[key] = self
+        _HELD_OPEN[key] = _Held(self, opened.__enter__(), opened)
 
     def let_close(self) -> None:
         """Close the connection `hold_open` kept: DuckDB writes its log into the file when the last one closes."""
-        key = str(self.real)
-        if _SESSIONS.get(key):
-            raise RuntimeError(f"{self.path}: let_close while {_SESSIONS[key]} session(s) are open on it")
-        _OPEN.pop(key, None)
-        _HOLDERS.pop(key, None)
-        closer = _CLOSERS.pop(key, None)
-        if closer is not None:
-            closer.__exit__(None, None, None)
+        held = _HELD_OPEN.get(str(self.real))
+        if held is None:
+            return
+        if held.sessions:
+            raise RuntimeError(f"{self.path}: let_close while {held.sessions} session(s) are open on it")
+        del _HELD_OPEN[str(self.real)]
+        held.closer.__exit__(None, None, None)
 
     def _in_use(self, error: str) -> str:
         """WarehouseLocked's message: DuckDB names the process that holds the file (`... (PID 123)`)."""
