@@ -99,6 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         rules=args.rules,
         as_of=args.as_of,
         full_rebuild=args.full_rebuild or None,
+        engine=args.engine,
+        spark_master=args.spark_master,
     )
     if not settings.landing.is_dir():
         raise CliError(f"landing directory {settings.landing} does not exist")
@@ -218,6 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="REGISTRY/DELIVERY",
         help="apply a held do-not-call registry snapshot (one that un-lists more than the rules' share of the "
         "snapshot in force), e.g. us_ftc/2026-03-01T020000Z; repeatable; recorded in registry_confirmations",
+    )
+    run.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        help="where the identity, merge and permission steps run (default: $CONSENT_ENGINE or duckdb; spark needs "
+        "pip install '.[spark]' and Java 17, docs/scale-out.md)",
+    )
+    run.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="Spark master for --engine spark: local[*] (default, or $CONSENT_SPARK_MASTER), spark://host:7077, "
+        "yarn, or a Spark Connect endpoint sc://host:15002",
     )
     run.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
     run.add_argument("--strict", action="store_true", help="exit 3 when a data check fails or input was held back")

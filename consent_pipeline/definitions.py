@@ -65,6 +65,16 @@ class NightlyConfig(Config):
         default_factory=list,
         description="Held do-not-call registry snapshots to apply, each REGISTRY/DELIVERY (docs/operations.md).",
     )
+    engine: str = Field(
+        default="",
+        description="Where the identity, merge and permission steps run: duckdb or spark. Empty: CONSENT_ENGINE, "
+        "else duckdb (docs/scale-out.md).",
+    )
+    spark_master: str = Field(
+        default="",
+        description="The Spark master for engine spark (local[*], spark://host:7077, yarn, sc://host:15002). Empty: "
+        "CONSENT_SPARK_MASTER, else local[*].",
+    )
     deliveries: list[str] = Field(
         default_factory=list,
         description="The delivery folders that started the run (set by new_delivery_sensor; informative: a run "
@@ -89,6 +99,8 @@ def build_nightly_job(pipeline: PipelineResource, console_log_level: str | None 
                         "full_rebuild": night.full_rebuild or pipeline.full_rebuild,
                         "confirm_registry_snapshots": night.confirm_registry_snapshots
                         or list(pipeline.confirm_registry_snapshots),
+                        "engine": night.engine or pipeline.engine,
+                        "spark_master": night.spark_master or pipeline.spark_master,
                         "deliveries": night.deliveries,
                     }
                 }

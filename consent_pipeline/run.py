@@ -206,6 +206,8 @@ def run_pipeline(settings: Settings, quiet: bool = False, dagster_home: Path | N
         as_of=f"{settings.as_of:%Y-%m-%dT%H:%M:%SZ}",
         full_rebuild=settings.full_rebuild,
         confirm_registry_snapshots=list(settings.confirm_registry_snapshots),
+        engine=settings.engine,
+        spark_master=settings.spark_master,
     )
     # No Dagster event lines on the console: progress comes from lib.progress, and a failed step is summed up
     # in one line (faults.describe). The full event log is kept in DAGSTER_HOME.

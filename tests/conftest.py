@@ -18,7 +18,7 @@ SCENARIOS = _SHARED if (_SHARED / "check.py").exists() else ROOT / "tests" / "ac
 
 
 # The tier of a test is its folder's; tests elsewhere are end to end.
-_TIERS = {"unit": ROOT / "tests" / "unit", "ui": ROOT / "tests" / "ui"}
+_TIERS = {"unit": ROOT / "tests" / "unit", "ui": ROOT / "tests" / "ui", "spark": ROOT / "tests" / "spark"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

@@ -31,6 +31,8 @@ ENV = {
     "parse_threads": "CONSENT_PARSE_THREADS",
     "memory_limit": "CONSENT_MEMORY_LIMIT",
     "temp_directory": "CONSENT_TEMP_DIR",
+    "engine": "CONSENT_ENGINE",
+    "spark_master": "CONSENT_SPARK_MASTER",
 }
 # The command-line option of a setting, for messages (None: environment only).
 OPTION = {
@@ -40,7 +42,13 @@ OPTION = {
     "rules": "--rules",
     "as_of": "--as-of",
     "full_rebuild": "--full-rebuild",
+    "engine": "--engine",
+    "spark_master": "--spark-master",
 }
+# Where the core's SQL steps run (core/lib/engine.py; consent_pipeline/engines/).
+ENGINES = ("duckdb", "spark")
+# A Spark master URL: local[N] / local[*], spark://, yarn, k8s://, mesos:// or a Spark Connect sc:// endpoint.
+_SPARK_MASTER = re.compile(r"(local(\[(\d{1,4}|\*)\])?|yarn|(spark|k8s|mesos|sc)://[^\s'\"]{1,500})")
 
 # A run's "now" must lie in this range: not before the earliest source time the pipeline accepts (older
 # source times are quarantined, core/ingest/validate.py), and at most a year past this machine's clock (a later
@@ -111,6 +119,24 @@ def parse_as_of(value: str | dt.datetime, setting: str = "--as-of") -> dt.dateti
             f"must be from {EARLIEST_AS_OF:%Y-%m-%d} to a year after this machine's clock ({latest:%Y-%m-%d})",
         )
     return when
+
+
+def parse_engine(engine: str | None, spark_master: str | None) -> tuple[str, str]:
+    """(engine, spark master) from the given values, else the environment; the master is kept only for spark."""
+    key = "engine"
+    name = engine if engine else os.environ.get(ENV[key], "").strip()
+    setting = _name(key, bool(engine))
+    name = (name or "duckdb").lower()
+    if name not in ENGINES:
+        raise SettingsError(setting, name, f"must be one of {', '.join(ENGINES)}")
+    master = spark_master if spark_master else os.environ.get(ENV["spark_master"], "").strip()
+    if master and not _SPARK_MASTER.fullmatch(master):
+        raise SettingsError(
+            _name("spark_master", bool(spark_master)),
+            master,
+            "must be a Spark master URL: local[*], local[N], spark://host:port, yarn, k8s://..., sc://host:port",
+        )
+    return name, master if name == "spark" else ""
 
 
 def parse_path(value: str | Path, setting: str) -> Path:
@@ -195,6 +221,10 @@ class Settings:
     # (CONSENT_TEMP_DIR; None: beside the warehouse file).
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT
     temp_directory: Path | None = None
+    # Where the merge, permission and identity steps run (--engine, CONSENT_ENGINE): duckdb (default) or
+    # spark, on the master --spark-master / CONSENT_SPARK_MASTER (default local[*]). docs/scale-out.md.
+    engine: str = "duckdb"
+    spark_master: str = ""
 
     @classmethod
     def resolve(
@@ -206,6 +236,8 @@ class Settings:
         as_of: str | dt.datetime | None = None,
         full_rebuild: bool | None = None,
         confirm_registry_snapshots: tuple[str, ...] | list[str] = (),
+        engine: str | None = None,
+        spark_master: str | None = None,
     ) -> Settings:
         """The settings from the given values, else the environment, else defaults; SettingsError naming
         the setting when one cannot be used."""
@@ -228,6 +260,7 @@ class Settings:
             when = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
         if full_rebuild is None:
             full_rebuild = parse_bool(os.environ.get(ENV["full_rebuild"], ""), ENV["full_rebuild"])
+        engine_name = parse_engine(engine, spark_master)
         batch_text = os.environ.get(ENV["permission_batch_parties"], "")
         threads_text = os.environ.get(ENV["parse_threads"], "")
         return cls(
@@ -250,6 +283,8 @@ class Settings:
             memory_limit=memory_limit_from_env(),
             temp_directory=temp_directory_from_env(),
             confirm_registry_snapshots=tuple(confirm_registry_snapshots),
+            engine=engine_name[0],
+            spark_master=engine_name[1],
         )
 
     @property

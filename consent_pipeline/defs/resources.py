@@ -16,7 +16,9 @@ from pydantic import Field, PrivateAttr
 from consent_pipeline.config import Rules, Settings, load_rules
 from consent_pipeline.config.settings import ENV
 from consent_pipeline.core.ingest.ingest import check_file_rules
+from consent_pipeline.core.lib.engine import Engine
 from consent_pipeline.core.lib.orphans import finish_run, start_run
+from consent_pipeline.engines import make_engine
 from consent_pipeline.lib import faults, progress
 from consent_pipeline.warehouse import Warehouse
 from source_connectors import SOURCES
@@ -38,11 +40,15 @@ class PipelineResource(ConfigurableResource):
     full_rebuild: bool = False
     # Held registry snapshots to confirm in this run, each `REGISTRY/DELIVERY` (docs/operations.md).
     confirm_registry_snapshots: list[str] = Field(default_factory=list)
+    # Where the core's SQL steps run (duckdb or spark) and Spark's master; empty: CONSENT_ENGINE, then duckdb.
+    engine: str = ""
+    spark_master: str = ""
     # The delivery folders that started the run (new_delivery_sensor), for its log only.
     deliveries: list[str] = Field(default_factory=list)
 
     _settings: Settings | None = PrivateAttr(default=None)
     _rules: Rules | None = PrivateAttr(default=None)
+    _engine: Engine | None = PrivateAttr(default=None)
     _run_id: str | None = PrivateAttr(default=None)
     _locked: bool = PrivateAttr(default=False)
     _completed: bool = PrivateAttr(default=False)
@@ -137,8 +143,17 @@ class PipelineResource(ConfigurableResource):
             as_of=as_of,
             full_rebuild=self.full_rebuild or None,
             confirm_registry_snapshots=self.confirm_registry_snapshots,
+            engine=self.engine or None,
+            spark_master=self.spark_master or None,
         )
         return self._settings
+
+    @property
+    def sql_engine(self) -> Engine:
+        """Where the stages' SQL steps run (the `engine` setting); a Spark session starts on first use."""
+        if self._engine is None:
+            self._engine = make_engine(self.settings.engine, self.settings.spark_master)
+        return self._engine
 
     @property
     def company_rules(self) -> Rules:

@@ -19,9 +19,10 @@ from consent_pipeline.config import Rules
 from consent_pipeline.core.golden.golden_scope import golden_scope, record_golden_inputs
 from consent_pipeline.core.golden.merge import INPUT_STEPS, KEY, TABLE_STEPS, create_macros, scope_params
 from consent_pipeline.core.identity import build_identity
+from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import load_reference, persist_rules_tables
-from consent_pipeline.core.lib.sql import run_steps, timed
+from consent_pipeline.core.lib.sql import timed
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.lib import faults
 from consent_pipeline.warehouse.schema import ensure_ingest_tables
@@ -60,23 +61,27 @@ class GoldenResult:
     scope: int  # contact points recomputed (incremental)
 
 
-def build_golden(con: duckdb.DuckDBPyConnection, rules: Rules, full: bool = False) -> GoldenResult:
+def build_golden(
+    con: duckdb.DuckDBPyConnection, rules: Rules, full: bool = False, engine: Engine = DUCKDB
+) -> GoldenResult:
     ensure_ingest_tables(con)
     load_reference(con, rules)
-    build_identity(con)
+    build_identity(con, engine)
     started = time.perf_counter()
-    scope = None if full else golden_scope(con)
+    scope = None if full else golden_scope(con, engine)
     log.debug("golden scope: %.2fs", time.perf_counter() - started)
     scoped = scope is not None and scope.incremental
-    run_steps(con, INPUT_STEPS, scope_params(scoped))
+    engine.run_steps(con, INPUT_STEPS, scope_params(scoped))
     with transaction(con, "golden commit"):
         for table, temp in IDENTITY_TABLES.items():
             timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
             faults.pause(f"golden:{table}")
         if scoped:
-            _replace_scope(con)
-        else:
+            _replace_scope(con, engine)
+        elif engine.writes_in_place:
             _rebuild(con)
+        else:
+            _rebuild_from(con, engine)
         create_macros(con)
         persist_rules_tables(con, rules)
         record_golden_inputs(con, scoped)
@@ -104,9 +109,17 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
         faults.pause(f"golden:{table}")
 
 
-def _replace_scope(con: duckdb.DuckDBPyConnection) -> None:
+def _rebuild_from(con: duckdb.DuckDBPyConnection, engine: Engine) -> None:
+    """Every key, computed by another engine into temporary tables, each consent table written from its own."""
+    engine.run_steps(con, TABLE_STEPS, scope_params(False))
+    for table, temp in CONSENT_TABLES.items():
+        timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
+        faults.pause(f"golden:{table}")
+
+
+def _replace_scope(con: duckdb.DuckDBPyConnection, engine: Engine) -> None:
     """Only the contact points in g_scope: computed in temporary tables, then their rows replaced."""
-    run_steps(con, TABLE_STEPS, scope_params(True))
+    engine.run_steps(con, TABLE_STEPS, scope_params(True))
     for table, temp in CONSENT_TABLES.items():
         timed(
             con,

@@ -22,8 +22,9 @@ import duckdb
 
 from consent_pipeline.core.golden.merge import LOGIC_VERSION
 from consent_pipeline.core.lib.build_state import BuildState, last_build, record_build, rules_fingerprint
+from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.scope import Scope
-from consent_pipeline.core.lib.sql import SqlFolder, run_steps, warehouse_tables
+from consent_pipeline.core.lib.sql import SqlFolder, warehouse_tables
 
 STAGE = "golden"
 SQL = SqlFolder.beside(__file__)
@@ -53,7 +54,7 @@ PREVIOUS = (
 )
 
 
-def golden_scope(con: duckdb.DuckDBPyConnection) -> Scope:
+def golden_scope(con: duckdb.DuckDBPyConnection, engine: Engine = DUCKDB) -> Scope:
     """Create temp tables g_scope (contact_point) and g_scope_parties (party_id); say whether to use them."""
     present = warehouse_tables(con)
     missing = [t for t in PREVIOUS if t not in present]
@@ -63,9 +64,9 @@ def golden_scope(con: duckdb.DuckDBPyConnection) -> Scope:
     if (build.logic_version, build.rules_fingerprint) != (LOGIC_VERSION, rules_fingerprint(con)):
         return Scope.whole("the rules or the merge logic changed since the last build")
 
-    run_steps(con, SCOPE_STEPS[:5])
+    engine.run_steps(con, SCOPE_STEPS[:5])
     changed = con.execute("SELECT count(*) FROM g_erasure_changes").fetchall()[0][0] > 0
-    run_steps(con, SCOPE_STEPS[5:], {"erasure_changed": "true" if changed else "false"})
+    engine.run_steps(con, SCOPE_STEPS[5:], {"erasure_changed": "true" if changed else "false"})
     n = con.execute("SELECT count(*) FROM g_scope").fetchall()[0][0]
     return Scope(True, f"{n:,} contact points touched since the last build", n)
 

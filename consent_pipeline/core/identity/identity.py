@@ -13,7 +13,8 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from consent_pipeline.core.lib.sql import SqlFolder, run_steps, values_table
+from consent_pipeline.core.lib.engine import DUCKDB, Engine
+from consent_pipeline.core.lib.sql import SqlFolder, values_table
 from consent_pipeline.lib.phone_zones import phone_countries
 
 SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
@@ -66,8 +67,8 @@ def _phone_countries(con: duckdb.DuckDBPyConnection) -> None:
     values_table(con, "id_phone_country", ["phone", "country"], found.rows())
 
 
-def build_identity(con: duckdb.DuckDBPyConnection) -> None:
+def build_identity(con: duckdb.DuckDBPyConnection, engine: Engine = DUCKDB) -> None:
     """Temp tables id_parties, id_owner, id_party_points, id_waiting (reference tables must be loaded)."""
-    run_steps(con, BEFORE_PHONES)
+    engine.run_steps(con, BEFORE_PHONES)
     _phone_countries(con)
-    run_steps(con, AFTER_PHONES)
+    engine.run_steps(con, AFTER_PHONES)

@@ -10,6 +10,7 @@ import time
 import duckdb
 
 from consent_pipeline.config import Rules
+from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.reference import load_reference
 from consent_pipeline.core.lib.scope import Scope
 from consent_pipeline.core.lib.sql import timed
@@ -34,18 +35,23 @@ TABLES = {
 
 
 def build_permission_tables(
-    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, full: bool, batch_parties: int
+    con: duckdb.DuckDBPyConnection,
+    rules: Rules,
+    as_of: dt.datetime,
+    full: bool,
+    batch_parties: int,
+    engine: Engine = DUCKDB,
 ) -> Scope:
     """contact_permission (whole, or only the parties whose permissions can have changed), review_queue,
     party_brands, party_activity and what the next run compares against; returns the scope used."""
     load_reference(con, rules)
-    build_permission_inputs(con, rules, as_of)
+    build_permission_inputs(con, rules, as_of, engine)
     started = time.perf_counter()
-    scope = Scope.whole("asked for a full rebuild") if full else permission_scope(con, rules, as_of)
+    scope = Scope.whole("asked for a full rebuild") if full else permission_scope(con, rules, as_of, engine)
     log.debug("permission scope: %.2fs", time.perf_counter() - started)
     if scope.incremental:
-        build_permissions(con, rules, as_of, scoped=True)
-    build_review_queue(con, rules, as_of)
+        build_permissions(con, rules, as_of, scoped=True, engine=engine)
+    build_review_queue(con, rules, as_of, engine)
     with transaction(con, "permissions commit"):
         if scope.incremental:  # only the parties in scope: their rows replaced
             timed(
@@ -55,7 +61,7 @@ def build_permission_tables(
             )
             timed(con, "insert contact_permission", "INSERT INTO contact_permission SELECT * FROM p_permission")
         else:
-            write_all_permissions(con, rules, as_of, batch_parties)
+            write_all_permissions(con, rules, as_of, batch_parties, engine)
         for table, temp in TABLES.items():
             if table != "contact_permission":
                 timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")

@@ -22,8 +22,9 @@ import duckdb
 
 from consent_pipeline.config import Rules
 from consent_pipeline.core.lib.build_state import BuildState, last_build, record_build, rules_fingerprint
+from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.scope import Scope
-from consent_pipeline.core.lib.sql import SqlFolder, run_steps, ts, warehouse_tables
+from consent_pipeline.core.lib.sql import SqlFolder, ts, warehouse_tables
 from consent_pipeline.core.permissions.permissions import LOGIC_VERSION
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,9 @@ def _months(con: duckdb.DuckDBPyConnection, rules: Rules) -> list[int]:
     return sorted(months)
 
 
-def permission_scope(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> Scope:
+def permission_scope(
+    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, engine: Engine = DUCKDB
+) -> Scope:
     """Create temp table perm_scope (party_id); the p_* steps before p_keys must exist."""
     present = warehouse_tables(con)
     prev, golden = last_build(con, STAGE), last_build(con, "golden")
@@ -88,7 +91,7 @@ def permission_scope(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.dat
         [f"valid_until {window}", f"event_ts + ({days}) * INTERVAL 1 DAY {window}"]
         + [f"event_ts + ({m}) * INTERVAL 1 MONTH {window}" for m in lapses]
     )
-    run_steps(
+    engine.run_steps(
         con,
         SCOPE_STEPS,
         {"golden_seq": str(int(golden_seq)), "state_limits": state_limits, "rel_limits": rel_limits},

@@ -14,9 +14,10 @@ import duckdb
 
 from consent_pipeline.config import Rules
 from consent_pipeline.core.lib.build_state import logic_version
+from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import required_purposes
-from consent_pipeline.core.lib.sql import SqlFolder, run_steps, text, timed, ts
+from consent_pipeline.core.lib.sql import SqlFolder, text, timed, ts
 
 SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
 PARTY_BRANDS = SQL.step("p_party_brands")
@@ -63,27 +64,34 @@ def params(rules: Rules, as_of: dt.datetime, scoped: bool = False) -> dict[str, 
     }
 
 
-def build_permission_inputs(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> None:
+def build_permission_inputs(
+    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, engine: Engine = DUCKDB
+) -> None:
     """Temp tables p_activity_party, p_party_brands, p_relationship, p_registry_status, p_listed,
     p_undeliverable (identity, merge, erasure register and reference tables must exist)."""
-    run_steps(con, INPUT_STEPS, params(rules, as_of))
+    engine.run_steps(con, INPUT_STEPS, params(rules, as_of))
 
 
-def build_permissions(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, scoped: bool = False) -> None:
+def build_permissions(
+    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, scoped: bool = False, engine: Engine = DUCKDB
+) -> None:
     """View p_permission: every key, or (scoped) the keys of the parties in perm_scope. The inputs must have
     been built by build_permission_inputs."""
     p = params(rules, as_of, scoped)
-    run_steps(con, KEY_STEPS, p)
+    engine.run_steps(con, KEY_STEPS, p)
 
 
-def write_all_permissions(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, batch_parties: int) -> int:
+def write_all_permissions(
+    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, batch_parties: int, engine: Engine = DUCKDB
+) -> int:
     """contact_permission for every party, in batches of about `batch_parties` parties: each batch is the
     scoped computation over its parties (perm_scope), so the joins of a very large run stay in memory
-    instead of spilling the whole table's build. Returns the number of batches."""
+    instead of spilling the whole table's build. Returns the number of batches. (Another engine than the
+    warehouse's computes every party at once: it partitions by itself.)"""
     parties = con.execute("SELECT count(*) FROM parties").fetchall()[0][0]
-    batches = max(1, -(-parties // max(1, batch_parties)))
+    batches = max(1, -(-parties // max(1, batch_parties))) if engine.writes_in_place else 1
     if batches == 1:
-        build_permissions(con, rules, as_of)
+        build_permissions(con, rules, as_of, engine=engine)
         timed(
             con,
             "write contact_permission",

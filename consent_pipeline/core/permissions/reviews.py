@@ -8,15 +8,18 @@ import datetime as dt
 import duckdb
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.lib.sql import SqlFolder, run_steps, ts
+from consent_pipeline.core.lib.engine import DUCKDB, Engine
+from consent_pipeline.core.lib.sql import SqlFolder, ts
 
 SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
 LAST_REVIEW = SQL.step("r_last_review")
 QUEUE = SQL.step("r_queue")
 
 
-def build_review_queue(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime) -> None:
-    run_steps(
+def build_review_queue(
+    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, engine: Engine = DUCKDB
+) -> None:
+    engine.run_steps(
         con,
         [LAST_REVIEW, QUEUE],
         {

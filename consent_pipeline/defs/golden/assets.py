@@ -61,7 +61,9 @@ def golden_consent(context: AssetExecutionContext, pipeline: PipelineResource):
     pipeline.begin(context)
     progress.report("building golden consent")
     with pipeline.db.connect() as con:
-        result = build_golden(con, pipeline.company_rules, full=pipeline.settings.full_rebuild)
+        result = build_golden(
+            con, pipeline.company_rules, full=pipeline.settings.full_rebuild, engine=pipeline.sql_engine
+        )
         waiting = con.sql(
             "SELECT source, count(*) AS events, min(received_ts) AS oldest_received FROM waiting_events GROUP BY source"
         ).pl()

@@ -51,7 +51,9 @@ def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
     rules, as_of = pipeline.company_rules, pipeline.settings.as_of
     with pipeline.db.connect() as con:
         settings = pipeline.settings
-        scope = build_permission_tables(con, rules, as_of, settings.full_rebuild, settings.permission_batch_parties)
+        scope = build_permission_tables(
+            con, rules, as_of, settings.full_rebuild, settings.permission_batch_parties, pipeline.sql_engine
+        )
         context.log.info(f"permissions: {'incremental' if scope.incremental else 'full'} ({scope.reason})")
         by_reason = con.sql(
             "SELECT reason, allowed, count(*) AS keys FROM contact_permission GROUP BY ALL ORDER BY keys DESC"

@@ -1,0 +1,218 @@
+"""The Spark engine: a stage's SQL steps run on Apache Spark, the warehouse stays DuckDB (issue 14, step 2).
+
+For each `Step` list a stage hands over (`Engine.run_steps`):
+1. the steps are rendered with their parameters and transpiled by sqlglot (DuckDB SQL -> Spark SQL, one
+   statement each; the engine-neutral lint keeps every `.sql` file within what transpiles faithfully);
+2. the tables they read that no step of the list makes (warehouse tables, reference `ref_*` tables, earlier
+   stages' temporary tables) are sent from the warehouse connection to Spark as Arrow, under their names;
+3. each step runs on Spark under its name (a table step cached, a view step lazy), so later steps read it as
+   they do on DuckDB;
+4. each step's result comes back to the warehouse connection as a temporary table of its name, with the
+   column types DuckDB gives the same SQL (`DESCRIBE`), so what the stage writes next is the same table
+   whichever engine computed it. Spark's cached frames are dropped at the end of the list.
+
+The warehouse (transactions, scoped deletes and inserts, build state, erasure's rewrite) stays DuckDB: the
+logic moves, the bookkeeping does not (docs/scale-out.md says what a Parquet warehouse would change).
+
+Spark runs with `spark.sql.session.timeZone=UTC` and `spark.sql.timestampType=TIMESTAMP_NTZ`: the pipeline's
+timestamps are naive UTC. pyspark is optional (`pip install .[spark]`, Java 17): imported when a session
+starts, never when this module is. One session per process (Spark allows one context), started on first use
+and stopped when the process ends, so many runs in one process (the parity tests) pay its start once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from consent_pipeline.core.lib.sql import Step
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MASTER = "local[*]"
+# Settings every session gets (a cluster's own spark-defaults.conf or Spark Connect server may add more).
+BASE_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+}
+# For a local master only: few shuffle partitions (the default 200 costs seconds a step on small tables) and
+# a driver heap within the pipeline's memory budget.
+LOCAL_CONF: dict[str, str] = {"spark.sql.shuffle.partitions": "4", "spark.driver.memory": "2g"}
+
+
+class SparkUnavailable(RuntimeError):
+    """pyspark (or Java) is missing: the message says how to install it."""
+
+
+def transpile(sql: str) -> str:
+    """DuckDB SQL -> Spark SQL (one statement)."""
+    out = sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
+    if len(out) != 1:
+        raise ValueError(f"expected one statement, got {len(out)}")
+    return out[0]
+
+
+def step_inputs(steps: Iterable[tuple[str, str]]) -> list[str]:
+    """The tables a list of (name, rendered SQL) steps reads that no earlier step of the list makes, in
+    first-read order (common table expressions excluded)."""
+    made: set[str] = set()
+    found: list[str] = []
+    for name, sql in steps:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+        for table in tree.find_all(exp.Table):
+            t = table.name
+            if t and t not in made and t not in ctes and t not in found:
+                found.append(t)
+        made.add(name)
+    return found
+
+
+_SESSION: dict[str, Any] = {}  # master -> the process's one SparkSession
+_LOCAL_DIRS: list[str] = []
+
+
+def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None) -> Any:
+    """The process's Spark session (started on first use; later calls get the same one whatever the master,
+    as Spark allows one context a process)."""
+    if _SESSION:
+        running_master, session = next(iter(_SESSION.items()))
+        if running_master != master:
+            log.warning("a Spark session for %s is running; %s not started", running_master, master)
+        return session
+    try:
+        sql_module = importlib.import_module("pyspark.sql")
+    except ImportError as e:  # optional dependency
+        raise SparkUnavailable(
+            "the Spark engine needs pyspark: pip install '.[spark]' (and Java 17; docs/scale-out.md)"
+        ) from e
+    started = time.perf_counter()
+    builder = sql_module.SparkSession.builder.appName("consent-pipeline")
+    connect = master.startswith("sc://")
+    builder = builder.remote(master) if connect else builder.master(master)
+    settings = dict(BASE_CONF)
+    if master.startswith("local"):
+        # Spark's own scratch files (shuffles, spills) in a folder of ours, removed when the process ends: the
+        # rows it holds are personal data, which must not outlive the run on any disk (semantics, erasure).
+        local_dir = tempfile.mkdtemp(prefix="consent-spark-")
+        _LOCAL_DIRS.append(local_dir)
+        settings |= LOCAL_CONF | {"spark.local.dir": local_dir}
+    settings |= dict(conf or {})
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as e:  # no Java, a master that does not answer: say so, with Spark's own words
+        raise SparkUnavailable(f"could not start Spark ({master}): {e}") from e
+    if not connect:
+        session.sparkContext.setLogLevel("ERROR")
+    _SESSION[master] = session
+    atexit.register(_stop)
+    log.info("spark session (%s) started in %.1fs", master, time.perf_counter() - started)
+    return session
+
+
+def _stop() -> None:
+    for session in _SESSION.values():
+        session.stop()
+    _SESSION.clear()
+    for folder in _LOCAL_DIRS:
+        shutil.rmtree(folder, ignore_errors=True)
+    _LOCAL_DIRS.clear()
+
+
+def _sendable(table: pa.Table) -> pa.Table:
+    """An Arrow table Spark's createDataFrame takes: dictionary columns (DuckDB enums) as their values, and at
+    least one chunk per column (Spark fails on a table with none)."""
+    fields = [pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema]
+    schema = pa.schema(fields)
+    if table.num_rows == 0:
+        return pa.Table.from_arrays([pa.array([], type=f.type) for f in schema], schema=schema)
+    return table.cast(schema) if schema != table.schema else table
+
+
+class SparkEngine:
+    """Runs a stage's steps on Spark (see the module's docstring). `master`: `local[*]` (default), `local[2]`,
+    `spark://host:7077`, `yarn`, ... or a Spark Connect endpoint `sc://host:15002`."""
+
+    name = "spark"
+    writes_in_place = False
+
+    def __init__(self, master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None) -> None:
+        self.master = master
+        self.conf = dict(conf or {})
+        self._spark: Any = None
+
+    @property
+    def spark(self) -> Any:
+        if self._spark is None:
+            self._spark = spark_session(self.master, self.conf)
+        return self._spark
+
+    def run_steps(
+        self, con: duckdb.DuckDBPyConnection, steps: Sequence[Step], params: Mapping[str, str] | None = None
+    ) -> None:
+        rendered = [(s, s.sql.format(**(params or {}))) for s in steps]
+        started = time.perf_counter()
+        for name in step_inputs((s.name, sql) for s, sql in rendered):
+            self._send(con, name)
+        log.debug("spark inputs of %s: %.2fs", rendered[0][0].name if rendered else "-", time.perf_counter() - started)
+        cached: list[Any] = []
+        try:
+            for step, sql in rendered:
+                started = time.perf_counter()
+                frame = self.spark.sql(transpile(sql))
+                if not step.view:
+                    frame = frame.persist()  # filled by the toArrow below, read by later steps without recomputing
+                    cached.append(frame)
+                frame.createOrReplaceTempView(step.name)
+                self._bring_back(con, step.name, sql, frame.toArrow())
+                log.debug("spark step %s: %.2fs", step.name, time.perf_counter() - started)
+        finally:
+            for frame in cached:
+                frame.unpersist()
+
+    def _send(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
+        """A warehouse-side table (or temporary table or view) as a Spark temporary view of its name."""
+        table = con.sql(f"SELECT * FROM {name}").to_arrow_table()
+        self.spark.createDataFrame(_sendable(table)).createOrReplaceTempView(name)
+
+    @staticmethod
+    def _bring_back(con: duckdb.DuckDBPyConnection, name: str, sql: str, result: pa.Table) -> None:
+        """The step's result as a temporary table on the warehouse connection, typed as DuckDB types the SQL."""
+        columns = con.execute(f"DESCRIBE {sql}").fetchall()  # binds only: nothing is computed
+        names = [c[0] for c in columns]
+        if sorted(names) != sorted(result.column_names) or len(set(names)) != len(names):
+            raise RuntimeError(f"step {name}: Spark's columns {result.column_names} differ from DuckDB's {names}")
+        # by name: a join USING (...) puts its columns first on Spark, where DuckDB keeps the left table's order
+        result = result.select(names)
+        ddl = ", ".join(f'"{c[0]}" {c[1]}' for c in columns)
+        kind = con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = $n AND table_schema = 'main' "
+            "AND table_catalog = 'temp'",
+            {"n": name},
+        ).fetchall()
+        if kind and kind[0][0] == "VIEW":  # an earlier DuckDB run of the step left a view of that name
+            con.execute(f"DROP VIEW {name}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({ddl})")
+        if result.num_rows:
+            con.register("_spark_result", result)
+            try:
+                con.execute(f"INSERT INTO {name} SELECT * FROM _spark_result")
+            finally:
+                con.unregister("_spark_result")

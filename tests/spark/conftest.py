@@ -1,0 +1,20 @@
+"""The spark tier: skipped where pyspark is not installed, unless CONSENT_TEST_SPARK=required (scripts/test
+sets it, so a missing install fails the tier instead of passing it empty)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import pytest
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if importlib.util.find_spec("pyspark") is not None:
+        return
+    if os.environ.get("CONSENT_TEST_SPARK") == "required":
+        raise pytest.UsageError("the spark tier needs pyspark: scripts/setup installs it (pip install '.[spark]')")
+    skip = pytest.mark.skip(reason="pyspark is not installed (pip install '.[spark]', Java 17)")
+    for item in items:
+        if item.path.is_relative_to(os.path.dirname(__file__)):
+            item.add_marker(skip)
