@@ -52,11 +52,26 @@ BASE_CONF: dict[str, str] = {
 }
 # For a local master only: few shuffle partitions (the default 200 costs seconds a step on small tables) and
 # a driver heap within the pipeline's memory budget.
-LOCAL_CONF: dict[str, str] = {"spark.sql.shuffle.partitions": "4", "spark.driver.memory": "2g"}
+LOCAL_CONF: dict[str, str] = {"spark.sql.shuffle.partitions": "4", "spark.driver.memory": "4g"}
 
 
 class SparkUnavailable(RuntimeError):
     """pyspark (or Java) is missing: the message says how to install it."""
+
+
+class SparkStepError(RuntimeError):
+    """A step Spark could not run: the step's name and the root cause Spark gave."""
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost Java exception of a Py4J error (its message is otherwise a page of stack trace), else the
+    error's own first line."""
+    java = getattr(error, "java_exception", None)
+    if java is not None:
+        while java.getCause() is not None:
+            java = java.getCause()
+        return str(java.toString())
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def transpile(sql: str) -> str:
@@ -168,29 +183,42 @@ class SparkEngine:
         self, con: duckdb.DuckDBPyConnection, steps: Sequence[Step], params: Mapping[str, str] | None = None
     ) -> None:
         rendered = [(s, s.sql.format(**(params or {}))) for s in steps]
-        started = time.perf_counter()
-        for name in step_inputs((s.name, sql) for s, sql in rendered):
-            self._send(con, name)
-        log.debug("spark inputs of %s: %.2fs", rendered[0][0].name if rendered else "-", time.perf_counter() - started)
+        inputs = step_inputs((s.name, sql) for s, sql in rendered)
         cached: list[Any] = []
         try:
+            started = time.perf_counter()
+            for name in inputs:
+                self._send(con, name)
+            log.debug("spark inputs %s: %.2fs", ", ".join(inputs), time.perf_counter() - started)
             for step, sql in rendered:
                 started = time.perf_counter()
-                frame = self.spark.sql(transpile(sql))
-                if not step.view:
-                    frame = frame.persist()  # filled by the toArrow below, read by later steps without recomputing
-                    cached.append(frame)
-                frame.createOrReplaceTempView(step.name)
-                self._bring_back(con, step.name, sql, frame.toArrow())
+                try:
+                    frame = self.spark.sql(transpile(sql))
+                    if not step.view:
+                        frame = frame.persist()  # filled by toArrow below, read by later steps without recomputing
+                        cached.append(frame)
+                    frame.createOrReplaceTempView(step.name)
+                    result = frame.toArrow()
+                except Exception as e:  # Py4J's message is a Java stack trace: name the step and the root cause
+                    cause = _root_cause(e)
+                    raise SparkStepError(f"step {step.name} failed on Spark ({self.master}): {cause}") from None
+                self._bring_back(con, step.name, sql, result)
                 log.debug("spark step %s: %.2fs", step.name, time.perf_counter() - started)
         finally:
+            # nothing of this list stays in Spark: a view of sent rows holds them in the driver's memory, and
+            # every later list sends what it reads afresh (the warehouse may have changed it since)
             for frame in cached:
                 frame.unpersist()
+            for name in [*inputs, *(s.name for s, _ in rendered)]:
+                self.spark.catalog.dropTempView(name)
 
     def _send(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
         """A warehouse-side table (or temporary table or view) as a Spark temporary view of its name."""
         table = con.sql(f"SELECT * FROM {name}").to_arrow_table()
-        self.spark.createDataFrame(_sendable(table)).createOrReplaceTempView(name)
+        try:
+            self.spark.createDataFrame(_sendable(table)).createOrReplaceTempView(name)
+        except Exception as e:
+            raise SparkStepError(f"table {name} could not be sent to Spark ({self.master}): {_root_cause(e)}") from None
 
     @staticmethod
     def _bring_back(con: duckdb.DuckDBPyConnection, name: str, sql: str, result: pa.Table) -> None:

@@ -85,6 +85,8 @@ def test_generated_world_full_then_incremental_on_both_engines(world: dict[str, 
         (root / "night2" / e).mkdir(parents=True)
         shutil.copy(root / "night1" / e / "w.duckdb", root / "night2" / e / "w.duckdb")
         second[e] = _run(world["both"], root / "night2" / e, _iso(DEFAULT_AS_OF + dt.timedelta(days=1)), e)
-        assert second[e].figures["golden_scope"] > 0, f"{e}: the golden stage did not run incrementally"
-        assert 0 < second[e].figures["permission_scope"] < second[e].figures["permissions"], e
+        figures = second[e].figures
+        assert second[e].success, second[e].summary()
+        assert figures.get("golden_scope", 0) > 0, f"{e}: the golden stage did not run incrementally: {figures}"
+        assert 0 < figures.get("permission_scope", 0) < figures["permissions"], f"{e}: {figures}"
     _assert_same(root / "night2" / "duckdb", root / "night2" / "spark", second["duckdb"], second["spark"])
