@@ -92,13 +92,17 @@ def landing_for(scale: float, seed: int, cache: Path, as_of: dt.datetime, label:
     return out, time.perf_counter() - started
 
 
-def run(landing: Path, warehouse: Path, as_of: dt.datetime) -> tuple[RunOutcome, RssSampler]:
+def run(
+    landing: Path, warehouse: Path, as_of: dt.datetime, engine: str = "duckdb", spark_master: str = ""
+) -> tuple[RunOutcome, RssSampler]:
     settings = Settings.resolve(
         landing=landing,
         warehouse=warehouse,
         extracts=warehouse.parent / "extracts",
         rules=ROOT / "rules",
         as_of=as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        engine=engine,
+        spark_master=spark_master or None,
     )
     with RssSampler() as sampler:
         outcome = run_pipeline(settings, quiet=True)
@@ -298,6 +302,53 @@ def stage_table(outcome: RunOutcome, sampler: RssSampler) -> list[Stage]:
     return stages
 
 
+def spark_runs(
+    args: argparse.Namespace, landing: Path, work: Path, as_of: dt.datetime, duck: RunOutcome, duck_stages: list[Stage]
+) -> dict[str, object]:
+    """The full run again with --engine spark (a session started first and timed on its own), its stages beside
+    DuckDB's, and (unless --no-delta) its 1% delta run."""
+    from consent_pipeline.engines.spark import DEFAULT_MASTER, spark_session
+
+    master = args.spark_master or DEFAULT_MASTER
+    started = time.perf_counter()
+    spark_session(master)
+    session_s = time.perf_counter() - started
+    spark_dir = work / "spark"
+    shutil.rmtree(spark_dir, ignore_errors=True)
+    spark_dir.mkdir()
+    outcome, sampler = run(landing, spark_dir / "w.duckdb", as_of, "spark", master)
+    stages = stage_table(outcome, sampler)
+    by_stage = {st["stage"]: st["seconds"] for st in stages}
+    print(
+        f"\nspark ({master}): session start {session_s:.1f}s, then the full run {outcome.seconds:.1f}s "
+        f"(DuckDB {duck.seconds:.1f}s), peak memory of this process {gib(sampler.peak())} (the JVM's not counted)"
+    )
+    print(f"  {'stage':34s} {'duckdb s':>9s} {'spark s':>9s}")
+    for st in duck_stages:
+        print(f"  {st['stage']:34s} {st['seconds']:9.1f} {by_stage.get(st['stage'], float('nan')):9.1f}")
+    figures: dict[str, object] = {
+        "master": master,
+        "session_s": session_s,
+        "full_s": outcome.seconds,
+        "stages": stages,
+    }
+    if not args.no_delta:
+        extra, _ = landing_for(args.scale * 0.01, args.seed + 1, args.cache, as_of + dt.timedelta(days=1), "-delta")
+        delta_dir = work / "spark-delta"
+        shutil.rmtree(delta_dir, ignore_errors=True)
+        shutil.copytree(spark_dir, delta_dir, ignore=shutil.ignore_patterns("extracts"))
+        dl = work / "delta-landing"
+        shutil.rmtree(dl, ignore_errors=True)
+        delta_landing(landing, extra, dl)
+        d_outcome, _ = run(dl, delta_dir / "w.duckdb", as_of + dt.timedelta(days=1), "spark", master)
+        figures["delta_s"] = d_outcome.seconds
+        print(
+            f"  spark delta run: {d_outcome.seconds:.1f}s = "
+            f"{100 * d_outcome.seconds / outcome.seconds:.0f}% of its full run"
+        )
+    return figures
+
+
 def gib(n: float) -> str:
     return f"{n / 2**30:.2f} GiB"
 
@@ -314,6 +365,13 @@ def main() -> int:
         action="store_true",
         help="also time the delta night without and with its erasure requests (the target: with <= 2x without)",
     )
+    ap.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="spark: also run the full (and delta) run with --engine spark and print its stages beside DuckDB's",
+    )
+    ap.add_argument("--spark-master", default="", help="Spark master for --engine spark (default local[*])")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     ap.add_argument("--profile", action="store_true", help="also print each SQL step's time (stderr)")
     args = ap.parse_args()
@@ -365,6 +423,9 @@ def main() -> int:
         f"{fl['read_s']:.1f}s + latest-per-key over {fl['events']:,} events {fl['latest_s']:.1f}s"
     )
     print(f"full / floor: {figures['ratio']:.1f}x")
+
+    if args.engine == "spark":
+        figures["spark"] = spark_runs(args, landing, work, as_of, outcome, stages)
 
     if not args.no_delta:
         extra, _ = landing_for(args.scale * 0.01, args.seed + 1, args.cache, as_of + dt.timedelta(days=1), "-delta")

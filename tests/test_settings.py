@@ -102,6 +102,17 @@ def test_a_good_memory_limit_reaches_duckdb_as_a_value(tmp_path: Path) -> None:
             "CONSENT_TEMP_DIR='/tmp/a\\nb': contains a control character or a line break",
         ),
         (
+            {"CONSENT_ENGINE": "postgres"},
+            [],
+            "CONSENT_ENGINE='postgres': must be one of duckdb, spark",
+        ),
+        (
+            {},
+            ["--engine", "spark", "--spark-master", "local[2]; rm -rf /"],
+            "--spark-master='local[2]; rm -rf /': must be a Spark master URL: local[*], local[N], spark://host:port, "
+            "yarn, k8s://..., sc://host:port",
+        ),
+        (
             {},
             ["--as-of", "yesterday"],
             "--as-of='yesterday': not an ISO 8601 time (e.g. 2026-03-01T06:00:00Z or 2026-03-01)",
@@ -178,3 +189,16 @@ def test_a_warehouse_refuses_a_value_it_was_not_given_as_a_size(tmp_path: Path) 
     finally:
         del os.environ["CONSENT_MEMORY_LIMIT"]
     assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_the_engine_setting_from_option_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONSENT_ENGINE", raising=False)
+    monkeypatch.delenv("CONSENT_SPARK_MASTER", raising=False)
+    assert (Settings.resolve().engine, Settings.resolve().spark_master) == ("duckdb", "")
+    monkeypatch.setenv("CONSENT_ENGINE", "Spark")
+    monkeypatch.setenv("CONSENT_SPARK_MASTER", "spark://spark-master:7077")
+    assert (Settings.resolve().engine, Settings.resolve().spark_master) == ("spark", "spark://spark-master:7077")
+    got = Settings.resolve(engine="duckdb", spark_master="local[2]")
+    assert (got.engine, got.spark_master) == ("duckdb", "")  # a master means nothing to DuckDB
+    for master in ("local", "local[*]", "local[16]", "yarn", "k8s://https://k8s:6443", "sc://connect:15002"):
+        assert Settings.resolve(engine="spark", spark_master=master).spark_master == master

@@ -1,5 +1,6 @@
-"""The spark tier: skipped where pyspark is not installed, unless CONSENT_TEST_SPARK=required (scripts/test
-sets it, so a missing install fails the tier instead of passing it empty)."""
+"""The spark tier: skipped where pyspark is not installed, unless CONSENT_TEST_SPARK is `required` or `all`
+(scripts/test sets it, so a missing install fails the tier instead of passing it empty; `all` also runs every
+public scenario and the generated world, tests/spark/test_parity.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if importlib.util.find_spec("pyspark") is not None:
         return
-    if os.environ.get("CONSENT_TEST_SPARK") == "required":
+    if os.environ.get("CONSENT_TEST_SPARK") in ("required", "all"):
         raise pytest.UsageError("the spark tier needs pyspark: scripts/setup installs it (pip install '.[spark]')")
     skip = pytest.mark.skip(reason="pyspark is not installed (pip install '.[spark]', Java 17)")
     for item in items:
