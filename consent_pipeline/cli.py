@@ -104,6 +104,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if not settings.landing.is_dir():
         raise CliError(f"landing directory {settings.landing} does not exist")
+    if settings.engine == "spark":
+        from consent_pipeline.engines.spark import spark_missing
+
+        missing = spark_missing()
+        if missing:
+            raise CliError(missing)
     rules = load_rules(settings.rules)  # fail before starting anything when the rules are invalid
     from consent_pipeline.core.ingest.ingest import check_file_rules
 

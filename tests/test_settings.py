@@ -202,3 +202,13 @@ def test_the_engine_setting_from_option_or_environment(monkeypatch: pytest.Monke
     assert (got.engine, got.spark_master) == ("duckdb", "")  # a master means nothing to DuckDB
     for master in ("local", "local[*]", "local[16]", "yarn", "k8s://https://k8s:6443", "sc://connect:15002"):
         assert Settings.resolve(engine="spark", spark_master=master).spark_master == master
+
+
+def test_spark_without_java_stops_before_anything_runs(tmp_path: Path) -> None:
+    got = cli(run_args(tmp_path, "--engine", "spark"), {"PATH": "/nonexistent", "JAVA_HOME": ""})
+    assert got.returncode == 2
+    assert got.stderr.splitlines() == [
+        "consent-pipeline: error: --engine spark needs Java 17 or 21 (java on the PATH, or JAVA_HOME; "
+        "docs/scale-out.md)"
+    ]
+    assert not (tmp_path / "wh").exists()

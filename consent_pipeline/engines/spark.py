@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import importlib.util
 import logging
+import os
 import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -57,6 +60,17 @@ LOCAL_CONF: dict[str, str] = {"spark.sql.shuffle.partitions": "4", "spark.driver
 
 class SparkUnavailable(RuntimeError):
     """pyspark (or Java) is missing: the message says how to install it."""
+
+
+def spark_missing() -> str | None:
+    """Why the Spark engine cannot start on this machine (pyspark or Java missing), or None; checked before a
+    run reads anything, without starting Spark."""
+    if importlib.util.find_spec("pyspark") is None:
+        return "--engine spark needs pyspark: pip install '.[spark]' (docs/scale-out.md)"
+    java_home = os.environ.get("JAVA_HOME", "")
+    if not (java_home and Path(java_home, "bin", "java").exists()) and shutil.which("java") is None:
+        return "--engine spark needs Java 17 or 21 (java on the PATH, or JAVA_HOME; docs/scale-out.md)"
+    return None
 
 
 class SparkStepError(RuntimeError):
@@ -102,6 +116,12 @@ _SESSION: dict[str, Any] = {}  # master -> the process's one SparkSession
 _LOCAL_DIRS: list[str] = []
 
 
+def local_exchange() -> Path | None:
+    """A folder the pipeline and a local Spark both read and write (inside Spark's scratch folder), or None for
+    a remote master, whose executors cannot see this machine's disk."""
+    return Path(_LOCAL_DIRS[0]) / "exchange" if _LOCAL_DIRS else None
+
+
 def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None) -> Any:
     """The process's Spark session (started on first use; later calls get the same one whatever the master,
     as Spark allows one context a process)."""
@@ -112,10 +132,10 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None =
         return session
     try:
         sql_module = importlib.import_module("pyspark.sql")
-    except ImportError as e:  # optional dependency
+    except ImportError:  # optional dependency
         raise SparkUnavailable(
             "the Spark engine needs pyspark: pip install '.[spark]' (and Java 17; docs/scale-out.md)"
-        ) from e
+        ) from None
     started = time.perf_counter()
     builder = sql_module.SparkSession.builder.appName("consent-pipeline")
     connect = master.startswith("sc://")
@@ -133,7 +153,7 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None =
     try:
         session = builder.getOrCreate()
     except Exception as e:  # no Java, a master that does not answer: say so, with Spark's own words
-        raise SparkUnavailable(f"could not start Spark ({master}): {e}") from e
+        raise SparkUnavailable(f"could not start Spark ({master}): {_root_cause(e)}") from None
     if not connect:
         session.sparkContext.setLogLevel("ERROR")
     _SESSION[master] = session
@@ -144,7 +164,10 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None =
 
 def _stop() -> None:
     for session in _SESSION.values():
-        session.stop()
+        try:
+            session.stop()
+        except Exception:  # the JVM is already gone (killed, out of memory): nothing left to stop
+            log.debug("spark session already stopped", exc_info=True)
     _SESSION.clear()
     for folder in _LOCAL_DIRS:
         shutil.rmtree(folder, ignore_errors=True)
@@ -161,6 +184,10 @@ def _sendable(table: pa.Table) -> pa.Table:
     return table.cast(schema) if schema != table.schema else table
 
 
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 class SparkEngine:
     """Runs a stage's steps on Spark (see the module's docstring). `master`: `local[*]` (default), `local[2]`,
     `spark://host:7077`, `yarn`, ... or a Spark Connect endpoint `sc://host:15002`."""
@@ -168,10 +195,14 @@ class SparkEngine:
     name = "spark"
     writes_in_place = False
 
-    def __init__(self, master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None, through_driver: bool = False
+    ) -> None:
         self.master = master
+        self.through_driver = through_driver  # rows as Arrow through the driver even when Spark is local
         self.conf = dict(conf or {})
         self._spark: Any = None
+        self._lists = 0  # step lists run, naming each one's exchange folder
 
     @property
     def spark(self) -> Any:
@@ -185,10 +216,16 @@ class SparkEngine:
         rendered = [(s, s.sql.format(**(params or {}))) for s in steps]
         inputs = step_inputs((s.name, sql) for s, sql in rendered)
         cached: list[Any] = []
+        spark = self.spark
+        exchange = None if self.through_driver else local_exchange()
+        if exchange is not None:
+            self._lists += 1
+            exchange = exchange / str(self._lists)
+            exchange.mkdir(parents=True)
         try:
             started = time.perf_counter()
             for name in inputs:
-                self._send(con, name)
+                self._send(con, name, exchange)
             log.debug("spark inputs %s: %.2fs", ", ".join(inputs), time.perf_counter() - started)
             for step, sql in rendered:
                 started = time.perf_counter()
@@ -198,7 +235,7 @@ class SparkEngine:
                         frame = frame.persist()  # filled by toArrow below, read by later steps without recomputing
                         cached.append(frame)
                     frame.createOrReplaceTempView(step.name)
-                    result = frame.toArrow()
+                    result = self._receive(frame, step.name, exchange)
                 except Exception as e:  # Py4J's message is a Java stack trace: name the step and the root cause
                     cause = _root_cause(e)
                     raise SparkStepError(f"step {step.name} failed on Spark ({self.master}): {cause}") from None
@@ -210,25 +247,49 @@ class SparkEngine:
             for frame in cached:
                 frame.unpersist()
             for name in [*inputs, *(s.name for s, _ in rendered)]:
-                self.spark.catalog.dropTempView(name)
+                spark.catalog.dropTempView(name)
+            if exchange is not None:  # the rows exchanged are personal data: gone with the list
+                shutil.rmtree(exchange, ignore_errors=True)
 
-    def _send(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
-        """A warehouse-side table (or temporary table or view) as a Spark temporary view of its name."""
-        table = con.sql(f"SELECT * FROM {name}").to_arrow_table()
+    def _send(self, con: duckdb.DuckDBPyConnection, name: str, exchange: Path | None) -> None:
+        """A warehouse-side table (or temporary table or view) as a Spark temporary view of its name: through
+        a Parquet file when Spark is local (executors read it, nothing held in the driver's memory), else as
+        Arrow through the driver."""
         try:
+            if exchange is not None:
+                path = exchange / f"in_{name}.parquet"
+                con.execute(f"COPY (SELECT * FROM {name}) TO {_quoted(path)} (FORMAT parquet)")
+                self.spark.read.parquet(str(path)).createOrReplaceTempView(name)
+                return
+            table = con.sql(f"SELECT * FROM {name}").to_arrow_table()
             self.spark.createDataFrame(_sendable(table)).createOrReplaceTempView(name)
         except Exception as e:
             raise SparkStepError(f"table {name} could not be sent to Spark ({self.master}): {_root_cause(e)}") from None
 
     @staticmethod
-    def _bring_back(con: duckdb.DuckDBPyConnection, name: str, sql: str, result: pa.Table) -> None:
+    def _receive(frame: Any, name: str, exchange: Path | None) -> pa.Table | Path:
+        """The step's rows: written by the executors to Parquet files when Spark is local, else collected as
+        Arrow through the driver."""
+        if exchange is None:
+            return frame.toArrow()
+        path = exchange / f"out_{name}"
+        frame.write.mode("overwrite").parquet(str(path))
+        return path
+
+    @staticmethod
+    def _bring_back(con: duckdb.DuckDBPyConnection, name: str, sql: str, result: pa.Table | Path) -> None:
         """The step's result as a temporary table on the warehouse connection, typed as DuckDB types the SQL."""
         columns = con.execute(f"DESCRIBE {sql}").fetchall()  # binds only: nothing is computed
         names = [c[0] for c in columns]
-        if sorted(names) != sorted(result.column_names) or len(set(names)) != len(names):
-            raise RuntimeError(f"step {name}: Spark's columns {result.column_names} differ from DuckDB's {names}")
-        # by name: a join USING (...) puts its columns first on Spark, where DuckDB keeps the left table's order
-        result = result.select(names)
+        files = sorted(result.glob("*.parquet")) if isinstance(result, Path) else []
+        if isinstance(result, Path) and not files:  # Spark wrote no file: no rows, nothing to check
+            got = names
+        elif isinstance(result, Path):
+            got = [c[0] for c in con.execute(f"DESCRIBE SELECT * FROM read_parquet({_quoted(files[0])})").fetchall()]
+        else:
+            got = result.column_names
+        if sorted(names) != sorted(got) or len(set(names)) != len(names):
+            raise RuntimeError(f"step {name}: Spark's columns {got} differ from DuckDB's {names}")
         ddl = ", ".join(f'"{c[0]}" {c[1]}' for c in columns)
         kind = con.execute(
             "SELECT table_type FROM information_schema.tables WHERE table_name = $n AND table_schema = 'main' "
@@ -238,9 +299,15 @@ class SparkEngine:
         if kind and kind[0][0] == "VIEW":  # an earlier DuckDB run of the step left a view of that name
             con.execute(f"DROP VIEW {name}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({ddl})")
-        if result.num_rows:
+        # by name: a join USING (...) puts its columns first on Spark, where DuckDB keeps the left table's order
+        listed = ", ".join(f'"{n}"' for n in names)
+        if isinstance(result, Path):
+            if files:
+                paths = ", ".join(_quoted(f) for f in files)
+                con.execute(f"INSERT INTO {name} SELECT {listed} FROM read_parquet([{paths}])")
+        elif result.num_rows:
             con.register("_spark_result", result)
             try:
-                con.execute(f"INSERT INTO {name} SELECT * FROM _spark_result")
+                con.execute(f"INSERT INTO {name} SELECT {listed} FROM _spark_result")
             finally:
                 con.unregister("_spark_result")

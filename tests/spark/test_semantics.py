@@ -15,12 +15,15 @@ from consent_pipeline.engines.spark import SparkEngine
 
 T = dt.datetime(2026, 1, 31, 10)
 ENGINE = SparkEngine("local[2]")
+# the same session, rows exchanged as Arrow through the driver (as with a remote master) instead of Parquet files
+THROUGH_DRIVER = SparkEngine("local[2]", through_driver=True)
 
 
 def on_both(inputs: dict[str, pl.DataFrame], step: Step) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The step's rows on DuckDB and on Spark (brought back typed as DuckDB types them), sorted."""
+    """The step's rows on DuckDB and on Spark (both ways of exchanging rows, brought back typed as DuckDB types
+    them), sorted; asserts the two Spark ways agree."""
     out = []
-    for engine in (DUCKDB, ENGINE):
+    for engine in (DUCKDB, ENGINE, THROUGH_DRIVER):
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
         for name, frame in inputs.items():
@@ -30,6 +33,7 @@ def on_both(inputs: dict[str, pl.DataFrame], step: Step) -> tuple[pl.DataFrame, 
         engine.run_steps(con, [step])
         out.append(con.sql(f"FROM {step.name} ORDER BY ALL").pl())
         con.close()
+    assert out[1].equals(out[2])
     return out[0], out[1]
 
 
