@@ -6,8 +6,8 @@ whole tier, as a process keeps it). Every contract table (outputs.md) and the de
 on must be equal row for row, with their column types; every extract file byte for byte.
 
 A Spark run of a small scenario costs about 15 s (some 37 Spark jobs of 0.3 s), so the whole of it takes
-about 7 minutes on 2 cores: `scripts/test` runs three scenarios that between them give every step rows
-(household ownership, registries, regional templates); `scripts/test --spark-all` (CONSENT_TEST_SPARK=all)
+about 7 minutes on 2 cores: `scripts/test` runs two scenarios that between them give the identity, merge and
+permission steps rows (household ownership, regional templates); `scripts/test --spark-all` (CONSENT_TEST_SPARK=all)
 runs every scenario and the generated world.
 """
 
@@ -31,7 +31,7 @@ from tests.spark.compare import CONTRACT_TABLES, DERIVED_TABLES, extract_differe
 
 MASTER = "local[2]"
 ALL = os.environ.get("CONSENT_TEST_SPARK") == "all"
-REPRESENTATIVE = ["household_ownership", "registry", "regional_templates"]
+REPRESENTATIVE = ["household_ownership", "regional_templates"]
 ENGINES = ("duckdb", "spark")
 
 
