@@ -7,9 +7,11 @@ For each `Step` list a stage hands over (`Engine.run_steps`):
    stages' temporary tables) are sent from the warehouse connection to Spark as Arrow, under their names;
 3. each step runs on Spark under its name (a table step cached, a view step lazy), so later steps read it as
    they do on DuckDB;
-4. each step's result comes back to the warehouse connection as a temporary table of its name, with the
-   column types DuckDB gives the same SQL (`DESCRIBE`), so what the stage writes next is the same table
-   whichever engine computed it. Spark's cached frames are dropped at the end of the list.
+4. the results something outside the list reads (`read_elsewhere`) come back to the warehouse connection as
+   temporary tables of their names, with the column types DuckDB gives the same SQL (`DESCRIBE`), so what the
+   stage writes next is the same table whichever engine computed it. Spark's cached frames are dropped at
+   the end of the list. Rows go as Parquet files in Spark's scratch folder with a local master, else as Arrow
+   through the driver.
 
 The warehouse (transactions, scoped deletes and inserts, build state, erasure's rewrite) stays DuckDB: the
 logic moves, the bookkeeping does not (docs/scale-out.md says what a Parquet warehouse would change).
@@ -23,10 +25,12 @@ and stopped when the process ends, so many runs in one process (the parity tests
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -184,6 +188,32 @@ def _sendable(table: pa.Table) -> pa.Table:
     return table.cast(schema) if schema != table.schema else table
 
 
+PACKAGE = Path(__file__).resolve().parents[1]  # consent_pipeline/
+
+
+@functools.cache
+def _code() -> tuple[tuple[Path, str], ...]:
+    """Every `.py` and `.sql` file of the package, with its text (read once per process)."""
+    return tuple((p, p.read_text(encoding="utf-8")) for p in sorted(PACKAGE.rglob("*")) if p.suffix in (".py", ".sql"))
+
+
+@functools.cache
+def read_elsewhere(name: str, listed: frozenset[str]) -> bool:
+    """Whether anything but the steps of its own list can read step `name`'s result: a Python module naming it
+    (other than where the step is declared, `step("name")`), or the SQL file of a step outside the list. Only
+    those results come back from Spark; the others stay intermediate (cached in Spark, computed once, with no
+    job of their own). Conservative: a mention in a comment keeps the result too."""
+    word = re.compile(rf"\b{re.escape(name)}\b")
+    declared = f'step("{name}")'
+    for path, text in _code():
+        if path.suffix == ".sql":
+            if path.stem not in listed and word.search(text):
+                return True
+        elif word.search(text.replace(declared, "")):
+            return True
+    return False
+
+
 def _quoted(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
@@ -215,7 +245,10 @@ class SparkEngine:
     ) -> None:
         rendered = [(s, s.sql.format(**(params or {}))) for s in steps]
         inputs = step_inputs((s.name, sql) for s, sql in rendered)
+        listed = frozenset(s.name for s in steps)
+        wanted = {s.name for s in steps if read_elsewhere(s.name, listed)} | {steps[-1].name} if steps else set()
         cached: list[Any] = []
+        placeholders: list[str] = []
         spark = self.spark
         exchange = None if self.through_driver else local_exchange()
         if exchange is not None:
@@ -235,6 +268,12 @@ class SparkEngine:
                         frame = frame.persist()  # filled by toArrow below, read by later steps without recomputing
                         cached.append(frame)
                     frame.createOrReplaceTempView(step.name)
+                    if step.name not in wanted:
+                        # an empty table of its columns, only so that DuckDB can type the later steps that read
+                        # it; dropped with the list, so that a reader read_elsewhere missed fails loudly
+                        self._bring_back(con, step.name, sql, None)
+                        placeholders.append(step.name)
+                        continue
                     result = self._receive(frame, step.name, exchange)
                 except Exception as e:  # Py4J's message is a Java stack trace: name the step and the root cause
                     cause = _root_cause(e)
@@ -250,6 +289,8 @@ class SparkEngine:
                 spark.catalog.dropTempView(name)
             if exchange is not None:  # the rows exchanged are personal data: gone with the list
                 shutil.rmtree(exchange, ignore_errors=True)
+            for name in placeholders:
+                con.execute(f"DROP TABLE IF EXISTS {name}")
 
     def _send(self, con: duckdb.DuckDBPyConnection, name: str, exchange: Path | None) -> None:
         """A warehouse-side table (or temporary table or view) as a Spark temporary view of its name: through
@@ -277,12 +318,12 @@ class SparkEngine:
         return path
 
     @staticmethod
-    def _bring_back(con: duckdb.DuckDBPyConnection, name: str, sql: str, result: pa.Table | Path) -> None:
+    def _bring_back(con: duckdb.DuckDBPyConnection, name: str, sql: str, result: pa.Table | Path | None) -> None:
         """The step's result as a temporary table on the warehouse connection, typed as DuckDB types the SQL."""
         columns = con.execute(f"DESCRIBE {sql}").fetchall()  # binds only: nothing is computed
         names = [c[0] for c in columns]
         files = sorted(result.glob("*.parquet")) if isinstance(result, Path) else []
-        if isinstance(result, Path) and not files:  # Spark wrote no file: no rows, nothing to check
+        if result is None or (isinstance(result, Path) and not files):  # no rows to check or insert
             got = names
         elif isinstance(result, Path):
             got = [c[0] for c in con.execute(f"DESCRIBE SELECT * FROM read_parquet({_quoted(files[0])})").fetchall()]
@@ -305,7 +346,7 @@ class SparkEngine:
             if files:
                 paths = ", ".join(_quoted(f) for f in files)
                 con.execute(f"INSERT INTO {name} SELECT {listed} FROM read_parquet([{paths}])")
-        elif result.num_rows:
+        elif result is not None and result.num_rows:
             con.register("_spark_result", result)
             try:
                 con.execute(f"INSERT INTO {name} SELECT {listed} FROM _spark_result")
