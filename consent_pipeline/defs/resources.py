@@ -152,7 +152,8 @@ class PipelineResource(ConfigurableResource):
     def sql_engine(self) -> Engine:
         """Where the stages' SQL steps run (the `engine` setting); a Spark session starts on first use."""
         if self._engine is None:
-            self._engine = make_engine(self.settings.engine, self.settings.spark_master)
+            settings = self.settings
+            self._engine = make_engine(settings.engine, settings.spark_master, settings.warehouse.parent)
         return self._engine
 
     @property

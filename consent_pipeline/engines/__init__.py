@@ -6,16 +6,18 @@ chosen, so the project runs without pyspark installed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from consent_pipeline.config.settings import ENGINES
 from consent_pipeline.core.lib.engine import DUCKDB, Engine
 
 
-def make_engine(name: str, spark_master: str = "") -> Engine:
-    """The engine of that name (one of ENGINES)."""
+def make_engine(name: str, spark_master: str = "", scratch_in: Path | None = None) -> Engine:
+    """The engine of that name (one of ENGINES); a local Spark keeps its scratch folder in `scratch_in`."""
     if name == "duckdb":
         return DUCKDB
     if name == "spark":
         from consent_pipeline.engines.spark import DEFAULT_MASTER, SparkEngine
 
-        return SparkEngine(spark_master or DEFAULT_MASTER)
+        return SparkEngine(spark_master or DEFAULT_MASTER, scratch_in=scratch_in)
     raise ValueError(f"unknown engine {name!r} (one of {', '.join(ENGINES)})")

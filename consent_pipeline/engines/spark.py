@@ -126,7 +126,15 @@ def local_exchange() -> Path | None:
     return Path(_LOCAL_DIRS[0]) / "exchange" if _LOCAL_DIRS else None
 
 
-def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None) -> Any:
+def scratch_name(pid: int) -> str:
+    """The name of a process's Spark scratch folder beside the warehouse (core/lib/orphans.py removes one
+    whose process is gone: a killed run cannot remove its own)."""
+    return f".spark-scratch.{pid}"
+
+
+def spark_session(
+    master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None, scratch_in: Path | None = None
+) -> Any:
     """The process's Spark session (started on first use; later calls get the same one whatever the master,
     as Spark allows one context a process)."""
     if _SESSION:
@@ -148,7 +156,12 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None =
     if master.startswith("local"):
         # Spark's own scratch files (shuffles, spills) in a folder of ours, removed when the process ends: the
         # rows it holds are personal data, which must not outlive the run on any disk (semantics, erasure).
-        local_dir = tempfile.mkdtemp(prefix="consent-spark-")
+        if scratch_in is not None:  # beside the warehouse: the pipeline's own disk, cleaned after a kill
+            folder = scratch_in / scratch_name(os.getpid())
+            folder.mkdir(parents=True, exist_ok=True)
+            local_dir = str(folder)
+        else:
+            local_dir = tempfile.mkdtemp(prefix="consent-spark-")
         _LOCAL_DIRS.append(local_dir)
         settings |= LOCAL_CONF | {"spark.local.dir": local_dir}
     settings |= dict(conf or {})
@@ -226,9 +239,14 @@ class SparkEngine:
     writes_in_place = False
 
     def __init__(
-        self, master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None, through_driver: bool = False
+        self,
+        master: str = DEFAULT_MASTER,
+        conf: Mapping[str, str] | None = None,
+        through_driver: bool = False,
+        scratch_in: Path | None = None,
     ) -> None:
         self.master = master
+        self.scratch_in = scratch_in  # where a local session's scratch folder goes (None: the system's temp)
         self.through_driver = through_driver  # rows as Arrow through the driver even when Spark is local
         self.conf = dict(conf or {})
         self._spark: Any = None
@@ -237,7 +255,7 @@ class SparkEngine:
     @property
     def spark(self) -> Any:
         if self._spark is None:
-            self._spark = spark_session(self.master, self.conf)
+            self._spark = spark_session(self.master, self.conf, self.scratch_in)
         return self._spark
 
     def run_steps(

@@ -8,7 +8,9 @@ removes only files whose names show the pipeline wrote them, in folders the pipe
 - `<staging>/<source>/` and `<staging>/.<source>.tmp/` holding only parquet files: batches read from the
   feeds and not yet in the event log (a run reads its feeds again; the ingest ledger says what is in);
 - `duckdb_temp_*` files in the warehouse's spill folder, which the pipeline created and marked;
-- `<warehouse dir>/.<warehouse name>.<run_id>.running`: the mark each run leaves until it completes.
+- `<warehouse dir>/.<warehouse name>.<run_id>.running`: the mark each run leaves until it completes;
+- `<warehouse dir>/.spark-scratch.<pid>/`: a local Spark session's scratch folder (shuffled and exchanged
+  rows), when its process is gone (a live one, e.g. `dagster dev`'s, keeps its own).
 
 Finding a `.running` mark of another run means that run was killed or failed: it may have written rows that
 it never scrubbed into the warehouse file, so the file is marked for a rewrite (core/lib/rewrite.py), which the
@@ -32,6 +34,7 @@ from consent_pipeline.warehouse.database import SPILL_MARKER
 RUN_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 SNAPSHOT_TMP = re.compile(rf"\.({RUN_ID})\.duckdb\.tmp(\.wal)?")
 SPILL_FILE = re.compile(r"duckdb_temp_[A-Za-z0-9_.-]+")
+SPARK_SCRATCH = re.compile(r"\.spark-scratch\.(\d{1,10})")  # engines/spark.py scratch_name
 
 
 @dataclass
@@ -63,6 +66,17 @@ def _staged_batch(folder: Path) -> bool:
     return all(p.is_file() and not p.is_symlink() and p.suffix == ".parquet" for p in entries)
 
 
+def _alive(pid: int) -> bool:
+    """Whether a process of that id runs (another user's counts as running: not ours to judge)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def start_run(wh: Warehouse, snapshots: Path, staging: Path, sources: Iterable[str], run_id: str) -> Cleanup:
     """Remove what earlier runs left, mark the warehouse for a rewrite if one of them did not complete, and
     leave this run's own `.running` mark. The caller holds the run lock."""
@@ -87,6 +101,12 @@ def start_run(wh: Warehouse, snapshots: Path, staging: Path, sources: Iterable[s
             remove(path)
         elif (match := running.fullmatch(path.name)) and match.group(1) not in own:
             out.unfinished_runs.append(match.group(1))
+    folder = wh.path.parent
+    if folder.is_dir() and not folder.is_symlink():
+        for path in folder.iterdir():
+            match = SPARK_SCRATCH.fullmatch(path.name)
+            if match and path.is_dir() and not path.is_symlink() and not _alive(int(match.group(1))):
+                remove(path)
     if staging.is_dir() and not staging.is_symlink():
         for source in sources:
             for folder in (staging / source, staging / f".{source}.tmp"):

@@ -1,0 +1,30 @@
+"""A killed Spark run leaves its scratch folder (shuffled and exchanged rows: personal data) beside the
+warehouse, and the next run removes it: nothing of it outlives the run on any disk."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.acceptance.test_scenarios import SCENARIOS
+from tests.faults import cli_run, kill, start_paused, wait_for_pause
+
+AS_OF = "2026-03-01T06:00:00Z"
+
+
+def test_a_killed_spark_runs_scratch_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    landing = SCENARIOS / "household_ownership" / "landing"
+    warehouse, extracts = tmp_path / "wh" / "w.duckdb", tmp_path / "x"
+    env = {"CONSENT_ENGINE": "spark", "CONSENT_SPARK_MASTER": "local[2]"}
+    proc = start_paused(landing, warehouse, extracts, AS_OF, "golden:consent_current", env=env)
+    try:
+        wait_for_pause(proc, "golden:consent_current")
+        scratch = list(warehouse.parent.glob(".spark-scratch.*"))
+        assert len(scratch) == 1 and any(p.is_file() for p in scratch[0].rglob("*")), scratch
+    finally:
+        kill(proc)
+    time.sleep(1)  # the JVM ends when its Python parent is gone
+    assert scratch[0].exists()  # nobody removed it: the process was killed
+    run = cli_run(landing, warehouse, extracts, AS_OF)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert not scratch[0].exists()
