@@ -302,6 +302,25 @@ def stage_table(outcome: RunOutcome, sampler: RssSampler) -> list[Stage]:
     return stages
 
 
+def delta_run(
+    args: argparse.Namespace,
+    landing: Path,
+    full_dir: Path,
+    delta_dir: Path,
+    as_of: dt.datetime,
+    engine: str = "duckdb",
+    spark_master: str = "",
+) -> tuple[RunOutcome, RssSampler]:
+    """The next day's run with 1% new deliveries, on a copy of the full run's warehouse."""
+    extra, _ = landing_for(args.scale * 0.01, args.seed + 1, args.cache, as_of + dt.timedelta(days=1), "-delta")
+    shutil.rmtree(delta_dir, ignore_errors=True)
+    shutil.copytree(full_dir, delta_dir, ignore=shutil.ignore_patterns("extracts"))
+    dl = delta_dir.parent / "delta-landing"
+    shutil.rmtree(dl, ignore_errors=True)
+    delta_landing(landing, extra, dl)
+    return run(dl, delta_dir / "w.duckdb", as_of + dt.timedelta(days=1), engine, spark_master)
+
+
 def spark_runs(
     args: argparse.Namespace, landing: Path, work: Path, as_of: dt.datetime, duck: RunOutcome, duck_stages: list[Stage]
 ) -> dict[str, object]:
@@ -333,14 +352,7 @@ def spark_runs(
         "stages": stages,
     }
     if not args.no_delta:
-        extra, _ = landing_for(args.scale * 0.01, args.seed + 1, args.cache, as_of + dt.timedelta(days=1), "-delta")
-        delta_dir = work / "spark-delta"
-        shutil.rmtree(delta_dir, ignore_errors=True)
-        shutil.copytree(spark_dir, delta_dir, ignore=shutil.ignore_patterns("extracts"))
-        dl = work / "delta-landing"
-        shutil.rmtree(dl, ignore_errors=True)
-        delta_landing(landing, extra, dl)
-        d_outcome, _ = run(dl, delta_dir / "w.duckdb", as_of + dt.timedelta(days=1), "spark", master)
+        d_outcome, _ = delta_run(args, landing, spark_dir, work / "spark-delta", as_of, "spark", master)
         figures["delta_s"] = d_outcome.seconds
         print(
             f"  spark delta run: {d_outcome.seconds:.1f}s = "
@@ -428,14 +440,7 @@ def main() -> int:
         figures["spark"] = spark_runs(args, landing, work, as_of, outcome, stages)
 
     if not args.no_delta:
-        extra, _ = landing_for(args.scale * 0.01, args.seed + 1, args.cache, as_of + dt.timedelta(days=1), "-delta")
-        delta_dir = work / "delta"
-        shutil.rmtree(delta_dir, ignore_errors=True)
-        shutil.copytree(full_dir, delta_dir, ignore=shutil.ignore_patterns("extracts"))
-        dl = work / "delta-landing"
-        shutil.rmtree(dl, ignore_errors=True)
-        delta_landing(landing, extra, dl)
-        d_outcome, d_sampler = run(dl, delta_dir / "w.duckdb", as_of + dt.timedelta(days=1))
+        d_outcome, d_sampler = delta_run(args, landing, full_dir, work / "delta", as_of)
         figures["delta_s"] = d_outcome.seconds
         figures["delta_records"] = d_outcome.figures.get("rows_read", 0)
         figures["delta_ratio"] = d_outcome.seconds / outcome.seconds

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
 
-from consent_pipeline.config import Settings
+from consent_pipeline.config import Settings, load_rules
 from consent_pipeline.core.audit.invariant_registry import BLOCKING
+from consent_pipeline.generate import generate
+from consent_pipeline.generate.plan import DEFAULT_AS_OF
 from consent_pipeline.run import RunOutcome, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +74,21 @@ def table_hash(warehouse: Path, table: str, exclude: tuple[str, ...] = ()) -> st
     finally:
         con.close()
     return hashlib.sha256(repr(data).encode()).hexdigest()
+
+
+def two_nights(root: Path, scale: float, seed: int, next_scale: float) -> tuple[Path, Path]:
+    """A generated world (`root/base`, as of the generator's default), and the same plus the next day's
+    deliveries (`root/both`; the next day's generated at `next_scale` with the next seed)."""
+    rules = load_rules(ROOT / "rules")
+    base, extra, both = root / "base", root / "extra", root / "both"
+    generate(base, rules, scale=scale, seed=seed, as_of=DEFAULT_AS_OF)
+    generate(extra, rules, scale=next_scale, seed=seed + 1, as_of=DEFAULT_AS_OF + dt.timedelta(days=1))
+    for tree in (base, extra):
+        for delivery in sorted(p for p in tree.glob("*/*") if p.is_dir()):
+            target = both / delivery.parent.name / delivery.name
+            if not target.exists():
+                shutil.copytree(delivery, target)
+    return base, both
 
 
 def write(landing: Path, source: str, delivery: str, name: str, content: str) -> Path:

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from consent_pipeline.config import load_rules
 from consent_pipeline.core.golden.golden import GOLDEN_TABLES
-from consent_pipeline.generate import generate
 from consent_pipeline.generate.plan import DEFAULT_AS_OF
-from tests.helpers import ROOT, run, table_hash
+from tests.helpers import run, table_hash, two_nights
 
 DERIVED = [
     *GOLDEN_TABLES,
@@ -42,16 +40,7 @@ def _iso(t: dt.datetime) -> str:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("incremental")
-    rules = load_rules(ROOT / "rules")
-    base, extra = root / "base", root / "extra"
-    generate(base, rules, scale=0.02, seed=3, as_of=DEFAULT_AS_OF)
-    generate(extra, rules, scale=0.004, seed=4, as_of=DEFAULT_AS_OF + dt.timedelta(days=1))
-    both = root / "both"
-    for tree in (base, extra):  # the base deliveries plus the next day's
-        for delivery in sorted(p for p in tree.glob("*/*") if p.is_dir()):
-            target = both / delivery.parent.name / delivery.name
-            if not target.exists():
-                shutil.copytree(delivery, target)
+    base, both = two_nights(root, 0.02, 3, 0.004)
     warehouse = root / "base-run" / "w.duckdb"
     run(base, warehouse, _iso(DEFAULT_AS_OF), failing_checks=GENERATED)
     return {"root": root, "both": both, "base_warehouse": warehouse}

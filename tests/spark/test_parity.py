@@ -21,12 +21,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from consent_pipeline.config import Settings, load_rules
-from consent_pipeline.generate import generate
+from consent_pipeline.config import Settings
 from consent_pipeline.generate.plan import DEFAULT_AS_OF
 from consent_pipeline.run import RunOutcome, run_pipeline
 from tests.acceptance.test_scenarios import SCENARIOS, scenario_names
-from tests.helpers import ROOT
+from tests.helpers import ROOT, two_nights
 from tests.spark.compare import CONTRACT_TABLES, DERIVED_TABLES, extract_differences, table_differences
 
 MASTER = "local[2]"
@@ -71,15 +70,7 @@ def _iso(t: dt.datetime) -> str:
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A generated scale-0.05 world, and the same plus the next day's deliveries (scale 0.005)."""
     root = tmp_path_factory.mktemp("spark-world")
-    rules = load_rules(ROOT / "rules")
-    base, extra, both = root / "base", root / "extra", root / "both"
-    generate(base, rules, scale=0.05, seed=11, as_of=DEFAULT_AS_OF)
-    generate(extra, rules, scale=0.005, seed=12, as_of=DEFAULT_AS_OF + dt.timedelta(days=1))
-    for tree in (base, extra):
-        for delivery in sorted(p for p in tree.glob("*/*") if p.is_dir()):
-            target = both / delivery.parent.name / delivery.name
-            if not target.exists():
-                shutil.copytree(delivery, target)
+    base, both = two_nights(root, 0.05, 11, 0.005)
     return {"root": root, "base": base, "both": both}
 
 
