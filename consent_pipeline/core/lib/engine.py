@@ -1,7 +1,8 @@
 """Where a stage's SQL steps run: the engine interface the core's stages call, and DuckDB's implementation.
 
-A stage hands its `Step` lists to an engine, which leaves each step's result as a temporary table (or view)
-of that name on the warehouse connection, whatever engine computed it; what the stage then writes (its
+A stage hands its `Step` lists to an engine, which leaves the result of each step that anything outside the
+list reads as a temporary table (or view) of that name on the warehouse connection, whatever engine computed
+it; what the stage then writes (its
 transaction, deletes and inserts by scope, build state) stays on the warehouse. DuckDB (here, the default)
 runs the steps on the warehouse connection itself; the Spark engine (`consent_pipeline/engines/spark.py`)
 runs them on a Spark session through sqlglot and brings the results back with DuckDB's own column types.
@@ -32,7 +33,8 @@ class Engine(Protocol):
     def run_steps(
         self, con: duckdb.DuckDBPyConnection, steps: Sequence[Step], params: Mapping[str, str] | None = None
     ) -> None:
-        """Run the steps in order; afterwards each is a temporary table or view of its name on `con`."""
+        """Run the steps in order; afterwards each (at least each read outside the list: the Spark engine keeps
+        the others to itself) is a temporary table or view of its name on `con`."""
         ...
 
 
