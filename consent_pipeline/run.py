@@ -84,7 +84,9 @@ class RunOutcome:
         if "erased" in f:
             scope = f.get("erasure_scope", -1)
             scrubbed = "every row scrubbed" if scope < 0 else f"rows of {scope:,} new files scrubbed"
-            if f.get("rewritten"):  # core/lib/rewrite.py: no erased value left in freed storage
+            if f.get("rewritten") or f.get(
+                "rewritten_early"
+            ):  # core/lib/rewrite.py: no erased value left in freed storage
                 scrubbed += "; warehouse file rewritten"
             lines.append(f"  erasure:      {f['erased']:,} erased contact points ({scrubbed})")
         if "registries" in f:
@@ -315,6 +317,7 @@ FIGURES = {
     "permissions": ("contact_permission", "dagster/row_count"),
     "permission_scope": ("contact_permission", "recomputed_parties"),
     "rewritten": ("snapshot", "warehouse_rewritten"),
+    "rewritten_early": ("erasure_register", "warehouse_rewritten"),  # a first build rewrites after erasure
 }
 
 

@@ -122,6 +122,23 @@ def test_no_erased_value_on_disk_after_the_erasure_and_after_later_runs(
     assert sorted(f.name for f in p["extracts"].iterdir()) == ["2026-02-20", "2026-03-01", "2026-03-02"]
 
 
+def test_a_first_run_rewrites_right_after_erasure_and_leaves_no_erased_value(places: dict[str, Path]) -> None:
+    """A first build over her data and her erasure: the file is rewritten when erasure is done (it holds only
+    the ingested tables then), not again at the end, and nothing of hers is on disk afterwards."""
+    p = places
+    land_before_erasure(p["landing"])
+    land_erasure(p["landing"])
+    land_after_erasure(p["landing"])
+    first = run(p["landing"], p["warehouse"], "2026-03-01T06:00:00Z", p["extracts"])
+    assert (first.figures.get("rewritten_early"), first.figures.get("rewritten")) == (1, 0)
+    assert "warehouse file rewritten" in first.summary()
+    assert rows(p["warehouse"], "SELECT pending, rewritten_by_run FROM warehouse_rewrite") == [(False, first.run_id)]
+    assert byte_hits(_owned(p)) == []
+    assert {f: table_hits(f) for f in _duckdb_files(p)} == {f: [] for f in _duckdb_files(p)}
+    # her unreadable records are in quarantine without their text
+    assert rows(p["warehouse"], "SELECT count(*) FROM quarantine WHERE raw = '[erased]'") == [(3,)]
+
+
 def test_rewrite_keeps_every_table_view_and_macro(tmp_path: Path) -> None:
     landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
     land_before_erasure(landing)
