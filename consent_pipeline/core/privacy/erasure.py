@@ -28,7 +28,7 @@ from consent_pipeline.core.identity import OBSERVED_ASSOCIATIONS
 from consent_pipeline.core.lib import rewrite
 from consent_pipeline.core.lib.build_state import BuildState, last_build, logic_version, record_build
 from consent_pipeline.core.lib.invariant import Invariant
-from consent_pipeline.core.lib.sql import SqlFolder, run_steps, timed, values_table, warehouse_tables
+from consent_pipeline.core.lib.sql import SqlFolder, run_steps, text, timed, values_table, warehouse_tables
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.lib import faults
 from consent_pipeline.lib.contact_points import normalise_emails
@@ -206,7 +206,7 @@ def _scrub_quarantine(con: duckdb.DuckDBPyConnection, scoped: bool) -> int:
     timed(
         con,
         "erasure quarantine hits",
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE er_quarantine_hits AS
         WITH normal AS (  -- an IDN address in its xn-- form is hashed in its canonical (Unicode) form
             SELECT c.rid, c.token, coalesce(i.canonical, c.token) AS canonical
@@ -220,8 +220,7 @@ def _scrub_quarantine(con: duckdb.DuckDBPyConnection, scoped: bool) -> int:
         SELECT o.rid FROM er_open o JOIN erasure_register r
             ON r.reestablished_at IS NULL AND sha256(o.contact_point) = r.contact_point_sha256
         UNION
-        SELECT o.rid FROM er_open o JOIN er_patterns p
-            ON (p.kind = 'text' AND contains(o.low, p.pattern)) OR (p.kind = 'digits' AND contains(o.digits, p.pattern))
+        SELECT rid FROM er_open WHERE {_mentions(con)}
         UNION
         SELECT rid FROM normal WHERE canonical IN (SELECT canonical FROM erased_tokens)
         """,
@@ -234,6 +233,27 @@ def _scrub_quarantine(con: duckdb.DuckDBPyConnection, scoped: bool) -> int:
         WHERE q.rowid IN (SELECT rid FROM er_quarantine_hits)
         """
     ).fetchall()[0][0]
+
+
+PATTERNS_PER_REGEX = 500  # alternatives in one regular expression (RE2 caps a compiled program's memory)
+
+
+def _mentions(con: duckdb.DuckDBPyConnection) -> str:
+    """The SQL condition on er_open that its text contains a pattern of er_patterns (an erased email in `low`,
+    an erased number's digits in `digits`): the patterns as alternations of literal text, a few regular
+    expressions matched over each record once, instead of a join testing every record against every pattern
+    (thousands of patterns on a first run: 16 s against 64,000 quarantined records at scale 10)."""
+    chunks = con.execute(
+        f"""
+        SELECT kind, string_agg(regexp_escape(pattern), '|' ORDER BY pattern)
+        FROM (SELECT *, (row_number() OVER (PARTITION BY kind ORDER BY pattern) - 1) // {PATTERNS_PER_REGEX} AS n
+              FROM er_patterns)
+        GROUP BY kind, n ORDER BY kind, n
+        """
+    ).fetchall()
+    column = {"text": "low", "digits": "digits"}
+    terms = [f"regexp_matches({column[kind]}, {text(regex)})" for kind, regex in chunks]
+    return " OR ".join(terms) if terms else "false"
 
 
 def _idn_tokens(con: duckdb.DuckDBPyConnection) -> None:
