@@ -5,8 +5,8 @@
 1. Generates landing data for the scale (cached in data/bench/, reused when present).
 2. Runs the whole pipeline into a fresh warehouse and reports wall time and peak memory per stage (each
    Dagster step; memory sampled from /proc every 50 ms).
-3. Measures, in the same process, the floor: DuckDB reading every landing file once, plus one
-   latest-per-key pass over the run's events. Prints full / floor.
+3. Measures, in the same process, the floor (bench/floor.py): the faster of DuckDB and polars reading each
+   group of landing files, plus one latest-per-key pass over the run's events. Prints full / floor.
 4. Adds 1% new deliveries (a generated slice one day later) to a copy of the warehouse and times the next
    run against the full run.
 5. With `--erasure-night`: a full run over the landing without any erasure, then the 1% night twice from
@@ -40,8 +40,11 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from consent_pipeline.config import Settings, load_rules  # noqa: E402
-from consent_pipeline.generate import REPORT_NAME, generate  # noqa: E402
+from floor import describe, measure  # noqa: E402  (bench/floor.py, beside this file)
+from landing import delta_landing, landing_for, link_tree  # noqa: E402
+
+from consent_pipeline.config import Settings  # noqa: E402
+from consent_pipeline.generate import REPORT_NAME  # noqa: E402
 from consent_pipeline.generate.plan import DEFAULT_AS_OF  # noqa: E402
 from consent_pipeline.run import RunOutcome, run_pipeline  # noqa: E402
 
@@ -81,17 +84,6 @@ class RssSampler:
         return max(inside, default=0)
 
 
-def landing_for(scale: float, seed: int, cache: Path, as_of: dt.datetime, label: str = "") -> tuple[Path, float]:
-    out = cache / f"scale-{scale:g}-seed-{seed}{label}" / "landing"
-    if (out / REPORT_NAME).exists():
-        return out, 0.0
-    if out.exists():
-        shutil.rmtree(out)
-    started = time.perf_counter()
-    generate(out, load_rules(ROOT / "rules"), scale=scale, seed=seed, as_of=as_of)
-    return out, time.perf_counter() - started
-
-
 def run(
     landing: Path, warehouse: Path, as_of: dt.datetime, engine: str = "duckdb", spark_master: str = ""
 ) -> tuple[RunOutcome, RssSampler]:
@@ -109,72 +101,6 @@ def run(
     if not outcome.success:
         raise SystemExit(f"bench: the run failed: {outcome.error}")
     return outcome, sampler
-
-
-def floor(landing: Path, warehouse: Path) -> dict[str, float]:
-    """DuckDB reading every landing file once, and one latest-per-key pass over the run's events."""
-    con = duckdb.connect()
-    files = [p for p in sorted(landing.rglob("*")) if p.is_file() and p.name != REPORT_NAME]
-    groups: dict[str, list[str]] = {"csv": [], "json": [], "text": []}
-    for p in files:
-        kind = "csv" if p.suffix == ".csv" else "json" if p.suffix in (".json", ".jsonl") else "text"
-        groups[kind].append(str(p))
-    started = time.perf_counter()
-    rows = 0
-    for path in groups["csv"]:  # one file at a time: the exports' headers differ
-        rows += con.sql(
-            f"SELECT count(*) FROM read_csv('{path}', all_varchar=true, ignore_errors=true, null_padding=true)"
-        ).fetchall()[0][0]
-    for path in groups["json"]:
-        fmt = "newline_delimited" if path.endswith(".jsonl") else "array"
-        rows += con.sql(
-            f"SELECT count(*) FROM read_json('{path}', format='{fmt}', ignore_errors=true, "
-            "maximum_object_size=100000000)"
-        ).fetchall()[0][0]
-    if groups["text"]:
-        listing = ", ".join(f"'{p}'" for p in groups["text"])
-        rows += con.sql(f"SELECT sum(len(string_split(content, chr(10)))) FROM read_text([{listing}])").fetchall()[0][0]
-    read_s = time.perf_counter() - started
-    con.execute(f"ATTACH '{warehouse}' AS w (READ_ONLY)")
-    events = con.sql("SELECT count(*) FROM w.consent_events").fetchall()[0][0]
-    started = time.perf_counter()
-    con.execute(
-        """CREATE TABLE latest AS SELECT * FROM w.consent_events
-           QUALIFY row_number() OVER (PARTITION BY coalesce(contact_point, party_id), channel, purpose, brand
-                                      ORDER BY event_ts DESC, event_id) = 1"""
-    )
-    latest_s = time.perf_counter() - started
-    con.close()
-    return {
-        "files": len(files),
-        "rows_read": rows,
-        "read_s": read_s,
-        "events": events,
-        "latest_s": latest_s,
-        "floor_s": read_s + latest_s,
-    }
-
-
-def link_tree(source: Path, target: Path) -> None:
-    """The folder's files under `target` as hard links (nothing copied; a copy across file systems): the
-    landing reader does not follow symlinks."""
-    for path in sorted(f for f in source.rglob("*") if f.is_file()):
-        dest = target / path.relative_to(source)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(path, dest)
-        except OSError:
-            shutil.copyfile(path, dest)
-
-
-def delta_landing(base: Path, extra: Path, out: Path) -> None:
-    """The base landing plus the extra deliveries (a delivery already in the base is not replaced)."""
-    for root in (base, extra):
-        for source in sorted(p for p in root.iterdir() if p.is_dir()):
-            for delivery in sorted(p for p in source.iterdir() if p.is_dir()):
-                target = out / source.name / delivery.name
-                if not target.exists():
-                    link_tree(delivery, target)
 
 
 # A Salesforce Individual row, the fourth field (ShouldForget) set.
@@ -417,7 +343,7 @@ def main() -> int:
     )
     print("  sources: " + ", ".join(f"{name} {sec:.1f}s" for name, sec in sources))
     sys.stdout.flush()
-    fl = floor(landing, full_dir / "w.duckdb")
+    fl = measure(landing, full_dir / "w.duckdb")
     figures: dict[str, object] = {
         "scale": args.scale,
         "records": report["total_records"],
@@ -427,13 +353,10 @@ def main() -> int:
         "sources": {
             k.removeprefix("source__"): v[1] - v[0] for k, v in outcome.steps.items() if k.startswith("source__")
         },
-        "floor": fl,
-        "ratio": outcome.seconds / fl["floor_s"],
+        "floor": fl.as_dict(),
+        "ratio": outcome.seconds / fl.floor_s,
     }
-    print(
-        f"\nfloor: {fl['floor_s']:.1f}s = DuckDB reading {fl['files']:,} files ({fl['rows_read']:,} rows) "
-        f"{fl['read_s']:.1f}s + latest-per-key over {fl['events']:,} events {fl['latest_s']:.1f}s"
-    )
+    print("\n" + describe(fl))
     print(f"full / floor: {figures['ratio']:.1f}x")
 
     if args.engine == "spark":
