@@ -40,7 +40,8 @@ RUN_SPECIFIC = {"run_id"}  # columns that name the run itself (Dagster's run id)
 
 def table_differences(left: Path, right: Path, tables: list[str]) -> list[str]:
     """What differs between the two warehouses' tables: a line per table whose columns or rows differ."""
-    con = duckdb.connect(config={"enable_progress_bar": False})
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # a local option: not settable in connect()'s config
     found: list[str] = []
     try:
         con.execute(f"ATTACH '{left}' AS l (READ_ONLY)")
