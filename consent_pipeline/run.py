@@ -84,9 +84,8 @@ class RunOutcome:
         if "erased" in f:
             scope = f.get("erasure_scope", -1)
             scrubbed = "every row scrubbed" if scope < 0 else f"rows of {scope:,} new files scrubbed"
-            if f.get("rewritten") or f.get(
-                "rewritten_early"
-            ):  # core/lib/rewrite.py: no erased value left in freed storage
+            # core/lib/rewrite.py: no erased value left in freed storage (a first build rewrites after erasure)
+            if f.get("rewritten") or f.get("rewritten_early"):
                 scrubbed += "; warehouse file rewritten"
             lines.append(f"  erasure:      {f['erased']:,} erased contact points ({scrubbed})")
         if "registries" in f:

@@ -102,6 +102,7 @@ def rewrite_if_pending(wh: Warehouse, run_id: str) -> Rewritten | None:
 
 
 def tables_with_rows(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The warehouse's own tables that hold at least one row."""
     return {t for t in warehouse_tables(con) if con.execute(f'SELECT EXISTS (FROM "{t}")').fetchall()[0][0]}
 
 
