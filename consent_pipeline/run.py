@@ -101,6 +101,11 @@ class RunOutcome:
             lines.append(
                 f"  permissions:  {f['permissions']:,} keys ({_recomputed(f.get('permission_scope', -1), 'parties')})"
             )
+        if "suppression" in f:
+            lines.append(
+                f"  suppression:  {f['suppression']:,} rows "
+                f"({_recomputed(f.get('suppression_scope', -1), 'contact points')})"
+            )
         passed = len(self.checks) - len(self.failed_checks) - len(self.warnings)
         lines.append(
             f"  checks:       {passed} passed, {len(self.failed_checks)} failed, {len(self.warnings)} warnings"
@@ -315,6 +320,8 @@ FIGURES = {
     "golden_scope": ("consent_current", "recomputed_contact_points"),
     "permissions": ("contact_permission", "dagster/row_count"),
     "permission_scope": ("contact_permission", "recomputed_parties"),
+    "suppression": ("suppression", "dagster/row_count"),
+    "suppression_scope": ("suppression", "recomputed_contact_points"),
     "rewritten": ("snapshot", "warehouse_rewritten"),
     "rewritten_early": ("erasure_register", "warehouse_rewritten"),  # a first build rewrites after erasure
 }

@@ -50,3 +50,30 @@ def test_second_run_stops_while_the_first_holds_the_warehouse(tmp_path: Path) ->
     assert second.stderr.strip().splitlines() == [
         f"consent-pipeline: error: warehouse {warehouse} is locked by another run (pid {first.pid})"
     ]
+
+
+def test_nights_killed_before_their_suppression_list_was_written_leave_the_next_a_complete_one(
+    tmp_path: Path,
+) -> None:
+    """The suppression list is rebuilt only for the contact points the permissions noted as changed: a night
+    killed after golden committed (before permissions did), then one killed after permissions committed
+    (before the list was written), must leave the next night's list what a full run makes of the same data."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
+    land(landing, DELIVERIES[:4])
+    run(landing, warehouse, AS_OF)
+    before = table_hash(warehouse, "suppression")
+
+    land(landing, DELIVERIES[4:])
+    for point in ("permissions:contact_permission", "suppression:written"):
+        proc = start_paused(landing, warehouse, warehouse.parent / "x", AS_OF, point)
+        try:
+            wait_for_pause(proc, point)
+        finally:
+            kill(proc)
+        assert table_hash(warehouse, "suppression") == before, point
+
+    outcome = run(landing, warehouse, AS_OF)
+    assert outcome.figures["suppression_scope"] > 0, "the list was not recomputed incrementally"
+    fresh = tmp_path / "fresh.duckdb"
+    run(landing, fresh, AS_OF)
+    assert table_hash(warehouse, "suppression") == table_hash(fresh, "suppression") != before

@@ -59,6 +59,7 @@ def test_incremental_run_equals_a_full_run(world: dict[str, Path], days: int) ->
     assert outcome.figures["golden_scope"] > 0, "the golden stage did not run incrementally"
     assert outcome.figures["permission_scope"] > 0, "the permissions did not run incrementally"
     assert outcome.figures["permission_scope"] < outcome.figures["permissions"]
+    assert 0 < outcome.figures["suppression_scope"] < outcome.figures["suppression"], "suppression rebuilt whole"
 
     full = root / f"full-{days}" / "w.duckdb"
     run(world["both"], full, as_of, failing_checks=GENERATED)
@@ -73,6 +74,7 @@ def test_a_run_with_nothing_new_recomputes_nothing(world: dict[str, Path], tmp_p
     outcome = run(world["root"] / "base", warehouse, _iso(DEFAULT_AS_OF), failing_checks=GENERATED)
     assert outcome.figures["golden_scope"] == 0
     assert outcome.figures["permission_scope"] == 0
+    assert outcome.figures["suppression_scope"] == 0
     assert table_hash(warehouse, "contact_permission") == before
 
 
@@ -89,6 +91,7 @@ def test_full_rebuild_is_available_and_agrees(world: dict[str, Path], tmp_path: 
         failing_checks=GENERATED,
     )
     assert outcome.figures["golden_scope"] == -1 and outcome.figures["permission_scope"] == -1
+    assert outcome.figures["suppression_scope"] == -1
     assert {t: table_hash(warehouse, t) for t in before} == before
 
 

@@ -71,7 +71,8 @@ def _steps(rules: Rules) -> list[tuple[str, str]]:
         (merge.STEPS, merge.scope_params(True)),  # an incremental run: only the contact points in scope
         (permissions.STEPS, permissions.params(rules, AS_OF)),
         (permissions.KEY_STEPS, permissions.params(rules, AS_OF, scoped=True)),
-        ([suppression.CANDIDATES, suppression.SUPPRESSION], {"required_purposes": required_purposes(rules)}),
+        ([suppression.CANDIDATES, suppression.SUPPRESSION], suppression.params(rules, scoped=False)),
+        ([suppression.CANDIDATES, suppression.SUPPRESSION], suppression.params(rules, scoped=True)),
         (
             [audit.OPTOUTS, audit.REGION, audit.DEADLINES, audit.SLA, audit.VIOLATIONS],
             {"as_of": ts(AS_OF), "required_purposes": required_purposes(rules)},

@@ -4,30 +4,101 @@ leaf purpose, with the strongest reason: erased, undeliverable, opted_out, dnc_r
 Every marketing purpose and every brand in rules; service purposes only where opted out (never
 service.billing). Contact points count whether or not a known customer owns them; erased ones appear only
 as their SHA-256.
+
+A contact point's rows depend only on its own erasure, undeliverable status, consent states and permission
+rows, so recomputing some contact points from scratch gives what a full build would for them. A night
+recomputes only the ones the permissions stage noted as possibly changed since the list was last built
+(`permission_changes`: every point golden changed, whose listing or deliverability changed, or of a party
+whose permissions were recomputed). A first build, other rules or logic, a whole permissions build since,
+or permissions that do not reflect the last golden build (their step failed) rebuild the whole list.
 """
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import duckdb
 
 from consent_pipeline.config import Rules
+from consent_pipeline.core.lib.build_state import BuildState, last_build, logic_version, record_build, rules_fingerprint
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import required_purposes
-from consent_pipeline.core.lib.sql import SqlFolder, run_steps, timed
+from consent_pipeline.core.lib.scope import Scope
+from consent_pipeline.core.lib.sql import SqlFolder, run_steps, timed, warehouse_tables
+from consent_pipeline.core.lib.transaction import transaction
+from consent_pipeline.core.permissions import CHANGES
+from consent_pipeline.core.permissions import STAGE as PERMISSIONS
+from consent_pipeline.lib import faults
 
+log = logging.getLogger(__name__)
+
+STAGE = "suppression"
 SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
 CANDIDATES = SQL.step("x_candidates")
 SUPPRESSION = SQL.step("x_suppression")
+# Its SQL files and this module: a change to either rebuilds the whole list on the next run.
+LOGIC_VERSION = logic_version(STAGE, [SQL.file("x_candidates").path, SQL.file("x_suppression").path, Path(__file__)])
+IN_SCOPE = "contact_point IN (SELECT contact_point FROM x_scope)"
 
 
-def build_suppression(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
-    """Warehouse table `suppression`, and x_suppression a view of it for this run's later steps (reference
-    tables and the golden/permission tables must exist, with what permissions kept of this run's registry
-    listings and undeliverable points: perm_listed, perm_undeliverable). Written straight from its SQL: no
-    temporary copy."""
-    run_steps(con, [CANDIDATES, SUPPRESSION], {"required_purposes": required_purposes(rules)})
-    timed(con, "write suppression", "CREATE OR REPLACE TABLE suppression AS SELECT * FROM x_suppression")
+def params(rules: Rules, scoped: bool) -> dict[str, str]:
+    """The steps' parameters: every contact point, or (scoped) those in x_scope."""
+    return {"required_purposes": required_purposes(rules), "scope": IN_SCOPE if scoped else "true"}
+
+
+def suppression_scope(con: duckdb.DuckDBPyConnection) -> Scope:
+    """Create temp table x_scope (contact_point) and say whether to use it, or why the list is rebuilt whole."""
+    if not {STAGE, CHANGES} <= warehouse_tables(con):
+        return Scope.whole("no previous suppression list")
+    prev, perm, golden = last_build(con, STAGE), last_build(con, PERMISSIONS), last_build(con, "golden")
+    if prev is None or perm is None or golden is None or prev.upstream_seq is None:
+        return Scope.whole("no previous suppression list")
+    if (prev.logic_version, prev.rules_fingerprint) != (LOGIC_VERSION, rules_fingerprint(con)):
+        return Scope.whole("the rules or the suppression logic changed since the last build")
+    if perm.seq is None or perm.full_seq is None or perm.full_seq > prev.upstream_seq:
+        return Scope.whole("the permissions were rebuilt whole since the last build")
+    if perm.upstream_seq is None or perm.upstream_seq != golden.seq:
+        return Scope.whole("the permissions do not reflect the last golden build")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE x_scope AS SELECT DISTINCT contact_point FROM {CHANGES} WHERE seq > $s",
+        {"s": prev.upstream_seq},
+    )
+    n = con.execute("SELECT count(*) FROM x_scope").fetchall()[0][0]
+    return Scope(True, f"{n:,} contact points whose rows can have changed", n)
+
+
+def build_suppression(con: duckdb.DuckDBPyConnection, rules: Rules) -> Scope:
+    """Warehouse table `suppression` (whole, or the contact points in scope replaced), and x_suppression a
+    view of it for this run's later steps (reference tables and the golden/permission tables must exist, with
+    what permissions kept of this run's registry listings and undeliverable points: perm_listed,
+    perm_undeliverable). A whole build is written straight from its SQL: no temporary copy."""
+    scope = suppression_scope(con)
+    log.debug("suppression scope: %s", scope.reason)
+    run_steps(con, [CANDIDATES, SUPPRESSION], params(rules, scope.incremental))
+    perm = last_build(con, PERMISSIONS)
+    with transaction(con, "suppression commit"):
+        if scope.incremental:
+            timed(con, "delete suppression", f"DELETE FROM suppression WHERE key_{IN_SCOPE}")
+            timed(con, "insert suppression", "INSERT INTO suppression SELECT * FROM x_suppression")
+        else:
+            timed(con, "write suppression", "CREATE OR REPLACE TABLE suppression AS SELECT * FROM x_suppression")
+        faults.pause("suppression:written")
+        seq = perm.seq if perm else None
+        record_build(
+            con,
+            BuildState(
+                STAGE,
+                LOGIC_VERSION,
+                rules_fingerprint(con),
+                upstream_seq=seq,
+                recomputed=scope.size if scope.incremental else None,
+            ),
+        )
+        if seq is not None and CHANGES in warehouse_tables(con):  # read: what later builds add stays
+            con.execute(f"DELETE FROM {CHANGES} WHERE seq <= $s", {"s": seq})
     use_written_suppression(con)
+    return scope
 
 
 def use_written_suppression(con: duckdb.DuckDBPyConnection) -> None:

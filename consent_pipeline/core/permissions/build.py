@@ -15,13 +15,18 @@ from consent_pipeline.core.lib.reference import load_reference
 from consent_pipeline.core.lib.scope import Scope
 from consent_pipeline.core.lib.sql import timed
 from consent_pipeline.core.lib.transaction import transaction
-from consent_pipeline.core.permissions.permission_scope import permission_scope, record_permission_inputs
+from consent_pipeline.core.permissions.permission_scope import (
+    note_changed_points,
+    permission_scope,
+    record_permission_inputs,
+)
 from consent_pipeline.core.permissions.permissions import (
     build_permission_inputs,
     build_permissions,
     write_all_permissions,
 )
 from consent_pipeline.core.permissions.reviews import build_review_queue
+from consent_pipeline.lib import faults
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,7 @@ def build_permission_tables(
         build_permissions(con, rules, as_of, scoped=True, engine=engine)
     build_review_queue(con, rules, as_of, engine)
     with transaction(con, "permissions commit"):
+        note_changed_points(con, scope, rows_too=False)
         if scope.incremental:  # only the parties in scope: their rows replaced
             timed(
                 con,
@@ -60,8 +66,10 @@ def build_permission_tables(
                 "DELETE FROM contact_permission WHERE party_id IN (SELECT party_id FROM perm_scope)",
             )
             timed(con, "insert contact_permission", "INSERT INTO contact_permission SELECT * FROM p_permission")
+            note_changed_points(con, scope, rows_too=True)
         else:
             write_all_permissions(con, rules, as_of, batch_parties, engine)
+        faults.pause("permissions:contact_permission")
         for table, temp in TABLES.items():
             if table != "contact_permission":
                 timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")

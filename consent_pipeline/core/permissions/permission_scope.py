@@ -24,12 +24,16 @@ from consent_pipeline.config import Rules
 from consent_pipeline.core.lib.build_state import BuildState, last_build, record_build, rules_fingerprint
 from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.scope import Scope
-from consent_pipeline.core.lib.sql import SqlFolder, ts, warehouse_tables
+from consent_pipeline.core.lib.sql import SqlFolder, timed, ts, warehouse_tables
 from consent_pipeline.core.permissions.permissions import LOGIC_VERSION
 
 log = logging.getLogger(__name__)
 
 STAGE = "permissions"
+# Every contact point whose permission rows (or another input of the suppression list) a build can have
+# changed, with the build's number: the suppression list recomputes only those (core/marketing/suppression.py),
+# and removes what it has read.
+CHANGES = "permission_changes"
 SQL = SqlFolder.beside(__file__)
 # Contact points whose keys can have changed; every party they concern, and why; the parties in scope.
 SCOPE_STEPS = [SQL.step("perm_changed_points"), SQL.step("perm_scope_why"), SQL.step("perm_scope")]
@@ -102,12 +106,42 @@ def permission_scope(
     return Scope(True, f"{n:,} parties whose permissions can have changed", n)
 
 
+def next_seq(con: duckdb.DuckDBPyConnection) -> int:
+    """The number of the permissions build in progress (the last recorded one's plus one)."""
+    prev = last_build(con, STAGE)
+    return (prev.seq + 1) if prev and prev.seq is not None else 1
+
+
+def note_changed_points(con: duckdb.DuckDBPyConnection, scope: Scope, rows_too: bool) -> None:
+    """Add to `permission_changes` what this build can change (inside its transaction): the changed contact
+    points (`perm_changed_points`) and, with `rows_too`, every contact point of a party in scope as the
+    permission table holds them now. Called before the scope's rows are replaced and again after (then with
+    `rows_too` only), so that points a party lost and points it gained are both there. A whole build starts
+    the table empty: whoever reads it rebuilds whole after one (BuildState.full_seq)."""
+    seq = next_seq(con)
+    if not scope.incremental or CHANGES not in warehouse_tables(con):
+        con.execute(f"CREATE OR REPLACE TABLE {CHANGES} (contact_point VARCHAR, seq BIGINT)")
+    if not scope.incremental:
+        return
+    parts = ["SELECT contact_point FROM contact_permission WHERE party_id IN (SELECT party_id FROM perm_scope)"]
+    if not rows_too:
+        parts.append("SELECT contact_point FROM perm_changed_points")
+    timed(
+        con,
+        "note permission changes",
+        f"INSERT INTO {CHANGES} SELECT DISTINCT contact_point, {seq} FROM ({' UNION ALL '.join(parts)})"
+        " WHERE contact_point IS NOT NULL",
+    )
+
+
 def record_permission_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, scope: Scope) -> None:
     """What this run's permissions reflect (for the next run's comparison)."""
     for table, source in KEPT.items():
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {source}")
     golden = last_build(con, "golden")
     golden_seq = golden.seq if golden else None
+    prev = last_build(con, STAGE)
+    seq = next_seq(con)
     record_build(
         con,
         BuildState(
@@ -115,6 +149,8 @@ def record_permission_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.datetime,
             LOGIC_VERSION,
             rules_fingerprint(con),
             as_of=as_of,
+            seq=seq,
+            full_seq=(prev.full_seq if prev and scope.incremental else seq),
             upstream_seq=golden_seq,
             recomputed=scope.size if scope.incremental else None,
         ),

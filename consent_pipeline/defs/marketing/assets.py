@@ -58,7 +58,7 @@ def suppression(context: AssetExecutionContext, pipeline: PipelineResource) -> M
     progress.report("building the suppression list")
     with pipeline.db.connect() as con:
         load_reference(con, rules)
-        build_suppression(con, rules)
+        scope = build_suppression(con, rules)
         sup = con.sql("SELECT channel, reason, count(*) AS rows FROM suppression GROUP BY ALL ORDER BY ALL").pl()
         preview = con.sql("SELECT * FROM suppression WHERE reason <> 'erased' LIMIT 10").pl()
         table = table_metadata(con, "suppression")
@@ -66,6 +66,9 @@ def suppression(context: AssetExecutionContext, pipeline: PipelineResource) -> M
     return MaterializeResult(
         metadata={
             **table,
+            "build": "incremental" if scope.incremental else "full",
+            "why": scope.reason,
+            "recomputed_contact_points": scope.size if scope.incremental else -1,  # -1: rebuilt whole
             "by_reason": md_table(sup, 60),
             "preview": md_table(preview),
             # plotted night by night: the size of each channel's list
