@@ -37,6 +37,10 @@ TABLES = {
     "party_brands": "p_party_brands",
     "party_activity": "p_activity_party",
 }
+# Tables whose rows an incremental build replaces only for the parties whose rows differ from this run's: the
+# scope's comparison (perm_scope_why) has found them already, under this reason. A party's rows are a set
+# (no duplicates), so the other parties' rows are what a whole write would leave.
+BY_PARTY_DIFF = {"party_brands": "brands", "party_activity": "activity"}
 
 
 def build_permission_tables(
@@ -71,7 +75,13 @@ def build_permission_tables(
             write_all_permissions(con, rules, as_of, batch_parties, engine)
         faults.pause("permissions:contact_permission")
         for table, temp in TABLES.items():
-            if table != "contact_permission":
+            if table == "contact_permission":
+                continue
+            if scope.incremental and table in BY_PARTY_DIFF:
+                changed = f"party_id IN (SELECT party_id FROM perm_scope_why WHERE why = '{BY_PARTY_DIFF[table]}')"
+                timed(con, f"delete {table}", f"DELETE FROM {table} WHERE {changed}")
+                timed(con, f"insert {table}", f"INSERT INTO {table} SELECT * FROM {temp} WHERE {changed}")
+            else:
                 timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
         started = time.perf_counter()
         record_permission_inputs(con, as_of, scope)
