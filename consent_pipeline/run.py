@@ -322,6 +322,7 @@ FIGURES = {
     "permission_scope": ("contact_permission", "recomputed_parties"),
     "suppression": ("suppression", "dagster/row_count"),
     "suppression_scope": ("suppression", "recomputed_contact_points"),
+    "audit_scope": ("optout_sla", "recomputed_contact_points"),
     "rewritten": ("snapshot", "warehouse_rewritten"),
     "rewritten_early": ("erasure_register", "warehouse_rewritten"),  # a first build rewrites after erasure
 }

@@ -16,7 +16,7 @@ from consent_pipeline.config import Rules
 from consent_pipeline.core.audit import audit
 from consent_pipeline.core.golden import merge
 from consent_pipeline.core.lib.reference import required_purposes
-from consent_pipeline.core.lib.sql import SqlFile, Step, read_sql_file, ts
+from consent_pipeline.core.lib.sql import SqlFile, Step, read_sql_file
 from consent_pipeline.core.marketing import suppression
 from consent_pipeline.core.permissions import permissions
 from consent_pipeline.core.privacy import erasure
@@ -73,9 +73,12 @@ def _steps(rules: Rules) -> list[tuple[str, str]]:
         (permissions.KEY_STEPS, permissions.params(rules, AS_OF, scoped=True)),
         ([suppression.CANDIDATES, suppression.SUPPRESSION], suppression.params(rules, scoped=False)),
         ([suppression.CANDIDATES, suppression.SUPPRESSION], suppression.params(rules, scoped=True)),
-        (
-            [audit.OPTOUTS, audit.REGION, audit.DEADLINES, audit.SLA, audit.VIOLATIONS],
-            {"as_of": ts(AS_OF), "required_purposes": required_purposes(rules)},
+        *(
+            (
+                [audit.OPTOUTS, audit.REGION, audit.DEADLINES, audit.SLA, audit.VIOLATIONS],
+                audit.params(AS_OF, required_purposes(rules), scoped),
+            )
+            for scoped in (False, True)
         ),
         (erasure.STEPS, {}),
         (

@@ -27,7 +27,7 @@ from consent_pipeline.core.lib.reference import required_purposes
 from consent_pipeline.core.lib.scope import Scope
 from consent_pipeline.core.lib.sql import SqlFolder, run_steps, timed, warehouse_tables
 from consent_pipeline.core.lib.transaction import transaction
-from consent_pipeline.core.permissions import CHANGES
+from consent_pipeline.core.permissions import CHANGES, release_changes
 from consent_pipeline.core.permissions import STAGE as PERMISSIONS
 from consent_pipeline.lib import faults
 
@@ -95,8 +95,7 @@ def build_suppression(con: duckdb.DuckDBPyConnection, rules: Rules) -> Scope:
                 recomputed=scope.size if scope.incremental else None,
             ),
         )
-        if seq is not None and CHANGES in warehouse_tables(con):  # read: what later builds add stays
-            con.execute(f"DELETE FROM {CHANGES} WHERE seq <= $s", {"s": seq})
+        release_changes(con)
     use_written_suppression(con)
     return scope
 

@@ -1,7 +1,7 @@
 """Permissions (semantics §5) and the review queue (§7): what may be sent, decided per party."""
 
 from consent_pipeline.core.permissions.build import TABLES, build_permission_tables
-from consent_pipeline.core.permissions.permission_scope import CHANGES, STAGE
+from consent_pipeline.core.permissions.permission_scope import CHANGES, STAGE, release_changes
 from consent_pipeline.core.permissions.permissions import INVARIANTS, LOGIC_VERSION
 
-__all__ = ["CHANGES", "INVARIANTS", "LOGIC_VERSION", "STAGE", "TABLES", "build_permission_tables"]
+__all__ = ["CHANGES", "INVARIANTS", "LOGIC_VERSION", "STAGE", "TABLES", "build_permission_tables", "release_changes"]

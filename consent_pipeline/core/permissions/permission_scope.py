@@ -30,10 +30,12 @@ from consent_pipeline.core.permissions.permissions import LOGIC_VERSION
 log = logging.getLogger(__name__)
 
 STAGE = "permissions"
-# Every contact point whose permission rows (or another input of the suppression list) a build can have
-# changed, with the build's number: the suppression list recomputes only those (core/marketing/suppression.py),
-# and removes what it has read.
+# Every contact point whose permission rows (or another input of the suppression list or the audit) a build
+# can have changed, with the build's number: the suppression list and the audit recompute only those
+# (core/marketing/suppression.py, core/audit/audit.py); what both have read is removed (`release_changes`).
 CHANGES = "permission_changes"
+# The stages that read them, each recording in build_state the last permissions build it reflects.
+CONSUMERS = ("suppression", "audit")
 SQL = SqlFolder.beside(__file__)
 # Contact points whose keys can have changed; every party they concern, and why; the parties in scope.
 SCOPE_STEPS = [SQL.step("perm_changed_points"), SQL.step("perm_scope_why"), SQL.step("perm_scope")]
@@ -125,13 +127,24 @@ def note_changed_points(con: duckdb.DuckDBPyConnection, scope: Scope, rows_too: 
         return
     parts = ["SELECT contact_point FROM contact_permission WHERE party_id IN (SELECT party_id FROM perm_scope)"]
     if not rows_too:
-        parts.append("SELECT contact_point FROM perm_changed_points")
+        # and what the party owns (its region decides the audit's deadlines), permission rows or not
+        parts += [
+            "SELECT contact_point FROM perm_changed_points",
+            "SELECT contact_point FROM contact_point_owner WHERE party_id IN (SELECT party_id FROM perm_scope)",
+        ]
     timed(
         con,
         "note permission changes",
         f"INSERT INTO {CHANGES} SELECT DISTINCT contact_point, {seq} FROM ({' UNION ALL '.join(parts)})"
         " WHERE contact_point IS NOT NULL",
     )
+
+
+def release_changes(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove the changes every reader has read (a reader with no build yet rebuilds whole: it does not wait)."""
+    read = [b.upstream_seq for b in (last_build(con, c) for c in CONSUMERS) if b is not None]
+    if CHANGES in warehouse_tables(con) and read and None not in read:
+        con.execute(f"DELETE FROM {CHANGES} WHERE seq <= $s", {"s": min(s for s in read if s is not None)})
 
 
 def record_permission_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, scope: Scope) -> None:

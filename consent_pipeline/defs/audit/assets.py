@@ -42,7 +42,7 @@ def audit(context: AssetExecutionContext, pipeline: PipelineResource):
     rules, settings = pipeline.company_rules, pipeline.settings
     progress.report("auditing opt-out service levels and sends")
     with pipeline.db.connect() as con:
-        write_audit(con, rules, settings.as_of, context.run.run_id)
+        scope = write_audit(con, rules, settings.as_of, context.run.run_id)
         lag = con.sql(
             "SELECT source, count(*) AS opt_outs, count(*) FILTER (WHERE breached) AS breached, "
             "round(median(source_lag_hours), 1) AS median_lag_hours, round(max(source_lag_hours), 1) AS max_lag_hours "
@@ -59,6 +59,9 @@ def audit(context: AssetExecutionContext, pipeline: PipelineResource):
             asset_key=AssetKey("optout_sla"),
             metadata={
                 **tables["optout_sla"],
+                "build": "incremental" if scope.incremental else "full",
+                "why": scope.reason,
+                "recomputed_contact_points": scope.size if scope.incremental else -1,  # -1: rebuilt whole
                 "sla_breaches": int(breached),
                 "lag_by_source": md_table(lag),
                 "opt_outs_per_day": _bars(per_day),

@@ -1,5 +1,5 @@
 -- step: a_region
 -- kind: table
--- parameters: none
+-- parameters: scope (condition)
 SELECT o.contact_point, coalesce(p.region, f.region) AS region
-FROM contact_point_owner o LEFT JOIN parties p ON p.party_id = o.party_id CROSS JOIN ref_fallback f
+FROM (SELECT * FROM contact_point_owner WHERE {scope}) o LEFT JOIN parties p ON p.party_id = o.party_id CROSS JOIN ref_fallback f

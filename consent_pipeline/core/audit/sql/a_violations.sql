@@ -1,11 +1,11 @@
 -- step: a_violations
 -- kind: table
--- parameters: as_of (timestamp)
+-- parameters: as_of (timestamp), scope (condition)
 -- A marketing send while the key's state was an opt-out whose deadline had passed, or after an erasure's
 -- deadline.
 SELECT s.send_id, s.contact_point, s.channel, s.brand, s.purpose, s.sent_at, 'opted_out' AS reason,
        h.event_id AS opt_out_event_id, d.deadline
-FROM sends s
+FROM (SELECT * FROM sends WHERE {scope}) s
 JOIN ref_purposes rp ON rp.node = s.purpose AND rp.leaf = s.purpose AND rp.kind = 'marketing'
 JOIN consent_history h ON h.contact_point = s.contact_point AND h.channel = s.channel AND h.brand = s.brand
      AND h.purpose = s.purpose AND h.status = 'opt_out'
@@ -19,7 +19,7 @@ SELECT s.send_id, s.contact_point, s.channel, s.brand, s.purpose, s.sent_at, 'er
        CASE WHEN sla.kind = 'business_days'
             THEN CAST(cal.due AS TIMESTAMP) + (r.erased_at - CAST(CAST(r.erased_at AS DATE) AS TIMESTAMP))
             ELSE r.erased_at + (sla.n) * INTERVAL 1 DAY END AS deadline
-FROM sends s
+FROM (SELECT * FROM sends WHERE {scope}) s
 JOIN ref_purposes rp ON rp.node = s.purpose AND rp.leaf = s.purpose AND rp.kind = 'marketing'
 JOIN erasure_register r ON r.contact_point = s.contact_point
 CROSS JOIN ref_fallback f
