@@ -106,6 +106,11 @@ class RunOutcome:
                 f"  suppression:  {f['suppression']:,} rows "
                 f"({_recomputed(f.get('suppression_scope', -1), 'contact points')})"
             )
+        if "opt_outs" in f:
+            lines.append(
+                f"  audit:        {f['opt_outs']:,} opt-outs judged "
+                f"({_recomputed(f.get('audit_scope', -1), 'contact points')})"
+            )
         passed = len(self.checks) - len(self.failed_checks) - len(self.warnings)
         lines.append(
             f"  checks:       {passed} passed, {len(self.failed_checks)} failed, {len(self.warnings)} warnings"
@@ -322,6 +327,7 @@ FIGURES = {
     "permission_scope": ("contact_permission", "recomputed_parties"),
     "suppression": ("suppression", "dagster/row_count"),
     "suppression_scope": ("suppression", "recomputed_contact_points"),
+    "opt_outs": ("optout_sla", "dagster/row_count"),
     "audit_scope": ("optout_sla", "recomputed_contact_points"),
     "rewritten": ("snapshot", "warehouse_rewritten"),
     "rewritten_early": ("erasure_register", "warehouse_rewritten"),  # a first build rewrites after erasure

@@ -197,7 +197,10 @@ def write_audit(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime
                 "CREATE OR REPLACE TABLE optout_sla AS SELECT * FROM a_optout_sla ORDER BY event_id, contact_point"
             )
             con.execute("CREATE OR REPLACE TABLE violations AS SELECT * FROM a_violations ORDER BY send_id")
-        con.execute(f"CREATE OR REPLACE TABLE {INPUTS} AS SELECT DISTINCT source_file FROM ingest_ledger")
+        con.execute(
+            f"CREATE OR REPLACE TABLE {INPUTS} AS "
+            "SELECT DISTINCT source_file FROM ingest_ledger WHERE source_file IS NOT NULL"  # NOT IN reads it
+        )
         seq = perm.seq if perm else None
         record_build(
             con,
