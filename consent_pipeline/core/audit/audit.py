@@ -121,9 +121,10 @@ def audit_scope(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, fingerprint:
         return Scope.whole("no previous audit")
     prev, perm = last_build(con, STAGE), last_build(con, PERMISSIONS)
     golden, suppression = last_build(con, "golden"), last_build(con, SUPPRESSION_STAGE)
-    if prev is None or prev.as_of is None or prev.upstream_seq is None or None in (perm, golden, suppression):
+    if prev is None or prev.as_of is None or prev.upstream_seq is None:
         return Scope.whole("no previous audit")
-    assert perm is not None and golden is not None and suppression is not None
+    if perm is None or golden is None or suppression is None:
+        return Scope.whole("no previous golden, permissions or suppression build")
     if (prev.logic_version, prev.rules_fingerprint) != (LOGIC_VERSION, fingerprint):
         return Scope.whole("the rules or the audit logic changed since the last audit")
     if as_of < prev.as_of:
