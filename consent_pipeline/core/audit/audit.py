@@ -23,14 +23,14 @@ from pathlib import Path
 import duckdb
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.lib.build_state import BuildState, last_build, logic_version, record_build, rules_fingerprint
+from consent_pipeline.core.lib.build_state import BuildState, last_build, logic_version, rules_fingerprint
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import load_reference, required_purposes
 from consent_pipeline.core.lib.scope import Scope
 from consent_pipeline.core.lib.sql import SqlFolder, run_steps, text, timed, ts, values_table, warehouse_tables
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.core.marketing import SUPPRESSION_STAGE, build_suppression, use_written_suppression
-from consent_pipeline.core.permissions import CHANGES, release_changes
+from consent_pipeline.core.permissions import CHANGES, changes_unreadable, record_read
 from consent_pipeline.core.permissions import STAGE as PERMISSIONS
 
 log = logging.getLogger(__name__)
@@ -119,20 +119,18 @@ def audit_scope(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, fingerprint:
     (the module's docstring says what is in it). `fingerprint`: this run's rules, the SLA policy included."""
     if not {"optout_sla", "violations", INPUTS, CHANGES} <= warehouse_tables(con):
         return Scope.whole("no previous audit")
-    prev, perm = last_build(con, STAGE), last_build(con, PERMISSIONS)
-    golden, suppression = last_build(con, "golden"), last_build(con, SUPPRESSION_STAGE)
+    prev, perm, suppression = last_build(con, STAGE), last_build(con, PERMISSIONS), last_build(con, SUPPRESSION_STAGE)
     if prev is None or prev.as_of is None or prev.upstream_seq is None:
         return Scope.whole("no previous audit")
-    if perm is None or golden is None or suppression is None:
-        return Scope.whole("no previous golden, permissions or suppression build")
     if (prev.logic_version, prev.rules_fingerprint) != (LOGIC_VERSION, fingerprint):
         return Scope.whole("the rules or the audit logic changed since the last audit")
     if as_of < prev.as_of:
         return Scope.whole("the as-of is earlier than the last audit's")
-    if perm.seq is None or perm.full_seq is None or perm.full_seq > prev.upstream_seq:
-        return Scope.whole("the permissions were rebuilt whole since the last audit")
-    if perm.upstream_seq != golden.seq or suppression.upstream_seq != perm.seq or suppression.recomputed is None:
-        return Scope.whole("the suppression list was rebuilt whole, or lags the permissions or golden consent")
+    why = changes_unreadable(con, prev.upstream_seq)
+    if why:
+        return Scope.whole(why)
+    if perm is None or suppression is None or suppression.upstream_seq != perm.seq or suppression.recomputed is None:
+        return Scope.whole("the suppression list was rebuilt whole tonight, or lags the permissions")
     window = f"> {ts(prev.as_of)} AND {{col}} <= {ts(as_of)}"
     timed(
         con,
@@ -187,7 +185,6 @@ def write_audit(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime
     scope = audit_scope(con, as_of, fingerprint)
     log.debug("audit scope: %s", scope.reason)
     build_audit(con, rules, as_of, run_id, scoped=scope.incremental)
-    perm = last_build(con, PERMISSIONS)
     with transaction(con, "audit commit"):
         if scope.incremental:
             for table, temp in (("optout_sla", "a_optout_sla"), ("violations", "a_violations")):
@@ -202,19 +199,8 @@ def write_audit(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime
             f"CREATE OR REPLACE TABLE {INPUTS} AS "
             "SELECT DISTINCT source_file FROM ingest_ledger WHERE source_file IS NOT NULL"  # NOT IN reads it
         )
-        seq = perm.seq if perm else None
-        record_build(
-            con,
-            BuildState(
-                STAGE,
-                LOGIC_VERSION,
-                fingerprint,
-                as_of=as_of,
-                upstream_seq=seq,
-                recomputed=scope.size if scope.incremental else None,
-            ),
-        )
-        release_changes(con)
+        recomputed = scope.size if scope.incremental else None
+        record_read(con, BuildState(STAGE, LOGIC_VERSION, fingerprint, as_of=as_of, recomputed=recomputed))
     return scope
 
 

@@ -21,14 +21,13 @@ from pathlib import Path
 import duckdb
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.lib.build_state import BuildState, last_build, logic_version, record_build, rules_fingerprint
+from consent_pipeline.core.lib.build_state import BuildState, last_build, logic_version, rules_fingerprint
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import required_purposes
 from consent_pipeline.core.lib.scope import Scope
 from consent_pipeline.core.lib.sql import SqlFolder, run_steps, timed, warehouse_tables
 from consent_pipeline.core.lib.transaction import transaction
-from consent_pipeline.core.permissions import CHANGES, release_changes
-from consent_pipeline.core.permissions import STAGE as PERMISSIONS
+from consent_pipeline.core.permissions import CHANGES, changes_unreadable, record_read
 from consent_pipeline.lib import faults
 
 log = logging.getLogger(__name__)
@@ -49,17 +48,16 @@ def params(rules: Rules, scoped: bool) -> dict[str, str]:
 
 def suppression_scope(con: duckdb.DuckDBPyConnection) -> Scope:
     """Create temp table x_scope (contact_point) and say whether to use it, or why the list is rebuilt whole."""
-    if not {STAGE, CHANGES} <= warehouse_tables(con):
+    if not {"suppression", CHANGES} <= warehouse_tables(con):
         return Scope.whole("no previous suppression list")
-    prev, perm, golden = last_build(con, STAGE), last_build(con, PERMISSIONS), last_build(con, "golden")
-    if prev is None or perm is None or golden is None or prev.upstream_seq is None:
+    prev = last_build(con, STAGE)
+    if prev is None or prev.upstream_seq is None:
         return Scope.whole("no previous suppression list")
     if (prev.logic_version, prev.rules_fingerprint) != (LOGIC_VERSION, rules_fingerprint(con)):
         return Scope.whole("the rules or the suppression logic changed since the last build")
-    if perm.seq is None or perm.full_seq is None or perm.full_seq > prev.upstream_seq:
-        return Scope.whole("the permissions were rebuilt whole since the last build")
-    if perm.upstream_seq is None or perm.upstream_seq != golden.seq:
-        return Scope.whole("the permissions do not reflect the last golden build")
+    why = changes_unreadable(con, prev.upstream_seq)
+    if why:
+        return Scope.whole(why)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE x_scope AS SELECT DISTINCT contact_point FROM {CHANGES} WHERE seq > $s",
         {"s": prev.upstream_seq},
@@ -76,7 +74,6 @@ def build_suppression(con: duckdb.DuckDBPyConnection, rules: Rules) -> Scope:
     scope = suppression_scope(con)
     log.debug("suppression scope: %s", scope.reason)
     run_steps(con, [CANDIDATES, SUPPRESSION], params(rules, scope.incremental))
-    perm = last_build(con, PERMISSIONS)
     with transaction(con, "suppression commit"):
         if scope.incremental:
             timed(con, "delete suppression", f"DELETE FROM suppression WHERE key_{IN_SCOPE}")
@@ -84,18 +81,8 @@ def build_suppression(con: duckdb.DuckDBPyConnection, rules: Rules) -> Scope:
         else:
             timed(con, "write suppression", "CREATE OR REPLACE TABLE suppression AS SELECT * FROM x_suppression")
         faults.pause("suppression:written")
-        seq = perm.seq if perm else None
-        record_build(
-            con,
-            BuildState(
-                STAGE,
-                LOGIC_VERSION,
-                rules_fingerprint(con),
-                upstream_seq=seq,
-                recomputed=scope.size if scope.incremental else None,
-            ),
-        )
-        release_changes(con)
+        recomputed = scope.size if scope.incremental else None
+        record_read(con, BuildState(STAGE, LOGIC_VERSION, rules_fingerprint(con), recomputed=recomputed))
     use_written_suppression(con)
     return scope
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import replace
 
 import duckdb
 
@@ -138,6 +139,25 @@ def note_changed_points(con: duckdb.DuckDBPyConnection, scope: Scope, rows_too: 
         f"INSERT INTO {CHANGES} SELECT DISTINCT contact_point, {seq} FROM ({' UNION ALL '.join(parts)})"
         " WHERE contact_point IS NOT NULL",
     )
+
+
+def changes_unreadable(con: duckdb.DuckDBPyConnection, since: int) -> str | None:
+    """Why a reader that has read the changes up to permissions build `since` cannot read on from there (the
+    permissions were rebuilt whole since, which starts the table empty, or lag the golden build), or None."""
+    perm, golden = last_build(con, STAGE), last_build(con, "golden")
+    if perm is None or golden is None or perm.seq is None or perm.full_seq is None or perm.full_seq > since:
+        return "the permissions were rebuilt whole since the last build"
+    if perm.upstream_seq is None or perm.upstream_seq != golden.seq:
+        return "the permissions do not reflect the last golden build"
+    return None
+
+
+def record_read(con: duckdb.DuckDBPyConnection, state: BuildState) -> None:
+    """Record a reader's build (inside its transaction) as reflecting the last permissions build, and remove the
+    changes every reader has now read."""
+    perm = last_build(con, STAGE)
+    record_build(con, replace(state, upstream_seq=perm.seq if perm else None))
+    release_changes(con)
 
 
 def release_changes(con: duckdb.DuckDBPyConnection) -> None:
