@@ -14,6 +14,8 @@ import duckdb
 import polars as pl
 from dagster import MetadataValue, TableColumn, TableSchema
 
+from consent_pipeline.core.lib.scope import Scope
+
 # Text columns shown as they are: none of them holds a name, a contact point or a record's raw text.
 SAFE_TEXT = frozenset(
     {
@@ -86,6 +88,16 @@ def table_metadata(con: duckdb.DuckDBPyConnection, table: str, rows: int | None 
     return {
         "dagster/row_count": MetadataValue.int(int(rows)),
         "dagster/column_schema": MetadataValue.table_schema(schema),
+    }
+
+
+def scope_metadata(scope: Scope, recomputed: str) -> dict[str, str | int]:
+    """How an incremental stage built its table: `build`, `why`, and `recomputed_<what>` (-1: rebuilt whole;
+    the run summary reads it)."""
+    return {
+        "build": "incremental" if scope.incremental else "full",
+        "why": scope.reason,
+        f"recomputed_{recomputed}": scope.size if scope.incremental else -1,
     }
 
 

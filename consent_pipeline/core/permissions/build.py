@@ -62,7 +62,7 @@ def build_permission_tables(
         build_permissions(con, rules, as_of, scoped=True, engine=engine)
     build_review_queue(con, rules, as_of, engine)
     with transaction(con, "permissions commit"):
-        note_changed_points(con, scope, rows_too=False)
+        note_changed_points(con, scope, after_write=False)
         if scope.incremental:  # only the parties in scope: their rows replaced
             timed(
                 con,
@@ -70,7 +70,7 @@ def build_permission_tables(
                 "DELETE FROM contact_permission WHERE party_id IN (SELECT party_id FROM perm_scope)",
             )
             timed(con, "insert contact_permission", "INSERT INTO contact_permission SELECT * FROM p_permission")
-            note_changed_points(con, scope, rows_too=True)
+            note_changed_points(con, scope, after_write=True)
         else:
             write_all_permissions(con, rules, as_of, batch_parties, engine)
         faults.pause("permissions:contact_permission")

@@ -115,19 +115,19 @@ def next_seq(con: duckdb.DuckDBPyConnection) -> int:
     return (prev.seq + 1) if prev and prev.seq is not None else 1
 
 
-def note_changed_points(con: duckdb.DuckDBPyConnection, scope: Scope, rows_too: bool) -> None:
-    """Add to `permission_changes` what this build can change (inside its transaction): the changed contact
-    points (`perm_changed_points`) and, with `rows_too`, every contact point of a party in scope as the
-    permission table holds them now. Called before the scope's rows are replaced and again after (then with
-    `rows_too` only), so that points a party lost and points it gained are both there. A whole build starts
-    the table empty: whoever reads it rebuilds whole after one (BuildState.full_seq)."""
+def note_changed_points(con: duckdb.DuckDBPyConnection, scope: Scope, after_write: bool) -> None:
+    """Add to `permission_changes` what this build can change (inside its transaction): every contact point of
+    a party in scope as the permission table holds them now, and before the scope's rows are replaced also the
+    changed contact points (`perm_changed_points`) and what those parties own. Called before the write and
+    again after it, so that points a party lost and points it gained are both there. A whole build starts the
+    table empty: whoever reads it rebuilds whole after one (BuildState.full_seq)."""
     seq = next_seq(con)
     if not scope.incremental or CHANGES not in warehouse_tables(con):
         con.execute(f"CREATE OR REPLACE TABLE {CHANGES} (contact_point VARCHAR, seq BIGINT)")
     if not scope.incremental:
         return
     parts = ["SELECT contact_point FROM contact_permission WHERE party_id IN (SELECT party_id FROM perm_scope)"]
-    if not rows_too:
+    if not after_write:
         # and what the party owns (its region decides the audit's deadlines), permission rows or not
         parts += [
             "SELECT contact_point FROM perm_changed_points",

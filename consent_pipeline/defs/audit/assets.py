@@ -10,7 +10,7 @@ from dagster import (
 
 from consent_pipeline.core.audit import write_audit
 from consent_pipeline.defs.checks import build_invariant_checks
-from consent_pipeline.defs.metadata import as_int, md_table, table_metadata
+from consent_pipeline.defs.metadata import as_int, md_table, scope_metadata, table_metadata
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 
@@ -59,9 +59,7 @@ def audit(context: AssetExecutionContext, pipeline: PipelineResource):
             asset_key=AssetKey("optout_sla"),
             metadata={
                 **tables["optout_sla"],
-                "build": "incremental" if scope.incremental else "full",
-                "why": scope.reason,
-                "recomputed_contact_points": scope.size if scope.incremental else -1,  # -1: rebuilt whole
+                **scope_metadata(scope, "contact_points"),
                 "sla_breaches": int(breached),
                 "lag_by_source": md_table(lag),
                 "opt_outs_per_day": _bars(per_day),

@@ -28,7 +28,7 @@ from consent_pipeline.core.marketing.extracts import Extracts, write_extracts
 from consent_pipeline.core.marketing.segments import write_segments
 from consent_pipeline.core.marketing.suppression import build_suppression, use_written_suppression
 from consent_pipeline.defs.checks import build_invariant_checks
-from consent_pipeline.defs.metadata import md_table, table_metadata
+from consent_pipeline.defs.metadata import md_table, scope_metadata, table_metadata
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 
@@ -66,9 +66,7 @@ def suppression(context: AssetExecutionContext, pipeline: PipelineResource) -> M
     return MaterializeResult(
         metadata={
             **table,
-            "build": "incremental" if scope.incremental else "full",
-            "why": scope.reason,
-            "recomputed_contact_points": scope.size if scope.incremental else -1,  # -1: rebuilt whole
+            **scope_metadata(scope, "contact_points"),
             "by_reason": md_table(sup, 60),
             "preview": md_table(preview),
             # plotted night by night: the size of each channel's list

@@ -2,11 +2,10 @@
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
-from consent_pipeline.core.lib.build_state import last_build
 from consent_pipeline.core.permissions import TABLES, build_permission_tables
 from consent_pipeline.defs.checks import build_invariant_checks
 from consent_pipeline.defs.golden.assets import GOLDEN_TABLES
-from consent_pipeline.defs.metadata import md_table, table_metadata
+from consent_pipeline.defs.metadata import md_table, scope_metadata, table_metadata
 from consent_pipeline.defs.resources import PipelineResource
 from consent_pipeline.lib import progress
 
@@ -59,8 +58,6 @@ def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
             "SELECT reason, allowed, count(*) AS keys FROM contact_permission GROUP BY ALL ORDER BY keys DESC"
         ).pl()
         tables = {t: table_metadata(con, t) for t in TABLES}
-        build = last_build(con, "permissions")
-        recomputed = build.recomputed if build else None
         queue = con.sql("SELECT reason, count(*) AS parties FROM review_queue GROUP BY ALL").pl()
         yield MaterializeResult(
             asset_key=AssetKey("contact_permission"),
@@ -68,10 +65,7 @@ def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
                 **tables["contact_permission"],
                 "by_reason": md_table(by_reason),
                 "allowed": int(by_reason.filter(by_reason["allowed"])["keys"].sum()) if by_reason.height else 0,
-                "build": "incremental" if scope.incremental else "full",
-                "why": scope.reason,
-                # -1: rebuilt whole
-                "recomputed_parties": -1 if recomputed is None else int(recomputed),
+                **scope_metadata(scope, "parties"),
             },
         )
         for table in ("party_brands", "party_activity"):
