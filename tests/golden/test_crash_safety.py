@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import duckdb
+
 from tests.faults import kill, run_args, start_paused, wait_for_pause
 from tests.golden.conftest import AS_OF, DELIVERIES, land
 from tests.helpers import run, table_hash
@@ -77,3 +79,22 @@ def test_nights_killed_before_their_suppression_list_was_written_leave_the_next_
     fresh = tmp_path / "fresh.duckdb"
     run(landing, fresh, AS_OF)
     assert table_hash(warehouse, "suppression") == table_hash(fresh, "suppression") != before
+
+
+def test_a_build_state_no_run_writes_makes_the_readers_of_permission_changes_rebuild_whole(tmp_path: Path) -> None:
+    """A suppression list and an audit whose recorded state claims a permissions build the warehouse does not
+    hold (edited or damaged) are rebuilt whole, not trusted to be up to date."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
+    land(landing, DELIVERIES[:4])
+    run(landing, warehouse, AS_OF)
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("UPDATE build_state SET upstream_seq = 999 WHERE stage IN ('suppression', 'audit')")
+    finally:
+        con.close()
+    land(landing, DELIVERIES[4:])
+    outcome = run(landing, warehouse, AS_OF)
+    assert outcome.figures["suppression_scope"] == -1 and outcome.figures["audit_scope"] == -1
+    fresh = tmp_path / "fresh.duckdb"
+    run(landing, fresh, AS_OF)
+    assert table_hash(warehouse, "suppression") == table_hash(fresh, "suppression")

@@ -147,6 +147,8 @@ def changes_unreadable(con: duckdb.DuckDBPyConnection, since: int) -> str | None
     perm, golden = last_build(con, STAGE), last_build(con, "golden")
     if perm is None or golden is None or perm.seq is None or perm.full_seq is None or perm.full_seq > since:
         return "the permissions were rebuilt whole since the last build"
+    if since > perm.seq:  # a state no run writes (edited or damaged): trust nothing it says
+        return "the last build claims permissions newer than the warehouse holds"
     if perm.upstream_seq is None or perm.upstream_seq != golden.seq:
         return "the permissions do not reflect the last golden build"
     return None
