@@ -9,6 +9,10 @@ import os
 
 import pytest
 
+# Spark reads spark-defaults.conf from SPARK_CONF_DIR when it starts its JVM (here and in the subprocesses the
+# tier starts): the tier's JVM settings, unless the caller chose a folder of their own.
+os.environ.setdefault("SPARK_CONF_DIR", os.path.join(os.path.dirname(__file__), "conf"))
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if importlib.util.find_spec("pyspark") is not None:
