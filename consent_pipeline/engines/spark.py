@@ -165,6 +165,8 @@ def spark_session(
         _LOCAL_DIRS.append(local_dir)
         settings |= LOCAL_CONF | {"spark.local.dir": local_dir}
     settings |= dict(conf or {})
+    if connect:  # the server's UI is its own (static settings a Connect session cannot change: a warning each)
+        settings = {k: v for k, v in settings.items() if not k.startswith("spark.ui.")}
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
@@ -320,8 +322,13 @@ class SparkEngine:
                 con.execute(f"COPY (SELECT * FROM {name}) TO {_quoted(path)} (FORMAT parquet)")
                 self.spark.read.parquet(str(path)).createOrReplaceTempView(name)
                 return
-            table = con.sql(f"SELECT * FROM {name}").to_arrow_table()
-            self.spark.createDataFrame(_sendable(table)).createOrReplaceTempView(name)
+            table = _sendable(con.sql(f"SELECT * FROM {name}").to_arrow_table())
+            if table.num_rows == 0:  # Spark Connect cannot infer a schema from no rows: it is given
+                types = importlib.import_module("pyspark.sql.pandas.types")
+                frame = self.spark.createDataFrame([], schema=types.from_arrow_schema(table.schema))
+            else:
+                frame = self.spark.createDataFrame(table)
+            frame.createOrReplaceTempView(name)
         except Exception as e:
             raise SparkStepError(f"table {name} could not be sent to Spark ({self.master}): {_root_cause(e)}") from None
 
