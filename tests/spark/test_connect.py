@@ -4,8 +4,9 @@ through the client instead of through Parquet files.
 
 One step list runs over the server: an empty input table and one with rows, both sent, the step's rows brought
 back into DuckDB with DuckDB's types. (An empty input failed every run over Connect until 2026-12-07: the
-Connect client cannot infer a schema from no rows.) The whole pipeline over Connect equals DuckDB's on the
-public scenarios too, but takes about a minute a scenario here; see docs/scale-out.md.
+Connect client cannot infer a schema from no rows.) With `scripts/test --spark-all`, two public scenarios also
+run whole through the CLI over the server and are compared with DuckDB's runs, table by table and file by
+file (about 90 s each on 2 cores).
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
+from tests.acceptance.test_scenarios import SCENARIOS
+from tests.faults import cli_run
+from tests.spark.compare import CONTRACT_TABLES, DERIVED_TABLES, extract_differences, table_differences
+
+ALL = os.environ.get("CONSENT_TEST_SPARK") == "all"
 SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
@@ -119,3 +126,25 @@ def test_rows_go_to_a_connect_server_and_back_an_empty_table_too(endpoint: str, 
         "('b@example.com', datetime.datetime(2026, 3, 2, 7, 30), 3)]"
     )
     assert types == "[('VARCHAR',), ('TIMESTAMP',), ('BIGINT',)]"
+
+
+@pytest.mark.skipif(not ALL, reason="a scenario over Spark Connect takes a minute: scripts/test --spark-all")
+@pytest.mark.parametrize("name", ["household_ownership", "regional_templates"])
+def test_a_scenario_over_connect_equals_duckdb(endpoint: str, name: str, tmp_path: Path) -> None:
+    folder = SCENARIOS / name
+    as_of = str(yaml.safe_load((folder / "expect.yaml").read_text())["as_of"])
+    runs = {
+        engine: cli_run(
+            folder / "landing",
+            tmp_path / engine / "w.duckdb",
+            tmp_path / engine / "x",
+            as_of,
+            {"CONSENT_ENGINE": engine, "CONSENT_SPARK_MASTER": endpoint} if engine == "spark" else {},
+        )
+        for engine in ("duckdb", "spark")
+    }
+    for run in runs.values():
+        assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    duck, spark = tmp_path / "duckdb", tmp_path / "spark"
+    assert table_differences(duck / "w.duckdb", spark / "w.duckdb", CONTRACT_TABLES + DERIVED_TABLES) == []
+    assert extract_differences(duck / "x", spark / "x") == []
