@@ -1,7 +1,8 @@
 """The golden stage: identity + merge, written in one transaction, so a run killed at any point leaves the
 last good state.
 
-Identity is recomputed every run (it is cheap next to the merge). The merge is incremental: only the
+Identity is recomputed every run (it is cheap next to the merge); an incremental build writes only the owner
+rows and associations that differ from the last build's. The merge is incremental: only the
 contact points whose keys can have changed since the last build are recomputed, and their rows in the three
 consent tables replaced (see `core/golden/golden_scope.py` for which ones). A first run, changed rules or a changed
 merge logic rebuild every key; so does `full=True`.
@@ -29,12 +30,37 @@ from consent_pipeline.warehouse.schema import ensure_ingest_tables
 
 log = logging.getLogger(__name__)
 
-# Identity tables: warehouse table -> the temporary table identity builds. Replaced whole every run.
+# Identity tables: warehouse table -> the temporary table identity builds (every run builds them whole).
 IDENTITY_TABLES: dict[str, str] = {
     "parties": "id_parties",
     "contact_point_owner": "id_owner",
     "party_contact_points": "id_party_points",
     "waiting_events": "id_waiting",
+}
+# On an incremental build, the two large identity tables get only the rows that differ from the last build's
+# (which the golden scope found, comparing every column: g_owner_changes, g_points_added, g_points_gone)
+# instead of a rewrite: the same rows, 3 s less a night at scale 10.
+CHANGED_ROWS: dict[str, list[tuple[str, str]]] = {
+    "contact_point_owner": [
+        (
+            "delete",
+            "DELETE FROM contact_point_owner WHERE contact_point IN (SELECT contact_point FROM g_owner_changes)",
+        ),
+        (
+            "insert",
+            "INSERT INTO contact_point_owner BY NAME SELECT * FROM id_owner"
+            " WHERE contact_point IN (SELECT contact_point FROM g_owner_changes)",
+        ),
+    ],
+    "party_contact_points": [
+        (
+            "delete",
+            "DELETE FROM party_contact_points p USING g_points_gone g WHERE p.party_id IS NOT DISTINCT FROM g.party_id"
+            " AND p.contact_point IS NOT DISTINCT FROM g.contact_point"
+            " AND p.contact_point_type IS NOT DISTINCT FROM g.contact_point_type",
+        ),
+        ("insert", "INSERT INTO party_contact_points BY NAME SELECT * FROM g_points_added"),
+    ],
 }
 # Consent tables, keyed by contact point: rebuilt whole, or only for the contact points in scope.
 CONSENT_TABLES: dict[str, str] = {
@@ -74,7 +100,11 @@ def build_golden(
     engine.run_steps(con, INPUT_STEPS, scope_params(scoped))
     with transaction(con, "golden commit"):
         for table, temp in IDENTITY_TABLES.items():
-            timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
+            if scoped and table in CHANGED_ROWS:
+                for label, sql in CHANGED_ROWS[table]:
+                    timed(con, f"{label} {table}", sql)
+            else:
+                timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
             faults.pause(f"golden:{table}")
         if scoped:
             _replace_scope(con, engine)

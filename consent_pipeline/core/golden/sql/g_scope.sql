@@ -24,14 +24,10 @@ SELECT DISTINCT contact_point FROM (
     UNION ALL SELECT contact_point FROM party_contact_points
         WHERE party_id IN (SELECT party_id FROM touched_parties)
     -- owner changed (or the contact point appeared / disappeared)
-    UNION ALL SELECT coalesce(n.contact_point, o.contact_point)
-        FROM id_owner n FULL JOIN contact_point_owner o ON o.contact_point = n.contact_point
-        WHERE n.party_id IS DISTINCT FROM o.party_id
+    UNION ALL SELECT contact_point FROM g_owner_changes WHERE party_changed
     -- associations added or gone
-    UNION ALL SELECT contact_point FROM
-        ((SELECT party_id, contact_point FROM id_party_points EXCEPT SELECT party_id, contact_point FROM party_contact_points)
-         UNION ALL
-         (SELECT party_id, contact_point FROM party_contact_points EXCEPT SELECT party_id, contact_point FROM id_party_points))
+    UNION ALL SELECT contact_point FROM g_points_added
+    UNION ALL SELECT contact_point FROM g_points_gone
     -- the clear form a changed erasure hides (or shows again): known to the old or the new owner table (looked
     -- for only when an erasure changed: `erasure_changed` is a constant, and hashing every owned point is not free)
     UNION ALL SELECT 'sha256:' || hex FROM g_erasure_changes

@@ -1,0 +1,7 @@
+-- step: g_points_added
+-- kind: table
+-- parameters: none
+-- Associations of this build the last one did not have (the golden scope takes their contact points; the
+-- commit inserts them).
+SELECT party_id, contact_point, contact_point_type FROM id_party_points
+EXCEPT SELECT party_id, contact_point, contact_point_type FROM party_contact_points
