@@ -128,7 +128,7 @@ def test_rows_go_to_a_connect_server_and_back_an_empty_table_too(endpoint: str, 
     assert types == "[('VARCHAR',), ('TIMESTAMP',), ('BIGINT',)]"
 
 
-@pytest.mark.skipif(not ALL, reason="a scenario over Spark Connect takes a minute: scripts/test --spark-all")
+@pytest.mark.skipif(not ALL, reason="a scenario over Spark Connect takes about 90 s: scripts/test --spark-all")
 @pytest.mark.parametrize("name", ["household_ownership", "regional_templates"])
 def test_a_scenario_over_connect_equals_duckdb(endpoint: str, name: str, tmp_path: Path) -> None:
     folder = SCENARIOS / name
