@@ -64,6 +64,16 @@ def rows(warehouse: Path, sql: str, params: list[object] | None = None) -> list[
         con.close()
 
 
+def edit(warehouse: Path, *statements: str) -> None:
+    """Run statements on a warehouse file between runs: the tests that edit or damage what a run left."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        for sql in statements:
+            con.execute(sql)
+    finally:
+        con.close()
+
+
 def table_hash(warehouse: Path, table: str, exclude: tuple[str, ...] = ()) -> str:
     """A content hash of a table (all rows, in a canonical order: row order is not part of the contract;
     columns except `exclude`)."""

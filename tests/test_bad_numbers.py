@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from consent_pipeline.canonical import Batch
 from tests.connectors.ledger import accounted, ingest
 from tests.faults import check_folder, cli_run, error_line
 from tests.golden.conftest import AS_OF, DELIVERIES, land
-from tests.helpers import rows, run, write
+from tests.helpers import edit, rows, run, write
 
 BAD = {
     "NaN": "NaN",
@@ -120,11 +119,7 @@ def test_a_stage_failing_on_warehouse_data_still_writes_the_suppression_lists(tm
     land(landing, DELIVERIES[:6])
     write(landing, "transactions", "2026-02-20T020000Z", "transactions_1.csv", TRANSACTIONS)
     first = run(landing, warehouse, AS_OF, extracts=extracts)
-    con = duckdb.connect(str(warehouse))
-    try:
-        con.execute("UPDATE activity SET amount = 1e17 WHERE activity_id = 'T1'")
-    finally:
-        con.close()
+    edit(warehouse, "UPDATE activity SET amount = 1e17 WHERE activity_id = 'T1'")
     land(landing, DELIVERIES[6:])
 
     got = cli_run(landing, warehouse, extracts, AS_OF, None, "--full-rebuild")

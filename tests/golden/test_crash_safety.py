@@ -6,11 +6,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import duckdb
-
 from tests.faults import kill, run_args, start_paused, wait_for_pause
 from tests.golden.conftest import AS_OF, DELIVERIES, land
-from tests.helpers import run, table_hash
+from tests.helpers import edit, run, table_hash
 
 GOLDEN = ["parties", "contact_point_owner", "consent_current", "consent_history"]
 
@@ -87,14 +85,36 @@ def test_a_build_state_no_run_writes_makes_the_readers_of_permission_changes_reb
     landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
     land(landing, DELIVERIES[:4])
     run(landing, warehouse, AS_OF)
-    con = duckdb.connect(str(warehouse))
-    try:
-        con.execute("UPDATE build_state SET upstream_seq = 999 WHERE stage IN ('suppression', 'audit')")
-    finally:
-        con.close()
+    edit(warehouse, "UPDATE build_state SET upstream_seq = 999 WHERE stage IN ('suppression', 'audit')")
     land(landing, DELIVERIES[4:])
     outcome = run(landing, warehouse, AS_OF)
     assert outcome.figures["suppression_scope"] == -1 and outcome.figures["audit_scope"] == -1
     fresh = tmp_path / "fresh.duckdb"
     run(landing, fresh, AS_OF)
     assert table_hash(warehouse, "suppression") == table_hash(fresh, "suppression")
+
+
+def test_identity_tables_edited_between_runs_are_mended_by_the_next_incremental_night(tmp_path: Path) -> None:
+    """An incremental night writes only the owner rows and associations that differ from the last build's: it
+    compares every column with what the warehouse holds, so rows edited, deleted or copied since (by hand or
+    by damage) are put right, never kept, and the tables end as a full run's."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
+    land(landing, DELIVERIES[:4])
+    run(landing, warehouse, AS_OF)
+    edit(
+        warehouse,
+        "UPDATE contact_point_owner SET rule = 'edited', household_id = 'H-X' WHERE rowid = "
+        "(SELECT min(rowid) FROM contact_point_owner)",
+        "DELETE FROM contact_point_owner WHERE rowid = (SELECT max(rowid) FROM contact_point_owner)",
+        "DELETE FROM party_contact_points WHERE rowid = (SELECT min(rowid) FROM party_contact_points)",
+        "UPDATE party_contact_points SET contact_point_type = 'edited' WHERE rowid = "
+        "(SELECT max(rowid) FROM party_contact_points)",
+        "INSERT INTO party_contact_points VALUES ('X-1', 'planted@example.com', 'email')",
+    )
+    land(landing, DELIVERIES[4:])
+    outcome = run(landing, warehouse, AS_OF)
+    assert outcome.figures["golden_scope"] > 0, "the golden stage did not run incrementally"
+    fresh = tmp_path / "fresh.duckdb"
+    run(landing, fresh, AS_OF)
+    for table in ("contact_point_owner", "party_contact_points"):
+        assert table_hash(warehouse, table) == table_hash(fresh, table), table
