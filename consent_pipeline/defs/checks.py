@@ -11,7 +11,7 @@ from dagster import (
     asset_check,
 )
 
-from consent_pipeline.core.audit.invariant_registry import BY_DOMAIN, violations
+from consent_pipeline.core.audit.invariant_registry import BY_DOMAIN, check
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.defs.metadata import first_rows, md_table
 from consent_pipeline.defs.resources import PipelineResource
@@ -32,13 +32,15 @@ def build_invariant_check(inv: Invariant) -> AssetChecksDefinition:
         pipeline.begin(context)
         faults.pause(f"check:{inv.name}")  # tests plant a violation here (tests/test_gates.py)
         with pipeline.db.connect() as con:
-            bad = violations(con, inv, limit=LIMIT)
+            checked = check(con, inv, limit=LIMIT)
+        bad = checked.violations
         return AssetCheckResult(
             passed=bad.height == 0,
             severity=AssetCheckSeverity(inv.severity),
             metadata={
                 "violations": bad.height,
                 "violations_capped": bad.height >= LIMIT,
+                "rows_looked_at": MetadataValue.text(checked.rows_looked_at),
                 # personal data hashed (defs/metadata.py): Dagster keeps this for good
                 "first_rows": MetadataValue.text(first_rows(bad)),
                 "preview": md_table(bad),

@@ -3,11 +3,14 @@ registers itself when a module is imported, so what runs does not depend on impo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 import polars as pl
 
 from consent_pipeline.core import golden, ingest, marketing, permissions, privacy
 from consent_pipeline.core.audit import audit
+from consent_pipeline.core.lib import replaced
 from consent_pipeline.core.lib.invariant import Invariant
 
 # domain (the Dagster group of the tables) -> its invariants
@@ -44,3 +47,47 @@ def violations(con: duckdb.DuckDBPyConnection, invariant: Invariant | str, limit
     if limit is not None:
         sql = f"SELECT * FROM ({sql}) LIMIT {int(limit)}"
     return con.sql(sql).pl()
+
+
+@dataclass(frozen=True)
+class Checked:
+    violations: pl.DataFrame
+    rows_looked_at: str  # which rows the check looked at, and why
+
+
+def check(con: duckdb.DuckDBPyConnection, invariant: Invariant, limit: int | None = None) -> Checked:
+    """The invariant's violations, and a record of the check for the next one (core/lib/replaced.py): on the
+    rows the last build replaced when every other row is proven unchanged since the last passing check, else
+    on every row. The connection must be able to write (the record)."""
+    scoped = invariant.scoped
+    if scoped is None:
+        return Checked(violations(con, invariant, limit), "every row")
+    table = invariant.table
+    whole = replaced.sums(con, table, scoped.hashed)
+    before, gone = replaced.passed(con, invariant.name), replaced.removed(con, table)
+    looked_at = "every row: no passing check recorded" if before is None else "every row: no incremental build recorded"
+    bad: pl.DataFrame | None = None
+    if before is not None and gone is not None:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _replaced_rows AS "
+            f"SELECT {scoped.hashed} FROM {table} WHERE {scoped.column} IN {replaced.replaced_keys(table)}"
+        )
+        try:
+            untouched = whole - replaced.sums(con, "_replaced_rows", scoped.hashed)
+            if untouched == before - gone:
+                sql = scoped.sql.format(rows="_replaced_rows")
+                if limit is not None:
+                    sql = f"SELECT * FROM ({sql}) LIMIT {int(limit)}"
+                bad = con.sql(sql).pl()
+                looked_at = (
+                    f"{whole.rows - untouched.rows:,} rows of the keys the last build replaced; the other "
+                    f"{untouched.rows:,} unchanged since the last passing check"
+                )
+            else:
+                looked_at = "every row: rows outside the last build's keys changed since the last passing check"
+        finally:
+            con.execute("DROP TABLE IF EXISTS _replaced_rows")
+    if bad is None:
+        bad = violations(con, invariant, limit)
+    replaced.record_check(con, invariant.name, whole if bad.height == 0 else None)
+    return Checked(bad, looked_at)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from consent_pipeline.core.lib.replaced import Scoped
+
 
 @dataclass(frozen=True)
 class Invariant:
@@ -22,3 +24,5 @@ class Invariant:
     severity: str = "ERROR"
     # A broken promise that protects people: nothing downstream of the table runs, no extract is published.
     blocking: bool = False
+    # Checked on the rows tonight's build replaced when the others are proven unchanged (core/lib/replaced.py).
+    scoped: Scoped | None = None

@@ -12,6 +12,7 @@ import duckdb
 from consent_pipeline.config import Rules
 from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.reference import load_reference
+from consent_pipeline.core.lib.replaced import forget_replaced, record_replaced
 from consent_pipeline.core.lib.scope import Scope
 from consent_pipeline.core.lib.sql import timed
 from consent_pipeline.core.lib.transaction import transaction
@@ -21,6 +22,8 @@ from consent_pipeline.core.permissions.permission_scope import (
     record_permission_inputs,
 )
 from consent_pipeline.core.permissions.permissions import (
+    KEY,
+    REPLACED_BY,
     build_permission_inputs,
     build_permissions,
     write_all_permissions,
@@ -64,6 +67,7 @@ def build_permission_tables(
     with transaction(con, "permissions commit"):
         note_changed_points(con, scope, after_write=False)
         if scope.incremental:  # only the parties in scope: their rows replaced
+            record_replaced(con, "contact_permission", REPLACED_BY, "SELECT party_id FROM perm_scope", KEY)
             timed(
                 con,
                 "delete contact_permission",
@@ -72,6 +76,7 @@ def build_permission_tables(
             timed(con, "insert contact_permission", "INSERT INTO contact_permission SELECT * FROM p_permission")
             note_changed_points(con, scope, after_write=True)
         else:
+            forget_replaced(con, "contact_permission")
             write_all_permissions(con, rules, as_of, batch_parties, engine)
         faults.pause("permissions:contact_permission")
         for table, temp in TABLES.items():

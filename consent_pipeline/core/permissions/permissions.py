@@ -17,6 +17,7 @@ from consent_pipeline.core.lib.build_state import logic_version
 from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import required_purposes
+from consent_pipeline.core.lib.replaced import Scoped
 from consent_pipeline.core.lib.sql import SqlFolder, text, timed, ts
 
 SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
@@ -114,22 +115,28 @@ def write_all_permissions(
     return batches
 
 
+# A permission's key. An incremental build replaces a party's rows whole (REPLACED_BY), so the rows of the
+# other parties are checked by fingerprint (core/lib/replaced.py).
+KEY = "party_id, contact_point, channel, purpose, brand"
+REPLACED_BY = "party_id"
+
+# Grouping 50M rows by one hash, then only the suspects by their five columns (exact whatever the hash), is
+# three times faster than grouping by the five columns.
+DUPLICATES = f"""
+    WITH suspects AS (SELECT hash({KEY}) AS h FROM {{rows}} GROUP BY 1 HAVING count(*) > 1)
+    SELECT {KEY}, count(*) AS rows FROM {{rows}}
+    WHERE hash({KEY}) IN (SELECT h FROM suspects)
+    GROUP BY ALL HAVING count(*) > 1
+    """
+
 INVARIANTS = [
     Invariant(
         "one_permission_per_key",
         "contact_permission",
         "one permission per (party, contact point, channel, purpose, brand)",
-        # grouping 50M rows by one hash, then only the suspects by their five columns (exact whatever the
-        # hash), is three times faster than grouping by the five columns
-        """
-        WITH suspects AS (
-            SELECT hash(party_id, contact_point, channel, purpose, brand) AS h FROM contact_permission
-            GROUP BY 1 HAVING count(*) > 1
-        )
-        SELECT party_id, contact_point, channel, purpose, brand, count(*) AS rows FROM contact_permission
-        WHERE hash(party_id, contact_point, channel, purpose, brand) IN (SELECT h FROM suspects)
-        GROUP BY ALL HAVING count(*) > 1
-        """,
+        DUPLICATES.format(rows="contact_permission"),
+        # a duplicate key has one party: among the replaced parties' rows, or among rows that passed before
+        scoped=Scoped(REPLACED_BY, KEY, DUPLICATES),
     ),
     Invariant(
         "opted_out_never_allowed",

@@ -1,0 +1,126 @@
+"""Invariant checks on the rows a build replaced, the other rows proven unchanged by fingerprints.
+
+An incremental build replaces the rows of some keys (permissions: every row of the parties in its scope). Inside
+its transaction, before its delete, it records which keys (`replaced_keys`) and the count and the sum of the
+hashes of the rows it removes (`replaced_rows`). A check that passes records the count and hash sum of the
+whole table (`check_fingerprints`). The next check computes the same over the rows outside the replaced keys:
+when count = passed count - removed count and sum = passed sum - removed sum, those rows are the rows that
+passed less the removed ones (the sums are exact over 64-bit hashes: an accidental change that keeps both is as
+unlikely as a hash collision), so an invariant whose violations lie within one key's rows (`Scoped`) needs only
+the replaced keys' rows looked at. Anything else (no record, a whole build, a night killed between build and
+check, a table edited or damaged between runs, a check that failed) leaves a record missing or the sums
+different, and the check looks at every row: a fingerprint can only narrow a check it has proven, never skip one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import duckdb
+
+from consent_pipeline.core.lib.sql import text, warehouse_tables
+from consent_pipeline.core.lib.transaction import transaction
+
+log = logging.getLogger(__name__)
+
+KEYS = "replaced_keys"  # table_name, key: the keys whose rows the table's last incremental build replaced
+ROWS = "replaced_rows"  # table_name, rows, key_sum: what that build removed
+FINGERPRINTS = "check_fingerprints"  # invariant, table_rows, key_sum: the table when the check last passed
+
+_DDL = {
+    KEYS: "table_name VARCHAR, key VARCHAR",
+    ROWS: "table_name VARCHAR, rows BIGINT, key_sum HUGEINT",
+    FINGERPRINTS: "invariant VARCHAR, table_rows BIGINT, key_sum HUGEINT",
+}
+
+
+@dataclass(frozen=True)
+class Scoped:
+    """How an invariant is checked on the replaced rows only. Its violations must lie within the rows of one
+    value of `column` (the key a build replaces rows by), so that unchanged rows outside the replaced keys can
+    form no violation, alone or with a replaced row."""
+
+    column: str  # contact_permission: party_id
+    hashed: str  # every column the invariant reads, as the argument list of hash()
+    sql: str  # the violations among `{rows}` (those columns of the replaced keys' rows, a temporary table)
+
+
+@dataclass(frozen=True)
+class Sums:
+    rows: int
+    key_sum: int
+
+    def __sub__(self, other: Sums) -> Sums:
+        return Sums(self.rows - other.rows, self.key_sum - other.key_sum)
+
+
+def _ensure(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    if table not in warehouse_tables(con):
+        con.execute(f"CREATE TABLE {table} ({_DDL[table]})")
+
+
+def sums(con: duckdb.DuckDBPyConnection, relation: str, hashed: str) -> Sums:
+    """Count and exact sum of the row hashes of a table or subquery."""
+    rows, total = con.execute(f"SELECT count(*), coalesce(sum(hash({hashed})), 0) FROM {relation}").fetchall()[0]
+    return Sums(int(rows), int(total))
+
+
+def record_replaced(con: duckdb.DuckDBPyConnection, table: str, column: str, keys: str, hashed: str) -> None:
+    """Before a build deletes the rows of `table` whose `column` is in query `keys` (inside its transaction):
+    record those keys and the count and hash sum of the rows it is about to remove."""
+    for t in (KEYS, ROWS):
+        _ensure(con, t)
+        con.execute(f"DELETE FROM {t} WHERE table_name = {text(table)}")
+    con.execute(f"INSERT INTO {KEYS} SELECT DISTINCT {text(table)}, k FROM ({keys}) AS q(k) WHERE k IS NOT NULL")
+    started = time.perf_counter()
+    gone = sums(con, f"(SELECT * FROM {table} WHERE {column} IN {replaced_keys(table)})", hashed)
+    log.debug("record replaced %s: %.2fs", table, time.perf_counter() - started)
+    con.execute(f"INSERT INTO {ROWS} VALUES ({text(table)}, {gone.rows}, {_huge(gone.key_sum)})")
+
+
+def forget_replaced(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """A build that rewrote `table` whole: its next check looks at every row."""
+    for t in (KEYS, ROWS):
+        if t in warehouse_tables(con):
+            con.execute(f"DELETE FROM {t} WHERE table_name = {text(table)}")
+
+
+def replaced_keys(table: str) -> str:
+    """The replaced keys of `table`, as a subquery."""
+    return f"(SELECT key FROM {KEYS} WHERE table_name = {text(table)})"
+
+
+def removed(con: duckdb.DuckDBPyConnection, table: str) -> Sums | None:
+    if ROWS not in warehouse_tables(con) or KEYS not in warehouse_tables(con):
+        return None
+    found = con.execute(f"SELECT rows, key_sum FROM {ROWS} WHERE table_name = {text(table)}").fetchall()
+    return Sums(int(found[0][0]), int(found[0][1])) if len(found) == 1 else None
+
+
+def passed(con: duckdb.DuckDBPyConnection, invariant: str) -> Sums | None:
+    """The table's fingerprint when the invariant last passed, or None."""
+    if FINGERPRINTS not in warehouse_tables(con):
+        return None
+    found = con.execute(
+        f"SELECT table_rows, key_sum FROM {FINGERPRINTS} WHERE invariant = {text(invariant)}"
+    ).fetchall()
+    return Sums(int(found[0][0]), int(found[0][1])) if len(found) == 1 else None
+
+
+def record_check(con: duckdb.DuckDBPyConnection, invariant: str, fingerprint: Sums | None) -> None:
+    """The table's fingerprint when the invariant passed, or (None: it failed, or was not fingerprinted) no
+    record, so the next check looks at every row."""
+    _ensure(con, FINGERPRINTS)
+    with transaction(con, f"record check {invariant}"):
+        con.execute(f"DELETE FROM {FINGERPRINTS} WHERE invariant = {text(invariant)}")
+        if fingerprint is not None:
+            con.execute(
+                f"INSERT INTO {FINGERPRINTS} "
+                f"VALUES ({text(invariant)}, {fingerprint.rows}, {_huge(fingerprint.key_sum)})"
+            )
+
+
+def _huge(n: int) -> str:
+    return f"CAST('{int(n)}' AS HUGEINT)"
