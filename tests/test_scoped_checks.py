@@ -1,16 +1,18 @@
-"""An invariant checked on the rows tonight's build replaced (core/lib/replaced.py) still finds every violation:
-in a replaced party's rows by looking at them, anywhere else because the fingerprints of the other rows no
-longer match the last passing check's, which sends the check back to every row.
+"""Invariants checked on the rows tonight's builds replaced (core/lib/replaced.py) still find every violation:
+in a replaced key's rows by looking at them, anywhere else because the fingerprints of the other rows no longer
+match the last passing check's, which sends the check back to every row.
 
-The warehouse is the real one of a second, incremental night killed just before its check of
-one_permission_per_key: the build has committed its rows and its record of what it replaced, and the last
-passing check's fingerprint is the first night's. The check is then run on copies of it, edited or not.
+The warehouse checked is a second, incremental night's as it was just before its checks: the real one with
+the first night's `check_fingerprints` put back (the only table a check writes), so the builds' rows and their
+record of what they replaced are tonight's and the last passing check is the first night's. The check is run
+on copies of it, edited or not.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -18,42 +20,82 @@ import pytest
 
 from consent_pipeline.core.audit.invariant_registry import INVARIANTS, Checked, check
 from consent_pipeline.core.lib import replaced
-from consent_pipeline.core.permissions.permissions import KEY
 from consent_pipeline.generate.plan import DEFAULT_AS_OF
-from tests.faults import kill, start_paused, wait_for_pause
 from tests.helpers import edit, rows, run, two_nights
-
-NAME = "one_permission_per_key"
-PAUSE = f"check:{NAME}"
-REPLACED = "(SELECT key FROM replaced_keys WHERE table_name = 'contact_permission')"
-
 
 # The generated data holds marketing sends after an opt-out on purpose (the audit must find them).
 GENERATED = {"no_send_after_optout"}
 NIGHT_1 = DEFAULT_AS_OF.strftime("%Y-%m-%dT%H:%M:%SZ")
 NIGHT_2 = (DEFAULT_AS_OF + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+OPEN_VERSION = (
+    "SELECT min(h.rowid) FROM consent_history h JOIN consent_current c "
+    "USING (contact_point, channel, purpose, brand, event_id) WHERE h.valid_to IS NULL AND {where}"
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    table: str  # where the violation is planted
+    column: str  # the key the build replaces rows by
+    key: str  # the columns that make two rows one key (overwritten to make a duplicate)
+    add: str  # a violation planted with one more row (or one less), `{where}` choosing the row
+    keep_count: str  # one planted with as many rows as before ("" : the duplicate made by overwriting a key)
+
+
+CASES = {
+    "one_permission_per_key": Case(
+        "contact_permission",
+        "party_id",
+        "contact_point, channel, purpose, brand",
+        "INSERT INTO contact_permission SELECT * FROM contact_permission "
+        "WHERE rowid = (SELECT min(rowid) FROM contact_permission WHERE {where})",
+        "",
+    ),
+    "one_current_state_per_key": Case(
+        "consent_current",
+        "contact_point",
+        "channel, purpose, brand",
+        "INSERT INTO consent_current SELECT * FROM consent_current "
+        "WHERE rowid = (SELECT min(rowid) FROM consent_current WHERE {where})",
+        "",
+    ),
+    "current_is_latest_history": Case(
+        "consent_current",
+        "contact_point",
+        "",
+        f"DELETE FROM consent_history WHERE rowid = ({OPEN_VERSION})",
+        f"UPDATE consent_history SET valid_to = TIMESTAMP '2020-01-01' WHERE rowid = ({OPEN_VERSION})",
+    ),
+}
+
+
+def _replaced(case: Case, replaced_key: bool, alias: str = "") -> str:
+    """A condition on the key column: a key the last build replaced, or one it kept."""
+    keys = f"(SELECT key_hash FROM replaced_keys WHERE table_name = '{case.table}')"
+    return f"hash({alias}{case.column}) {'IN' if replaced_key else 'NOT IN'} {keys}"
 
 
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A generated world's first night run, and the landing of its second night (a few hundred parties)."""
+    """A generated world's first night, and its second (incremental, a few hundred parties touched)."""
     root = tmp_path_factory.mktemp("scoped")
     base, both = two_nights(root, 0.02, 5, 0.004)
-    warehouse = root / "night-1" / "w.duckdb"
-    run(base, warehouse, NIGHT_1, failing_checks=GENERATED)
-    return {"root": root, "night_1": warehouse, "both": both}
+    first, second = root / "night-1" / "w.duckdb", root / "night-2" / "w.duckdb"
+    run(base, first, NIGHT_1, failing_checks=GENERATED)
+    shutil.copytree(first.parent, second.parent)
+    run(both, second, NIGHT_2, failing_checks=GENERATED)
+    return {"night_1": first, "night_2": second, "both": both}
 
 
-@pytest.fixture(scope="module")
-def before_check(nights: dict[str, Path]) -> Path:
-    """The second night killed just before its check of one_permission_per_key."""
-    warehouse = nights["root"] / "killed" / "w.duckdb"
-    shutil.copytree(nights["night_1"].parent, warehouse.parent)
-    proc = start_paused(nights["both"], warehouse, warehouse.parent / "x", NIGHT_2, PAUSE)
-    try:
-        wait_for_pause(proc, PAUSE)
-    finally:
-        kill(proc)
+def _before_checks(nights: dict[str, Path], tmp_path: Path) -> Path:
+    """The second night as it was before its checks ran: the first night's check records put back."""
+    warehouse = _copy(nights["night_2"], tmp_path)
+    edit(
+        warehouse,
+        f"ATTACH '{nights['night_1']}' AS first (READ_ONLY)",
+        "DELETE FROM check_fingerprints",
+        "INSERT INTO check_fingerprints SELECT * FROM first.check_fingerprints",
+    )
     return warehouse
 
 
@@ -62,101 +104,122 @@ def _copy(warehouse: Path, tmp_path: Path) -> Path:
     return tmp_path / "w" / warehouse.name
 
 
-def _check(warehouse: Path) -> Checked:
+def _check(warehouse: Path, name: str) -> Checked:
     con = duckdb.connect(str(warehouse))
     try:
-        return check(con, INVARIANTS[NAME], limit=100)
+        return check(con, INVARIANTS[name], limit=100)
     finally:
         con.close()
 
 
-def _a_row(warehouse: Path, replaced_party: bool) -> str:
-    """A condition selecting one permission row of a party the build replaced, or of one it did not."""
-    where = f"party_id {'IN' if replaced_party else 'NOT IN'} {REPLACED}"
-    found = rows(warehouse, f"SELECT min(rowid) FROM contact_permission WHERE {where}")[0][0]
-    assert found is not None, f"no permission row with {where}"
-    return f"rowid = {found}"
+def _plant(warehouse: Path, case: Case, replaced_key: bool, keep_count: bool) -> None:
+    where = _replaced(case, replaced_key, "c." if case.add.startswith("DELETE FROM consent_history") else "")
+    if not keep_count:
+        edit(warehouse, case.add.format(where=where))
+    elif case.keep_count:
+        edit(warehouse, case.keep_count.format(where=where))
+    else:  # a row's key made another row's of the same key column value: as many rows as before
+        first, second = rows(
+            warehouse,
+            f"SELECT rowid, {case.key} FROM {case.table} WHERE {case.column} = (SELECT min({case.column}) "
+            f"FROM {case.table} WHERE {where} GROUP BY ALL HAVING count(*) > 1) ORDER BY rowid LIMIT 2",
+        )
+        cols = [c.strip() for c in case.key.split(",")]
+        values = ", ".join(f"{c} = '{v}'" for c, v in zip(cols, second[1:], strict=True))
+        edit(warehouse, f"UPDATE {case.table} SET {values} WHERE rowid = {first[0]}")
 
 
-def test_the_night_replaced_some_parties_and_kept_others(before_check: Path) -> None:
+SCOPED = "rows of the keys the last build replaced"
+
+
+NAMES = sorted(CASES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_night_replaced_some_keys_and_kept_others(nights: dict[str, Path], name: str) -> None:
+    warehouse = nights["night_2"]
+    case = CASES[name]
     found = rows(
-        before_check,
-        f"SELECT count(*) FILTER (WHERE party_id IN {REPLACED}) > 0, "
-        f"count(*) FILTER (WHERE party_id NOT IN {REPLACED}) > 0 "
-        "FROM (SELECT DISTINCT party_id FROM contact_permission)",
+        warehouse,
+        f"SELECT count(*) FILTER (WHERE {_replaced(case, True)}) > 0, "
+        f"count(*) FILTER (WHERE {_replaced(case, False)}) > 0 FROM (SELECT DISTINCT {case.column} FROM {case.table})",
     )
     assert found == [(True, True)]
 
 
-def test_an_unedited_night_is_checked_on_the_replaced_rows_only(before_check: Path, tmp_path: Path) -> None:
-    warehouse = _copy(before_check, tmp_path)
-    checked = _check(warehouse)
+@pytest.mark.parametrize("name", NAMES)
+def test_an_unedited_night_is_checked_on_the_replaced_rows_only(
+    nights: dict[str, Path], tmp_path: Path, name: str
+) -> None:
+    warehouse = _before_checks(nights, tmp_path)
+    checked = _check(warehouse, name)
     assert checked.violations.height == 0
-    assert "rows of the keys the last build replaced" in checked.rows_looked_at, checked.rows_looked_at
-    # the record the next night compares with: the whole table as it passed
+    assert SCOPED in checked.rows_looked_at, checked.rows_looked_at
+    # what the next night compares with: every table the invariant reads, as it passed
+    scoped = INVARIANTS[name].scoped
+    assert scoped is not None
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        assert replaced.passed(con, NAME) == replaced.sums(con, "contact_permission", KEY)
+        for table, hashed in scoped.hashed.items():
+            assert replaced.passed(con, name, table) == replaced.sums(con, table, hashed), table
     finally:
         con.close()
 
 
-def test_a_duplicate_in_a_replaced_party_is_found_among_the_replaced_rows(before_check: Path, tmp_path: Path) -> None:
-    warehouse = _copy(before_check, tmp_path)
-    row = _a_row(warehouse, replaced_party=True)
-    edit(warehouse, f"INSERT INTO contact_permission SELECT * FROM contact_permission WHERE {row}")
-    checked = _check(warehouse)
-    assert "rows of the keys the last build replaced" in checked.rows_looked_at, checked.rows_looked_at
-    assert checked.violations.height == 1
-    assert rows(warehouse, f"SELECT count(*) FROM check_fingerprints WHERE invariant = '{NAME}'") == [(0,)]
-
-
-@pytest.mark.parametrize("how", ["row copied", "key overwritten"])
-def test_a_duplicate_outside_the_replaced_parties_sends_the_check_to_every_row(
-    before_check: Path, tmp_path: Path, how: str
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("keep_count", [False, True], ids=["a row more or less", "as many rows"])
+def test_a_violation_in_a_replaced_key_is_found_among_the_replaced_rows(
+    nights: dict[str, Path], tmp_path: Path, name: str, keep_count: bool
 ) -> None:
-    warehouse = _copy(before_check, tmp_path)
-    first, second = rows(
-        warehouse,
-        "SELECT rowid, contact_point, channel, purpose, brand FROM contact_permission WHERE party_id = ("
-        f"SELECT min(party_id) FROM contact_permission WHERE party_id NOT IN {REPLACED}) ORDER BY rowid LIMIT 2",
-    )
-    if how == "row copied":  # one more row
-        edit(warehouse, f"INSERT INTO contact_permission SELECT * FROM contact_permission WHERE rowid = {first[0]}")
-    else:  # a row's key made another row's: as many rows as before
-        point, channel, purpose, brand = second[1:]
-        edit(
-            warehouse,
-            f"UPDATE contact_permission SET contact_point = '{point}', channel = '{channel}', "
-            f"purpose = '{purpose}', brand = '{brand}' WHERE rowid = {first[0]}",
-        )
-    checked = _check(warehouse)
+    warehouse = _before_checks(nights, tmp_path)
+    _plant(warehouse, CASES[name], replaced_key=True, keep_count=keep_count)
+    checked = _check(warehouse, name)
+    assert SCOPED in checked.rows_looked_at, checked.rows_looked_at
+    assert checked.violations.height == 1
+    assert rows(warehouse, f"SELECT count(*) FROM check_fingerprints WHERE invariant = '{name}'") == [(0,)]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("keep_count", [False, True], ids=["a row more or less", "as many rows"])
+def test_a_violation_outside_the_replaced_keys_sends_the_check_to_every_row(
+    nights: dict[str, Path], tmp_path: Path, name: str, keep_count: bool
+) -> None:
+    warehouse = _before_checks(nights, tmp_path)
+    _plant(warehouse, CASES[name], replaced_key=False, keep_count=keep_count)
+    checked = _check(warehouse, name)
     assert checked.rows_looked_at.startswith("every row: rows outside"), checked.rows_looked_at
     assert checked.violations.height == 1
 
 
-def test_without_a_passing_record_the_check_looks_at_every_row(before_check: Path, tmp_path: Path) -> None:
-    warehouse = _copy(before_check, tmp_path)
+@pytest.mark.parametrize("name", NAMES)
+def test_without_a_passing_record_the_check_looks_at_every_row(
+    nights: dict[str, Path], tmp_path: Path, name: str
+) -> None:
+    warehouse = _before_checks(nights, tmp_path)
     edit(warehouse, "DELETE FROM check_fingerprints")
-    checked = _check(warehouse)
+    checked = _check(warehouse, name)
     assert checked.rows_looked_at == "every row: no passing check recorded"
     assert checked.violations.height == 0
 
 
 def test_a_completed_night_records_what_passed(nights: dict[str, Path], tmp_path: Path) -> None:
-    """Through the pipeline: the Dagster check records the table's fingerprint, and a whole rebuild drops the
-    record of replaced rows (its next check looks at every row)."""
-    warehouse = _copy(nights["night_1"], tmp_path)
-    run(nights["both"], warehouse, NIGHT_2, failing_checks=GENERATED)
-    con = duckdb.connect(str(warehouse), read_only=True)
+    """Through the pipeline: the Dagster checks record their tables' fingerprints, and a whole rebuild drops the
+    record of replaced rows (the next checks look at every row)."""
+    con = duckdb.connect(str(nights["night_2"]), read_only=True)
     try:
-        assert replaced.passed(con, NAME) == replaced.sums(con, "contact_permission", KEY)
-        assert replaced.removed(con, "contact_permission") is not None
+        for name in CASES:
+            scoped = INVARIANTS[name].scoped
+            assert scoped is not None
+            for table, hashed in scoped.hashed.items():
+                assert replaced.passed(con, name, table) == replaced.sums(con, table, hashed), (name, table)
+                assert replaced.removed(con, table) is not None, table
     finally:
         con.close()
+    warehouse = _copy(nights["night_2"], tmp_path)
     run(nights["both"], warehouse, NIGHT_2, failing_checks=GENERATED, full_rebuild=True)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        assert replaced.removed(con, "contact_permission") is None
+        left = [t for t in ("contact_permission", "consent_current", "consent_history") if replaced.removed(con, t)]
+        assert left == []
     finally:
         con.close()

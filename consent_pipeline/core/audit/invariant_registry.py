@@ -3,6 +3,7 @@ registers itself when a module is imported, so what runs does not depend on impo
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import duckdb
@@ -12,6 +13,8 @@ from consent_pipeline.core import golden, ingest, marketing, permissions, privac
 from consent_pipeline.core.audit import audit
 from consent_pipeline.core.lib import replaced
 from consent_pipeline.core.lib.invariant import Invariant
+
+log = logging.getLogger(__name__)
 
 # domain (the Dagster group of the tables) -> its invariants
 BY_DOMAIN: dict[str, list[Invariant]] = {
@@ -57,37 +60,52 @@ class Checked:
 
 def check(con: duckdb.DuckDBPyConnection, invariant: Invariant, limit: int | None = None) -> Checked:
     """The invariant's violations, and a record of the check for the next one (core/lib/replaced.py): on the
-    rows the last build replaced when every other row is proven unchanged since the last passing check, else
+    rows the last builds replaced when every other row is proven unchanged since the last passing check, else
     on every row. The connection must be able to write (the record)."""
     scoped = invariant.scoped
     if scoped is None:
         return Checked(violations(con, invariant, limit), "every row")
-    table = invariant.table
-    whole = replaced.sums(con, table, scoped.hashed)
-    before, gone = replaced.passed(con, invariant.name), replaced.removed(con, table)
-    looked_at = "every row: no passing check recorded" if before is None else "every row: no incremental build recorded"
+    tables = list(scoped.hashed)
+    whole = {t: replaced.sums(con, t, cols) for t, cols in scoped.hashed.items()}
+    # each table as it passed, less the rows the replaced keys selected then: what the other rows must be
+    expected: dict[str, replaced.Sums] = {}
+    looked_at = ""
+    for t in tables:
+        before, gone = replaced.passed(con, invariant.name, t), replaced.removed(con, t)
+        if before is None:
+            looked_at = "every row: no passing check recorded"
+        elif gone is None:
+            looked_at = looked_at or "every row: no incremental build recorded"
+        else:
+            expected[t] = before - gone
     bad: pl.DataFrame | None = None
-    if before is not None and gone is not None:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _replaced_rows AS "
-            f"SELECT {scoped.hashed} FROM {table} WHERE {scoped.column} IN {replaced.replaced_keys(table)}"
-        )
+    if not looked_at:
+        temps = {t: f"_replaced_{t}" for t in tables}
         try:
-            untouched = whole - replaced.sums(con, "_replaced_rows", scoped.hashed)
-            if untouched == before - gone:
-                sql = scoped.sql.format(rows="_replaced_rows")
+            untouched: dict[str, replaced.Sums] = {}
+            for t, cols in scoped.hashed.items():
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {temps[t]} AS "
+                    f"SELECT {cols} FROM {t} WHERE {replaced.selected(scoped.column, tables)}"
+                )
+                untouched[t] = whole[t] - replaced.sums(con, temps[t], cols)
+            if untouched == expected:
+                sql = scoped.sql.format(**temps)
                 if limit is not None:
                     sql = f"SELECT * FROM ({sql}) LIMIT {int(limit)}"
                 bad = con.sql(sql).pl()
+                kept = sum(u.rows for u in untouched.values())
                 looked_at = (
-                    f"{whole.rows - untouched.rows:,} rows of the keys the last build replaced; the other "
-                    f"{untouched.rows:,} unchanged since the last passing check"
+                    f"{sum(w.rows for w in whole.values()) - kept:,} rows of the keys the last build replaced; "
+                    f"the other {kept:,} unchanged since the last passing check"
                 )
             else:
                 looked_at = "every row: rows outside the last build's keys changed since the last passing check"
         finally:
-            con.execute("DROP TABLE IF EXISTS _replaced_rows")
+            for temp in temps.values():
+                con.execute(f"DROP TABLE IF EXISTS {temp}")
     if bad is None:
         bad = violations(con, invariant, limit)
     replaced.record_check(con, invariant.name, whole if bad.height == 0 else None)
+    log.debug("check %s: %s", invariant.name, looked_at)
     return Checked(bad, looked_at)

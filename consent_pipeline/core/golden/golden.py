@@ -23,6 +23,7 @@ from consent_pipeline.core.identity import build_identity
 from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import load_reference, persist_rules_tables
+from consent_pipeline.core.lib.replaced import Scoped, delete_replaced, forget_replaced
 from consent_pipeline.core.lib.sql import timed
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.lib import faults
@@ -68,6 +69,9 @@ CONSENT_TABLES: dict[str, str] = {
     "consent_history": "m_history",
     "consent_current": "m_current",
 }
+# What the scoped invariants read of each consent table they check, hashed (one list a table: its build records
+# one sum of the rows it replaces). Both tables' rows are replaced by contact point.
+HASHED = {"consent_current": f"{KEY}, event_id", "consent_history": f"{KEY}, event_id, valid_to"}
 GOLDEN_TABLES: list[str] = [
     "parties",
     "contact_point_owner",
@@ -108,10 +112,13 @@ def build_golden(
             faults.pause(f"golden:{table}")
         if scoped:
             _replace_scope(con, engine)
-        elif engine.writes_in_place:
-            _rebuild(con)
         else:
-            _rebuild_from(con, engine)
+            for table in HASHED:  # their next checks look at every row
+                forget_replaced(con, table)
+            if engine.writes_in_place:
+                _rebuild(con)
+            else:
+                _rebuild_from(con, engine)
         create_macros(con)
         persist_rules_tables(con, rules)
         record_golden_inputs(con, scoped)
@@ -151,39 +158,50 @@ def _replace_scope(con: duckdb.DuckDBPyConnection, engine: Engine) -> None:
     """Only the contact points in g_scope: computed in temporary tables, then their rows replaced."""
     engine.run_steps(con, TABLE_STEPS, scope_params(True))
     for table, temp in CONSENT_TABLES.items():
-        timed(
-            con,
-            f"delete {table}",
-            f"DELETE FROM {table} WHERE contact_point IN (SELECT contact_point FROM g_scope)",
-        )
+        if table in HASHED:  # checked on the replaced contact points (core/lib/replaced.py)
+            delete_replaced(con, table, "contact_point", "SELECT contact_point FROM g_scope", HASHED[table])
+        else:
+            timed(
+                con,
+                f"delete {table}",
+                f"DELETE FROM {table} WHERE contact_point IN (SELECT contact_point FROM g_scope)",
+            )
         timed(con, f"insert {table}", f"INSERT INTO {table} SELECT * FROM {temp}")
         faults.pause(f"golden:{table}")
 
 
+# by one hash first, then the suspects by their four columns (exact whatever the hash)
+TWO_STATES = f"""
+    WITH suspects AS (SELECT hash({KEY}) AS h FROM {{consent_current}} GROUP BY 1 HAVING count(*) > 1)
+    SELECT {KEY}, count(*) AS states FROM {{consent_current}}
+    WHERE hash({KEY}) IN (SELECT h FROM suspects)
+    GROUP BY {KEY} HAVING count(*) > 1
+    """
+NOT_LATEST = f"""
+    SELECT c.contact_point, c.channel, c.purpose, c.brand, c.event_id
+    FROM {{consent_current}} c
+    LEFT JOIN {{consent_history}} h USING ({KEY}, event_id)
+    WHERE h.event_id IS NULL OR h.valid_to IS NOT NULL
+    """
+WHOLE = {t: t for t in HASHED}
+
+# Both are about one key's rows, so one contact point's: on an incremental night they look at the contact points
+# the build replaced when the other rows are proven unchanged (core/lib/replaced.py).
 INVARIANTS = [
     Invariant(
         "one_current_state_per_key",
         "consent_current",
         "each key (contact point, channel, leaf purpose, brand) has exactly one current state",
-        # by one hash first, then the suspects by their four columns (exact whatever the hash)
-        f"""
-        WITH suspects AS (SELECT hash({KEY}) AS h FROM consent_current GROUP BY 1 HAVING count(*) > 1)
-        SELECT {KEY}, count(*) AS states FROM consent_current
-        WHERE hash({KEY}) IN (SELECT h FROM suspects)
-        GROUP BY {KEY} HAVING count(*) > 1
-        """,
+        TWO_STATES.format(**WHOLE),
         blocking=True,
+        scoped=Scoped("contact_point", {"consent_current": HASHED["consent_current"]}, TWO_STATES),
     ),
     Invariant(
         "current_is_latest_history",
         "consent_history",
         "the current state of each key is the open version of its history",
-        f"""
-        SELECT c.contact_point, c.channel, c.purpose, c.brand, c.event_id
-        FROM consent_current c
-        LEFT JOIN consent_history h USING ({KEY}, event_id)
-        WHERE h.event_id IS NULL OR h.valid_to IS NOT NULL
-        """,
+        NOT_LATEST.format(**WHOLE),
+        scoped=Scoped("contact_point", HASHED, NOT_LATEST),
     ),
     Invariant(
         "leaf_scopes_only",

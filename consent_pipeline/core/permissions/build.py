@@ -12,7 +12,7 @@ import duckdb
 from consent_pipeline.config import Rules
 from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.reference import load_reference
-from consent_pipeline.core.lib.replaced import forget_replaced, record_replaced
+from consent_pipeline.core.lib.replaced import delete_replaced, forget_replaced
 from consent_pipeline.core.lib.scope import Scope
 from consent_pipeline.core.lib.sql import timed
 from consent_pipeline.core.lib.transaction import transaction
@@ -67,12 +67,7 @@ def build_permission_tables(
     with transaction(con, "permissions commit"):
         note_changed_points(con, scope, after_write=False)
         if scope.incremental:  # only the parties in scope: their rows replaced
-            record_replaced(con, "contact_permission", REPLACED_BY, "SELECT party_id FROM perm_scope", KEY)
-            timed(
-                con,
-                "delete contact_permission",
-                "DELETE FROM contact_permission WHERE party_id IN (SELECT party_id FROM perm_scope)",
-            )
+            delete_replaced(con, "contact_permission", REPLACED_BY, "SELECT party_id FROM perm_scope", KEY)
             timed(con, "insert contact_permission", "INSERT INTO contact_permission SELECT * FROM p_permission")
             note_changed_points(con, scope, after_write=True)
         else:

@@ -123,8 +123,8 @@ REPLACED_BY = "party_id"
 # Grouping 50M rows by one hash, then only the suspects by their five columns (exact whatever the hash), is
 # three times faster than grouping by the five columns.
 DUPLICATES = f"""
-    WITH suspects AS (SELECT hash({KEY}) AS h FROM {{rows}} GROUP BY 1 HAVING count(*) > 1)
-    SELECT {KEY}, count(*) AS rows FROM {{rows}}
+    WITH suspects AS (SELECT hash({KEY}) AS h FROM {{contact_permission}} GROUP BY 1 HAVING count(*) > 1)
+    SELECT {KEY}, count(*) AS rows FROM {{contact_permission}}
     WHERE hash({KEY}) IN (SELECT h FROM suspects)
     GROUP BY ALL HAVING count(*) > 1
     """
@@ -134,9 +134,9 @@ INVARIANTS = [
         "one_permission_per_key",
         "contact_permission",
         "one permission per (party, contact point, channel, purpose, brand)",
-        DUPLICATES.format(rows="contact_permission"),
+        DUPLICATES.format(contact_permission="contact_permission"),
         # a duplicate key has one party: among the replaced parties' rows, or among rows that passed before
-        scoped=Scoped(REPLACED_BY, KEY, DUPLICATES),
+        scoped=Scoped(REPLACED_BY, {"contact_permission": KEY}, DUPLICATES),
     ),
     Invariant(
         "opted_out_never_allowed",
