@@ -30,6 +30,14 @@ def digests(root: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.parametrize(("scale", "seed"), [(0.002, 6), (0.001, 1)])
+def test_tiny_scales_generate(tmp_path: Path, rules: Rules, scale: float, seed: int) -> None:
+    """At 0.002 with seed 6 a country had prospects but no customers, and the till feed failed to build."""
+    report = generate(tmp_path / "g", rules, scale=scale, seed=seed)
+    assert report.records.get("pos", 0) > 0
+    assert sum(report.records.values()) > 0
+
+
 def test_same_seed_same_bytes_other_seed_other_data(tmp_path: Path, rules: Rules) -> None:
     generate(tmp_path / "a", rules, scale=0.01, seed=3)
     generate(tmp_path / "b", rules, scale=0.01, seed=3)

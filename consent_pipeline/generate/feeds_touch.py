@@ -289,14 +289,15 @@ def pos(plan: Plan, pop: Population, land: Landing) -> None:
         cols = ["email", "mobile_plan", "mobile_nsn"]
         part = pl.DataFrame({"row": rows})
         if pick_c is not None:
-            part = part.with_columns(pick_c.select(pl.col("customer_id"), *cols))
+            part = part.with_columns(pick_c.select(pl.col("customer_id"), *cols).get_columns())
             if pick_p is not None:
                 part = part.with_columns(
                     pl.when(pl.Series(known)).then(pl.col("customer_id")).alias("customer_id"),
                     *[pl.when(pl.Series(known)).then(pl.col(c)).otherwise(pick_p[c]).alias(c) for c in cols],
                 )
         elif pick_p is not None:
-            part = part.with_columns(pl.lit(None, pl.String).alias("customer_id"), pick_p.select(cols))
+            # a country with prospects but no customers (small scales)
+            part = part.with_columns(pl.lit(None, pl.String).alias("customer_id"), *pick_p.select(cols).get_columns())
         else:
             part = part.with_columns(
                 pl.lit(None, pl.String).alias("customer_id"),
