@@ -19,6 +19,7 @@ import duckdb
 import pytest
 
 from consent_pipeline.core.audit.invariant_registry import INVARIANTS, Checked, check
+from consent_pipeline.core.golden.golden import HASHED
 from consent_pipeline.core.lib import replaced
 from consent_pipeline.generate.plan import DEFAULT_AS_OF
 from tests.helpers import edit, rows, run, two_nights
@@ -194,6 +195,40 @@ def test_without_a_passing_record_the_check_looks_at_every_row(
     checked = _check(warehouse, name)
     assert checked.rows_looked_at == "every row: no passing check recorded"
     assert checked.violations.height == 0
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE check_fingerprints SET key_sum = NULL",
+        "ALTER TABLE check_fingerprints DROP COLUMN key_sum",
+        "INSERT INTO check_fingerprints SELECT * FROM check_fingerprints",
+        "UPDATE replaced_rows SET rows = NULL",
+        "ALTER TABLE replaced_keys ALTER key_hash TYPE VARCHAR",
+        "DROP TABLE replaced_rows",
+    ],
+)
+def test_a_damaged_record_sends_the_check_to_every_row_and_is_written_again(
+    nights: dict[str, Path], tmp_path: Path, damage: str
+) -> None:
+    """A record edited or damaged between runs proves nothing: the check looks at every row, finds what is
+    there, and writes a whole record for the next night (no run stopped by its own bookkeeping)."""
+    name = "one_current_state_per_key"
+    warehouse = _before_checks(nights, tmp_path)
+    _plant(warehouse, CASES[name], replaced_key=False, keep_count=False)
+    edit(warehouse, damage)
+    checked = _check(warehouse, name)
+    assert checked.rows_looked_at.startswith("every row"), checked.rows_looked_at
+    assert checked.violations.height == 1
+    edit(warehouse, "DELETE FROM consent_current WHERE rowid = (SELECT max(rowid) FROM consent_current)")
+    assert _check(warehouse, name).violations.height == 0
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        assert replaced.passed(con, name, "consent_current") == replaced.sums(
+            con, "consent_current", HASHED["consent_current"]
+        )
+    finally:
+        con.close()
 
 
 def test_a_completed_night_records_what_passed(nights: dict[str, Path], tmp_path: Path) -> None:

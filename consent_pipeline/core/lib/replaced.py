@@ -59,9 +59,28 @@ class Sums:
         return Sums(self.rows - other.rows, self.key_sum - other.key_sum)
 
 
-def _ensure(con: duckdb.DuckDBPyConnection, table: str) -> None:
+def _intact(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """The record table exists with the columns and types this code writes."""
     if table not in warehouse_tables(con):
-        con.execute(f"CREATE TABLE {table} ({_DDL[table]})")
+        return False
+    have = [f"{r[0]} {r[1]}" for r in con.execute(f"DESCRIBE {table}").fetchall()]
+    return have == _DDL[table].split(", ")
+
+
+def _ensure(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """A record table to write to; one edited or damaged out of shape is started again empty (its checks then
+    look at every row until they have passed again)."""
+    if not _intact(con, table):
+        con.execute(f"CREATE OR REPLACE TABLE {table} ({_DDL[table]})")
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> Sums | None:
+    """The one (count, sum) row a record query finds, or None: no row, several, or a NULL (a damaged record
+    proves nothing)."""
+    found = con.execute(sql).fetchall()
+    if len(found) != 1 or found[0][0] is None or found[0][1] is None:
+        return None
+    return Sums(int(found[0][0]), int(found[0][1]))
 
 
 def sums(con: duckdb.DuckDBPyConnection, relation: str, hashed: str) -> Sums:
@@ -101,21 +120,21 @@ def selected(column: str, tables: list[str]) -> str:
 
 
 def removed(con: duckdb.DuckDBPyConnection, table: str) -> Sums | None:
-    if ROWS not in warehouse_tables(con) or KEYS not in warehouse_tables(con):
+    """What the table's last incremental build replaced, or None (none recorded, or a damaged record)."""
+    if not (_intact(con, ROWS) and _intact(con, KEYS)):
         return None
-    found = con.execute(f"SELECT rows, key_sum FROM {ROWS} WHERE table_name = {text(table)}").fetchall()
-    return Sums(int(found[0][0]), int(found[0][1])) if len(found) == 1 else None
+    return _one(con, f"SELECT rows, key_sum FROM {ROWS} WHERE table_name = {text(table)}")
 
 
 def passed(con: duckdb.DuckDBPyConnection, invariant: str, table: str) -> Sums | None:
-    """The table's fingerprint when the invariant last passed, or None."""
-    if FINGERPRINTS not in warehouse_tables(con):
+    """The table's fingerprint when the invariant last passed, or None (none recorded, or a damaged record)."""
+    if not _intact(con, FINGERPRINTS):
         return None
-    found = con.execute(
+    return _one(
+        con,
         f"SELECT table_rows, key_sum FROM {FINGERPRINTS} WHERE invariant = {text(invariant)} "
-        f"AND table_name = {text(table)}"
-    ).fetchall()
-    return Sums(int(found[0][0]), int(found[0][1])) if len(found) == 1 else None
+        f"AND table_name = {text(table)}",
+    )
 
 
 def record_check(con: duckdb.DuckDBPyConnection, invariant: str, fingerprints: Mapping[str, Sums] | None) -> None:
