@@ -46,7 +46,10 @@ def violations(con: duckdb.DuckDBPyConnection, invariant: Invariant | str, limit
     """The rows that violate an invariant (given itself or by name), at most `limit`."""
     if isinstance(invariant, str):
         invariant = INVARIANTS[invariant]
-    sql = invariant.sql
+    return _rows(con, invariant.sql, limit)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, limit: int | None) -> pl.DataFrame:
     if limit is not None:
         sql = f"SELECT * FROM ({sql}) LIMIT {int(limit)}"
     return con.sql(sql).pl()
@@ -90,10 +93,7 @@ def check(con: duckdb.DuckDBPyConnection, invariant: Invariant, limit: int | Non
                 )
                 untouched[t] = whole[t] - replaced.sums(con, temps[t], cols)
             if untouched == expected:
-                sql = scoped.sql.format(**temps)
-                if limit is not None:
-                    sql = f"SELECT * FROM ({sql}) LIMIT {int(limit)}"
-                bad = con.sql(sql).pl()
+                bad = _rows(con, scoped.sql.format(**temps), limit)
                 kept = sum(u.rows for u in untouched.values())
                 looked_at = (
                     f"{sum(w.rows for w in whole.values()) - kept:,} rows of the keys the last build replaced; "

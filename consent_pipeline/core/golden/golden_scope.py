@@ -29,8 +29,8 @@ from consent_pipeline.core.lib.sql import SqlFolder, warehouse_tables
 STAGE = "golden"
 SQL = SqlFolder.beside(__file__)
 # New files, events and links, changed erasures, the owner rows and associations that differ from the last
-# build's; then the contact points in scope and their parties.
-SCOPE_STEPS = [
+# build's; then (told whether erasures changed) the contact points in scope and their parties.
+CHANGE_STEPS = [
     SQL.step(name)
     for name in (
         "g_new_files",
@@ -41,10 +41,10 @@ SCOPE_STEPS = [
         "g_owner_changes",
         "g_points_added",
         "g_points_gone",
-        "g_scope",
-        "g_scope_parties",
     )
 ]
+IN_SCOPE_STEPS = [SQL.step("g_scope"), SQL.step("g_scope_parties")]
+SCOPE_STEPS = CHANGE_STEPS + IN_SCOPE_STEPS
 STATE_TABLES = ("golden_inputs", "golden_erasures", "golden_customers")
 PREVIOUS = (
     "contact_point_owner",
@@ -68,9 +68,9 @@ def golden_scope(con: duckdb.DuckDBPyConnection, engine: Engine = DUCKDB) -> Sco
     if (build.logic_version, build.rules_fingerprint) != (LOGIC_VERSION, rules_fingerprint(con)):
         return Scope.whole("the rules or the merge logic changed since the last build")
 
-    engine.run_steps(con, SCOPE_STEPS[:8])
+    engine.run_steps(con, CHANGE_STEPS)
     changed = con.execute("SELECT count(*) FROM g_erasure_changes").fetchall()[0][0] > 0
-    engine.run_steps(con, SCOPE_STEPS[8:], {"erasure_changed": "true" if changed else "false"})
+    engine.run_steps(con, IN_SCOPE_STEPS, {"erasure_changed": "true" if changed else "false"})
     n = con.execute("SELECT count(*) FROM g_scope").fetchall()[0][0]
     return Scope(True, f"{n:,} contact points touched since the last build", n)
 
