@@ -1,6 +1,7 @@
 """Faults: a fault-injection point for crash tests (with CONSENT_PAUSE_AT=<point>, a run announces it reached
 the point on stderr and sleeps, so a test can kill it exactly there, or change the warehouse and let it go on
-by creating the file CONSENT_PAUSE_UNTIL; nothing otherwise), and the one line that names a failed step's
+by creating the file CONSENT_PAUSE_UNTIL; nothing otherwise), a failure point (CONSENT_FAIL_AT=<point> raises
+there), and the one line that names a failed step's
 cause (a full disk, memory, a read-only folder) and what to do."""
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ def pause(point: str) -> None:
         time.sleep(0.05 if until else min(1.0, seconds))
     for _, after in around:
         after()
+
+
+class InjectedFault(RuntimeError):
+    """Raised where CONSENT_FAIL_AT names the point: a test's stand-in for a bug (a connector that breaks)."""
+
+
+def fail(point: str) -> None:
+    """Tests provoke a failure at a named point: with CONSENT_FAIL_AT=<point>, raise InjectedFault there."""
+    if os.environ.get("CONSENT_FAIL_AT") == point:
+        raise InjectedFault(f"fault injected at {point} (CONSENT_FAIL_AT)")
 
 
 # --- one line per fault -------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from consent_pipeline.core.ingest.event_times import settle_event_times
 from consent_pipeline.core.ingest.landing import Known, discover
 from consent_pipeline.core.ingest.normalise import normalise_batch
 from consent_pipeline.core.ingest.validate import validate_batch
+from consent_pipeline.lib import faults
 from source_connectors import SOURCES, connector, file_kinds
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def read_source(
 
         def one(delivery: Delivery) -> Batch:
             try:
+                faults.fail(f"connector:{source}")
                 part = parse(delivery, rules)
             except RulesError:
                 raise
