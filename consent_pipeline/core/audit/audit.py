@@ -27,7 +27,16 @@ from consent_pipeline.core.lib.build_state import BuildState, last_build, logic_
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import load_reference, required_purposes
 from consent_pipeline.core.lib.scope import Scope
-from consent_pipeline.core.lib.sql import SqlFolder, run_steps, text, timed, ts, values_table, warehouse_tables
+from consent_pipeline.core.lib.sql import (
+    SqlFolder,
+    has_columns,
+    run_steps,
+    text,
+    timed,
+    ts,
+    values_table,
+    warehouse_tables,
+)
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.core.marketing import SUPPRESSION_STAGE, build_suppression, use_written_suppression
 from consent_pipeline.core.permissions import CHANGES, changes_unreadable, record_read
@@ -119,6 +128,8 @@ def audit_scope(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, fingerprint:
     (the module's docstring says what is in it). `fingerprint`: this run's rules, the SLA policy included."""
     if not {"optout_sla", "violations", INPUTS, CHANGES} <= warehouse_tables(con):
         return Scope.whole("no previous audit")
+    if not has_columns(con, INPUTS, ("source_file", "run_id")):  # written by an older version, or edited
+        return Scope.whole("the last audit's record of its input files is not in the current shape")
     prev, perm, suppression = last_build(con, STAGE), last_build(con, PERMISSIONS), last_build(con, SUPPRESSION_STAGE)
     if prev is None or prev.as_of is None or prev.upstream_seq is None:
         return Scope.whole("no previous audit")
@@ -140,7 +151,9 @@ def audit_scope(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, fingerprint:
         SELECT DISTINCT contact_point FROM (
             SELECT contact_point FROM {CHANGES} WHERE seq > {int(prev.upstream_seq)}
             UNION ALL SELECT contact_point FROM sends
-                WHERE source_file NOT IN (SELECT source_file FROM {INPUTS})
+                WHERE source_file IN (SELECT source_file FROM (
+                        SELECT source_file, run_id FROM ingest_ledger
+                        EXCEPT SELECT source_file, run_id FROM {INPUTS}))
                    OR (sent_at {window.format(col="sent_at")})
             UNION ALL SELECT contact_point FROM consent_effects
                 WHERE status = 'opt_out' AND received_ts {window.format(col="received_ts")}
@@ -195,10 +208,9 @@ def write_audit(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime
                 "CREATE OR REPLACE TABLE optout_sla AS SELECT * FROM a_optout_sla ORDER BY event_id, contact_point"
             )
             con.execute("CREATE OR REPLACE TABLE violations AS SELECT * FROM a_violations ORDER BY send_id")
-        con.execute(
-            f"CREATE OR REPLACE TABLE {INPUTS} AS "
-            "SELECT DISTINCT source_file FROM ingest_ledger WHERE source_file IS NOT NULL"  # NOT IN reads it
-        )
+        # A file is known by its ledger row's run: one read again (a connector that failed on it, retried by the
+        # next run) is new again, with the sends it brought this time.
+        con.execute(f"CREATE OR REPLACE TABLE {INPUTS} AS SELECT DISTINCT source_file, run_id FROM ingest_ledger")
         recomputed = scope.size if scope.incremental else None
         record_read(con, BuildState(STAGE, LOGIC_VERSION, fingerprint, as_of=as_of, recomputed=recomputed))
     return scope

@@ -3,7 +3,7 @@ rebuild every key.
 
 Golden keys are partitioned by contact point, so recomputing a contact point from all of its events gives
 exactly what a full rebuild would. A contact point's events or targets can change only if
-- a file ingested since the last build brought an event naming it (or naming its party, for party-level
+- a file ingested (or read again) since the last build brought an event naming it (or naming its party, for party-level
   events), or moved an event's lineage to an earlier delivery;
 - its owner changed, or the set of parties associated with it changed;
 - a party named by its events became a known customer (waiting events take effect), or a source system's
@@ -24,7 +24,7 @@ from consent_pipeline.core.golden.merge import LOGIC_VERSION
 from consent_pipeline.core.lib.build_state import BuildState, last_build, record_build, rules_fingerprint
 from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.scope import Scope
-from consent_pipeline.core.lib.sql import SqlFolder, warehouse_tables
+from consent_pipeline.core.lib.sql import SqlFolder, has_columns, warehouse_tables
 
 STAGE = "golden"
 SQL = SqlFolder.beside(__file__)
@@ -46,6 +46,8 @@ CHANGE_STEPS = [
 IN_SCOPE_STEPS = [SQL.step("g_scope"), SQL.step("g_scope_parties")]
 SCOPE_STEPS = CHANGE_STEPS + IN_SCOPE_STEPS
 STATE_TABLES = ("golden_inputs", "golden_erasures", "golden_customers")
+# A file's ledger row is known by its run (g_new_files): a file read again is new again.
+INPUT_COLUMNS = ("source_file", "run_id")
 PREVIOUS = (
     "contact_point_owner",
     "party_contact_points",
@@ -67,6 +69,8 @@ def golden_scope(con: duckdb.DuckDBPyConnection, engine: Engine = DUCKDB) -> Sco
         return Scope.whole("no previous golden build")
     if (build.logic_version, build.rules_fingerprint) != (LOGIC_VERSION, rules_fingerprint(con)):
         return Scope.whole("the rules or the merge logic changed since the last build")
+    if not has_columns(con, "golden_inputs", INPUT_COLUMNS):  # written by an older version, or edited
+        return Scope.whole("the last build's record of its input files is not in the current shape")
 
     engine.run_steps(con, CHANGE_STEPS)
     changed = con.execute("SELECT count(*) FROM g_erasure_changes").fetchall()[0][0] > 0
@@ -81,7 +85,7 @@ def record_golden_inputs(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
     prev = last_build(con, STAGE)
     seq = (prev.seq + 1) if prev and prev.seq is not None else 1
     full_seq = prev.full_seq if (prev and scoped and prev.full_seq is not None) else seq
-    con.execute("CREATE OR REPLACE TABLE golden_inputs AS SELECT DISTINCT source_file FROM ingest_ledger")
+    con.execute("CREATE OR REPLACE TABLE golden_inputs AS SELECT DISTINCT source_file, run_id FROM ingest_ledger")
     con.execute("CREATE OR REPLACE TABLE golden_customers AS SELECT party_id FROM id_customers")
     con.execute(
         "CREATE OR REPLACE TABLE golden_erasures AS SELECT contact_point_sha256, reestablished_at FROM erasure_register"

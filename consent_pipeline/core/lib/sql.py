@@ -169,6 +169,13 @@ def warehouse_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     }
 
 
+def has_columns(con: duckdb.DuckDBPyConnection, table: str, columns: Iterable[str]) -> bool:
+    """Whether the warehouse table has every one of the columns (a state table an older version wrote, or one
+    edited since, may not: its reader then starts over instead of failing on it)."""
+    have = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+    return set(columns) <= have
+
+
 def run_steps(con: duckdb.DuckDBPyConnection, steps: Iterable[Step], params: Mapping[str, str] | None = None) -> None:
     for step in steps:
         sql = step.sql.format(**(params or {}))
