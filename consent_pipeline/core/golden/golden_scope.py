@@ -3,8 +3,8 @@ rebuild every key.
 
 Golden keys are partitioned by contact point, so recomputing a contact point from all of its events gives
 exactly what a full rebuild would. A contact point's events or targets can change only if
-- a file ingested (or read again) since the last build brought an event naming it (or naming its party, for party-level
-  events), or moved an event's lineage to an earlier delivery;
+- a file ingested (or read again) since the last build brought an event naming it (or naming its party, for
+  party-level events), or moved an event's lineage to an earlier delivery;
 - its owner changed, or the set of parties associated with it changed;
 - a party named by its events became a known customer (waiting events take effect), or a source system's
   party id its events name was linked (again) to a customer;
