@@ -323,6 +323,7 @@ FIGURES = {
     "registry_held": ("registry_status", "deliveries_not_applied"),
     "keys": ("consent_current", "dagster/row_count"),
     "golden_scope": ("consent_current", "recomputed_contact_points"),
+    "identity_scope": ("contact_point_owner", "identity_contact_points"),
     "permissions": ("contact_permission", "dagster/row_count"),
     "permission_scope": ("contact_permission", "recomputed_parties"),
     "suppression": ("suppression", "dagster/row_count"),

@@ -101,6 +101,28 @@ def two_nights(root: Path, scale: float, seed: int, next_scale: float) -> tuple[
     return base, both
 
 
+# Sources whose deliveries can erase a contact point (a request; a Salesforce Individual's ShouldForget).
+ERASING = ("erasure_requests", "salesforce_consent")
+
+
+def calm_nights(root: Path) -> Path:
+    """After `two_nights(root, ...)`: `root/calm`, the two nights' deliveries without the next day's own
+    deliveries of the sources that can erase (a next night whose erasures are unchanged)."""
+    later = {
+        source: {p.name for p in (root / "extra" / source).iterdir()}
+        - ({p.name for p in (root / "base" / source).iterdir()} if (root / "base" / source).is_dir() else set())
+        for source in ERASING
+        if (root / "extra" / source).is_dir()
+    }
+    calm = root / "calm"
+
+    def skip(folder: object, names: list[str]) -> set[str]:
+        return later.get(Path(str(folder)).name, set()) & set(names)
+
+    shutil.copytree(root / "both", calm, ignore=skip)
+    return calm
+
+
 def write(landing: Path, source: str, delivery: str, name: str, content: str) -> Path:
     path = landing / source / delivery / name
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,8 @@
 """An incremental run (only the contact points and parties new data can have changed are recomputed) leaves
 exactly what a full run over the same data leaves, for a next-day run and for one months later (when many
-time limits have passed)."""
+time limits have passed). The next day's deliveries include erasure requests (identity is then decided for
+every contact point); the run months later gets them without (identity decided for the touched contact
+points only)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 
 from consent_pipeline.core.golden.golden import GOLDEN_TABLES
 from consent_pipeline.generate.plan import DEFAULT_AS_OF
-from tests.helpers import rows, run, table_hash, two_nights
+from tests.helpers import calm_nights, rows, run, table_hash, two_nights
 
 DERIVED = [
     *GOLDEN_TABLES,
@@ -42,29 +44,35 @@ def _iso(t: dt.datetime) -> str:
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("incremental")
     base, both = two_nights(root, 0.02, 3, 0.004)
+    calm = calm_nights(root)  # the same without the next day's erasure requests
     warehouse = root / "base-run" / "w.duckdb"
     run(base, warehouse, _iso(DEFAULT_AS_OF), failing_checks=GENERATED)
-    return {"root": root, "both": both, "base_warehouse": warehouse}
+    return {"root": root, "both": both, "calm": calm, "base_warehouse": warehouse}
 
 
-@pytest.mark.parametrize("days", [1, 200])
-def test_incremental_run_equals_a_full_run(world: dict[str, Path], days: int) -> None:
+@pytest.mark.parametrize(("days", "landing"), [(1, "both"), (200, "calm")])
+def test_incremental_run_equals_a_full_run(world: dict[str, Path], days: int, landing: str) -> None:
     root, as_of = world["root"], _iso(DEFAULT_AS_OF + dt.timedelta(days=days))
+    new = world[landing]
     inc = root / f"inc-{days}" / "w.duckdb"
     inc.parent.mkdir()
     shutil.copy(world["base_warehouse"], inc)
     # 200 days without a run after an extract: the next day's opt-outs are honoured months late, a breach
     # the audit reports (the full run below has no earlier extract that could have honoured them)
     late = GENERATED | ({"no_optout_breach"} if days > 1 else set())
-    outcome = run(world["both"], inc, as_of, failing_checks=late)
+    outcome = run(new, inc, as_of, failing_checks=late)
     assert outcome.figures["golden_scope"] > 0, "the golden stage did not run incrementally"
+    if landing == "calm":
+        assert outcome.figures["identity_scope"] > 0, "identity was decided for every contact point"
+    else:  # an erasure changed: every contact point
+        assert outcome.figures["identity_scope"] == -1
     assert outcome.figures["permission_scope"] > 0, "the permissions did not run incrementally"
     assert outcome.figures["permission_scope"] < outcome.figures["permissions"]
     assert 0 < outcome.figures["suppression_scope"] < outcome.figures["suppression"], "suppression rebuilt whole"
     assert outcome.figures["audit_scope"] > 0, "the audit was recomputed whole"
 
     full = root / f"full-{days}" / "w.duckdb"
-    run(world["both"], full, as_of, failing_checks=GENERATED)
+    run(new, full, as_of, failing_checks=GENERATED)
     different = [t for t in DERIVED if table_hash(inc, t) != table_hash(full, t)]
     assert different == []
 
@@ -73,7 +81,7 @@ def test_incremental_run_equals_a_full_run(world: dict[str, Path], days: int) ->
     rebuilt = root / f"rebuilt-{days}" / "w.duckdb"
     rebuilt.parent.mkdir()
     shutil.copy(world["base_warehouse"], rebuilt)
-    whole = run(world["both"], rebuilt, as_of, failing_checks=late, full_rebuild=True)
+    whole = run(new, rebuilt, as_of, failing_checks=late, full_rebuild=True)
     assert whole.figures["audit_scope"] == -1
     different = [
         t

@@ -25,7 +25,7 @@ from consent_pipeline.config import Settings
 from consent_pipeline.generate.plan import DEFAULT_AS_OF
 from consent_pipeline.run import RunOutcome, run_pipeline
 from tests.acceptance.test_scenarios import SCENARIOS, scenario_names
-from tests.helpers import ROOT, two_nights
+from tests.helpers import ROOT, calm_nights, two_nights
 from tests.spark.compare import CONTRACT_TABLES, DERIVED_TABLES, extract_differences, table_differences
 
 MASTER = "local[2]"
@@ -71,7 +71,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A generated scale-0.05 world, and the same plus the next day's deliveries (scale 0.005)."""
     root = tmp_path_factory.mktemp("spark-world")
     base, both = two_nights(root, 0.05, 11, 0.005)
-    return {"root": root, "base": base, "both": both}
+    return {"root": root, "base": base, "both": both, "calm": calm_nights(root)}
 
 
 @pytest.mark.skipif(not ALL, reason="the generated world on Spark takes 3 minutes: scripts/test --spark-all")
@@ -79,14 +79,19 @@ def test_generated_world_full_then_incremental_on_both_engines(world: dict[str, 
     root = world["root"]
     first = {e: _run(world["base"], root / "night1" / e, _iso(DEFAULT_AS_OF), e) for e in ENGINES}
     _assert_same(root / "night1" / "duckdb", root / "night1" / "spark", first["duckdb"], first["spark"])
-    # the next night on each engine's own warehouse: only what the new deliveries can change is recomputed
-    second: dict[str, RunOutcome] = {}
-    for e in ENGINES:
-        (root / "night2" / e).mkdir(parents=True)
-        shutil.copy(root / "night1" / e / "w.duckdb", root / "night2" / e / "w.duckdb")
-        second[e] = _run(world["both"], root / "night2" / e, _iso(DEFAULT_AS_OF + dt.timedelta(days=1)), e)
-        figures = second[e].figures
-        assert second[e].success, second[e].summary()
-        assert figures.get("golden_scope", 0) > 0, f"{e}: the golden stage did not run incrementally: {figures}"
-        assert 0 < figures.get("permission_scope", 0) < figures["permissions"], f"{e}: {figures}"
-    _assert_same(root / "night2" / "duckdb", root / "night2" / "spark", second["duckdb"], second["spark"])
+    # the next nights on each engine's own warehouse: only what the new deliveries can change is recomputed;
+    # first without the next day's erasure requests (ownership decided for the touched contact points only),
+    # then with them (every contact point)
+    for night, landing, days in (("night2", "calm", 1), ("night3", "both", 2)):
+        later: dict[str, RunOutcome] = {}
+        before = "night1" if night == "night2" else "night2"
+        for e in ENGINES:
+            (root / night / e).mkdir(parents=True)
+            shutil.copy(root / before / e / "w.duckdb", root / night / e / "w.duckdb")
+            later[e] = _run(world[landing], root / night / e, _iso(DEFAULT_AS_OF + dt.timedelta(days=days)), e)
+            figures = later[e].figures
+            assert later[e].success, later[e].summary()
+            assert figures.get("golden_scope", 0) > 0, f"{e}: the golden stage did not run incrementally: {figures}"
+            assert 0 < figures.get("permission_scope", 0) < figures["permissions"], f"{e}: {figures}"
+            assert (figures.get("identity_scope", -1) > 0) == (landing == "calm"), f"{e}: {figures}"
+        _assert_same(root / night / "duckdb", root / night / "spark", later["duckdb"], later["spark"])

@@ -11,6 +11,7 @@ import pytest
 
 from consent_pipeline.config import Rules
 from consent_pipeline.core.golden import golden_scope, merge
+from consent_pipeline.core.identity import identity
 from consent_pipeline.core.lib.build_state import BuildState, last_build, logic_version, record_build, rules_fingerprint
 from consent_pipeline.core.lib.reference import load_reference
 from consent_pipeline.core.lib.sql import SqlFileError, SqlFolder
@@ -32,7 +33,9 @@ def test_editing_a_sql_file_changes_the_version(tmp_path: Path) -> None:
 
 
 def test_each_stage_version_is_the_hash_of_its_files() -> None:
-    assert logic_version("merge", [*merge.SQL.files(), Path(merge.__file__)]) == merge.LOGIC_VERSION
+    # the golden build's: the merge's files and identity's (decided again only where touched)
+    golden_files = [*merge.SQL.files(), Path(merge.__file__), *identity.SQL.files(), Path(identity.__file__)]
+    assert logic_version("merge", golden_files) == merge.LOGIC_VERSION
     assert len(merge.SQL.files()) >= 7
     assert (
         logic_version("permissions", [*permissions.SQL.files(), Path(permissions.__file__)])

@@ -1,8 +1,10 @@
 """The golden stage: identity + merge, written in one transaction, so a run killed at any point leaves the
 last good state.
 
-Identity is recomputed every run (it is cheap next to the merge); an incremental build writes only the owner
-rows and associations that differ from the last build's. The merge is incremental: only the
+Identity: an incremental build decides ownership again only for the contact points whose inputs changed
+(`g_points_touched`), when the last build's owner and association tables are as it left them (else, and when
+an erasure changed, for every contact point), and writes only the owner rows and associations that differ
+from the last build's. The merge is incremental: only the
 contact points whose keys can have changed since the last build are recomputed, and their rows in the three
 consent tables replaced (see `core/golden/golden_scope.py` for which ones). A first run, changed rules or a changed
 merge logic rebuild every key; so does `full=True`.
@@ -17,13 +19,20 @@ from dataclasses import dataclass
 import duckdb
 
 from consent_pipeline.config import Rules
-from consent_pipeline.core.golden.golden_scope import golden_scope, record_golden_inputs
+from consent_pipeline.core.golden.golden_scope import erasures_changed, finish_scope, golden_scope, record_golden_inputs
 from consent_pipeline.core.golden.merge import INPUT_STEPS, KEY, TABLE_STEPS, create_macros, scope_params
 from consent_pipeline.core.identity import build_identity
 from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import load_reference, persist_rules_tables
-from consent_pipeline.core.lib.replaced import Scoped, delete_replaced, forget_replaced
+from consent_pipeline.core.lib.replaced import (
+    Scoped,
+    delete_replaced,
+    forget_replaced,
+    passed,
+    record_fingerprints,
+    sums,
+)
 from consent_pipeline.core.lib.sql import timed
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.lib import faults
@@ -63,6 +72,15 @@ CHANGED_ROWS: dict[str, list[tuple[str, str]]] = {
         ("insert", "INSERT INTO party_contact_points BY NAME SELECT * FROM g_points_added"),
     ],
 }
+# An incremental build decides identity again only for the touched contact points and keeps the last build's
+# owners and associations of the others: only when those two tables are as that build left them (their count
+# and hash sum, recorded under this name in check_fingerprints); else identity is decided for every contact
+# point again, and the differences written (an edit between runs is mended).
+IDENTITY_RECORD = "golden_identity"
+IDENTITY_HASHED = {
+    "contact_point_owner": "contact_point, contact_point_type, party_id, household_id, rule",
+    "party_contact_points": "party_id, contact_point, contact_point_type",
+}
 # Consent tables, keyed by contact point: rebuilt whole, or only for the contact points in scope.
 CONSENT_TABLES: dict[str, str] = {
     "consent_effects": "m_effects",
@@ -89,6 +107,9 @@ class GoldenResult:
     mode: str  # "full" or "incremental"
     reason: str  # why full, or how many contact points were recomputed
     scope: int  # contact points recomputed (incremental)
+    # How identity was decided: for every contact point (-1, and why), or for the touched ones (how many).
+    identity_scope: int = -1
+    identity: str = "every contact point"
 
 
 def build_golden(
@@ -96,10 +117,24 @@ def build_golden(
 ) -> GoldenResult:
     ensure_ingest_tables(con)
     load_reference(con, rules)
-    build_identity(con, engine)
     started = time.perf_counter()
     scope = None if full else golden_scope(con, engine)
-    log.debug("golden scope: %.2fs", time.perf_counter() - started)
+    touched, identity_scope, identity = None, -1, "every contact point: a whole build"
+    if scope is not None and scope.incremental:
+        checked = time.perf_counter()
+        why = "an erasure changed" if erasures_changed(con) else _identity_changed(con)
+        log.debug("identity tables as the last build left them: %.2fs", time.perf_counter() - checked)
+        if why:
+            identity = f"every contact point: {why}"
+        else:
+            touched = "g_points_touched"
+            identity_scope = con.execute(f"SELECT count(*) FROM {touched}").fetchall()[0][0]
+            identity = f"{identity_scope:,} contact points whose ownership can have changed"
+    log.debug("identity: %s", identity)
+    build_identity(con, engine, touched)
+    if scope is not None and scope.incremental:
+        scope = finish_scope(con, engine)
+    log.debug("golden scope and identity: %.2fs", time.perf_counter() - started)
     scoped = scope is not None and scope.incremental
     engine.run_steps(con, INPUT_STEPS, scope_params(scoped))
     with transaction(con, "golden commit"):
@@ -122,10 +157,25 @@ def build_golden(
         create_macros(con)
         persist_rules_tables(con, rules)
         record_golden_inputs(con, scoped)
+        recorded = time.perf_counter()
+        record_fingerprints(con, IDENTITY_RECORD, {t: sums(con, t, cols) for t, cols in IDENTITY_HASHED.items()})
+        log.debug("record identity tables: %.2fs", time.perf_counter() - recorded)
         counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in GOLDEN_TABLES}
     if scope is None:
-        return GoldenResult(counts, "full", "asked for a full rebuild", 0)
-    return GoldenResult(counts, "incremental" if scoped else "full", scope.reason, scope.size)
+        return GoldenResult(counts, "full", "asked for a full rebuild", 0, identity_scope, identity)
+    mode = "incremental" if scoped else "full"
+    return GoldenResult(counts, mode, scope.reason, scope.size, identity_scope, identity)
+
+
+def _identity_changed(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why the last build's owners and associations cannot be kept (None: they are as it left them)."""
+    for table, cols in IDENTITY_HASHED.items():
+        recorded = passed(con, IDENTITY_RECORD, table)
+        if recorded is None:
+            return f"no record of {table} as the last build left it"
+        if sums(con, table, cols) != recorded:
+            return f"{table} changed since the last build"
+    return None
 
 
 def _rebuild(con: duckdb.DuckDBPyConnection) -> None:

@@ -28,21 +28,15 @@ from consent_pipeline.core.lib.sql import SqlFolder, has_columns, warehouse_tabl
 
 STAGE = "golden"
 SQL = SqlFolder.beside(__file__)
-# New files, events and links, changed erasures, the owner rows and associations that differ from the last
-# build's; then (told whether erasures changed) the contact points in scope and their parties.
-CHANGE_STEPS = [
+# New files, events and links, changed erasures and the contact points whose ownership can have changed (run
+# before identity, which decides only those again); after identity, the owner rows and associations that differ
+# from the last build's; then (told whether erasures changed) the contact points in scope and their parties.
+BEFORE_IDENTITY = [
     SQL.step(name)
-    for name in (
-        "g_new_files",
-        "g_new_events",
-        "g_relinked",
-        "g_repointed",
-        "g_erasure_changes",
-        "g_owner_changes",
-        "g_points_added",
-        "g_points_gone",
-    )
+    for name in ("g_new_files", "g_new_events", "g_relinked", "g_repointed", "g_erasure_changes", "g_points_touched")
 ]
+AFTER_IDENTITY = [SQL.step(name) for name in ("g_owner_changes", "g_points_added", "g_points_gone")]
+CHANGE_STEPS = BEFORE_IDENTITY + AFTER_IDENTITY
 IN_SCOPE_STEPS = [SQL.step("g_scope"), SQL.step("g_scope_parties")]
 SCOPE_STEPS = CHANGE_STEPS + IN_SCOPE_STEPS
 STATE_TABLES = ("golden_inputs", "golden_erasures", "golden_customers")
@@ -61,7 +55,8 @@ PREVIOUS = (
 
 
 def golden_scope(con: duckdb.DuckDBPyConnection, engine: Engine = DUCKDB) -> Scope:
-    """Create temp tables g_scope (contact_point) and g_scope_parties (party_id); say whether to use them."""
+    """Whether the build can be incremental (else why not); if so, the changes found before identity runs
+    (temp tables g_new_files ... g_points_touched). `finish_scope` then finds the contact points in scope."""
     present = warehouse_tables(con)
     missing = [t for t in PREVIOUS if t not in present]
     build = last_build(con, STAGE)
@@ -72,8 +67,20 @@ def golden_scope(con: duckdb.DuckDBPyConnection, engine: Engine = DUCKDB) -> Sco
     if not has_columns(con, "golden_inputs", INPUT_COLUMNS):  # written by an older version, or edited
         return Scope.whole("the last build's record of its input files is not in the current shape")
 
-    engine.run_steps(con, CHANGE_STEPS)
-    changed = con.execute("SELECT count(*) FROM g_erasure_changes").fetchall()[0][0] > 0
+    engine.run_steps(con, BEFORE_IDENTITY)
+    return Scope(True, "changes found", 0)
+
+
+def erasures_changed(con: duckdb.DuckDBPyConnection) -> bool:
+    """An erasure was made, re-established or forgotten since the last build (`golden_scope` ran)."""
+    return con.execute("SELECT count(*) FROM g_erasure_changes").fetchall()[0][0] > 0
+
+
+def finish_scope(con: duckdb.DuckDBPyConnection, engine: Engine = DUCKDB) -> Scope:
+    """After identity (its id_* tables), create temp tables g_scope (contact_point) and g_scope_parties
+    (party_id)."""
+    engine.run_steps(con, AFTER_IDENTITY)
+    changed = erasures_changed(con)
     engine.run_steps(con, IN_SCOPE_STEPS, {"erasure_changed": "true" if changed else "false"})
     n = con.execute("SELECT count(*) FROM g_scope").fetchall()[0][0]
     return Scope(True, f"{n:,} contact points touched since the last build", n)

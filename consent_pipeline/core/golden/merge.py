@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from consent_pipeline.core.identity import LOGIC_FILES as IDENTITY_FILES
 from consent_pipeline.core.lib.build_state import logic_version
 from consent_pipeline.core.lib.sql import SqlFolder
 
@@ -48,9 +49,10 @@ def scope_params(scoped: bool, effects: str = "m_effects", history: str = "m_his
 
 # Table macros for auditors (outputs.md): statements run after the golden tables are written.
 MACROS = ["consent_as_of", "consent_as_known"]
-# The merge's logic: its SQL files and this module (which generates the scope conditions). A change to any
-# rebuilds every key on the next run instead of only touched ones.
-LOGIC_VERSION = logic_version("merge", [*SQL.files(), Path(__file__)])
+# The golden build's logic: its SQL files, this module (which generates the scope conditions) and identity's
+# (decided again only for touched contact points by an incremental build). A change to any rebuilds every
+# key on the next run instead of only touched ones.
+LOGIC_VERSION = logic_version("merge", [*SQL.files(), Path(__file__), *IDENTITY_FILES])
 
 
 def create_macros(con: duckdb.DuckDBPyConnection) -> None:

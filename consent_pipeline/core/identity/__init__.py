@@ -1,5 +1,6 @@
-"""Parties and contact-point ownership (semantics §3): who owns each contact point, recomputed every run."""
+"""Parties and contact-point ownership (semantics §3): who owns each contact point, decided every run (for every
+contact point, or for those an incremental golden build found touched)."""
 
-from consent_pipeline.core.identity.identity import OBSERVED_ASSOCIATIONS, build_identity
+from consent_pipeline.core.identity.identity import LOGIC_FILES, OBSERVED_ASSOCIATIONS, build_identity
 
-__all__ = ["OBSERVED_ASSOCIATIONS", "build_identity"]
+__all__ = ["LOGIC_FILES", "OBSERVED_ASSOCIATIONS", "build_identity"]

@@ -10,6 +10,8 @@ point: a phone seen with an email joins that email's prospect).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import polars as pl
 
@@ -18,6 +20,8 @@ from consent_pipeline.core.lib.sql import SqlFolder, values_table
 from consent_pipeline.lib.phone_zones import phone_countries
 
 SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
+# What identity decides from: its steps and this module (part of the golden build's logic version).
+LOGIC_FILES = [*SQL.files(), Path(__file__)]
 CUSTOMERS = SQL.step("id_customers")
 OBSERVED_ASSOCIATIONS = SQL.step("id_observed_assoc")
 ASSOCIATIONS_RAW = SQL.step("id_assoc_raw")
@@ -29,6 +33,8 @@ SEEN = SQL.step("id_seen")
 PROSPECT_POINTS = SQL.step("id_prospect_points")
 PHONE_EMAIL = SQL.step("id_phone_email")
 PROSPECT_OWNERS = SQL.step("id_owner_prospect")
+OWNERS_ALL = SQL.step("id_owner_all")
+PAIRS_ALL = SQL.step("id_pairs_all")
 OWNER = SQL.step("id_owner")
 PARTY_POINTS = SQL.step("id_party_points")
 PROSPECT_PROFILE = SQL.step("id_prospect_profile")
@@ -36,23 +42,12 @@ PARTIES_BASE = SQL.step("id_parties_base")
 PARTIES = SQL.step("id_parties")
 WAITING = SQL.step("id_waiting")
 
-BEFORE_PHONES = [
-    CUSTOMERS,
-    OBSERVED_ASSOCIATIONS,
-    ASSOCIATIONS_RAW,
-    ASSOCIATIONS,
-    PROOFS,
-    CANDIDATES,
-    OWNERS,
-    SEEN,
-    PROSPECT_POINTS,
-    PHONE_EMAIL,
-    PROSPECT_OWNERS,
-    OWNER,
-    PARTY_POINTS,
-    PROSPECT_PROFILE,
-    PARTIES_BASE,
-]
+CUSTOMER_OWNERS = [CUSTOMERS, OBSERVED_ASSOCIATIONS, ASSOCIATIONS_RAW, ASSOCIATIONS, PROOFS, CANDIDATES, OWNERS]
+# An incremental build decides the customer owners of the touched contact points only, and takes the last
+# build's owners and associations for the others (the caller has checked those tables are as it left them).
+KEPT = [OWNERS_ALL, PAIRS_ALL]
+PROSPECTS = [SEEN, PROSPECT_POINTS, PHONE_EMAIL, PROSPECT_OWNERS, OWNER, PARTY_POINTS, PROSPECT_PROFILE, PARTIES_BASE]
+BEFORE_PHONES = [*CUSTOMER_OWNERS, *PROSPECTS]
 AFTER_PHONES = [PARTIES, WAITING]
 
 
@@ -67,8 +62,23 @@ def _phone_countries(con: duckdb.DuckDBPyConnection) -> None:
     values_table(con, "id_phone_country", ["phone", "country"], found.rows())
 
 
-def build_identity(con: duckdb.DuckDBPyConnection, engine: Engine = DUCKDB) -> None:
-    """Temp tables id_parties, id_owner, id_party_points, id_waiting (reference tables must be loaded)."""
-    engine.run_steps(con, BEFORE_PHONES)
+def params(touched: str | None) -> dict[str, str]:
+    """The steps' parameters: every contact point decided again, or (`touched`: a table of contact points)
+    those, with the last build's customer owners and associations (contact_point_owner,
+    party_contact_points) for the rest."""
+    if touched is None:
+        return {"points": "true", "owners": "id_owner_customer", "pairs": "id_assoc"}
+    return {
+        "points": f"contact_point IN (SELECT contact_point FROM {touched})",
+        "owners": "id_owner_all",
+        "pairs": "id_pairs_all",
+    }
+
+
+def build_identity(con: duckdb.DuckDBPyConnection, engine: Engine = DUCKDB, touched: str | None = None) -> None:
+    """Temp tables id_parties, id_owner, id_party_points, id_waiting (reference tables must be loaded).
+    `touched`: see `params`."""
+    steps = [*CUSTOMER_OWNERS, *(KEPT if touched else []), *PROSPECTS]
+    engine.run_steps(con, steps, params(touched))
     _phone_countries(con)
     engine.run_steps(con, AFTER_PHONES)

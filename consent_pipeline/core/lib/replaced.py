@@ -142,11 +142,16 @@ def record_check(con: duckdb.DuckDBPyConnection, invariant: str, fingerprints: M
     looks at every row."""
     _ensure(con, FINGERPRINTS)
     with transaction(con, f"record check {invariant}"):
-        con.execute(f"DELETE FROM {FINGERPRINTS} WHERE invariant = {text(invariant)}")
-        for table, fp in (fingerprints or {}).items():
-            con.execute(
-                f"INSERT INTO {FINGERPRINTS} VALUES ({text(invariant)}, {text(table)}, {fp.rows}, {_huge(fp.key_sum)})"
-            )
+        record_fingerprints(con, invariant, fingerprints)
+
+
+def record_fingerprints(con: duckdb.DuckDBPyConnection, name: str, fingerprints: Mapping[str, Sums] | None) -> None:
+    """Replace the record `name` (an invariant, or a build's own) by these tables' fingerprints (inside the
+    caller's transaction)."""
+    _ensure(con, FINGERPRINTS)
+    con.execute(f"DELETE FROM {FINGERPRINTS} WHERE invariant = {text(name)}")
+    for table, fp in (fingerprints or {}).items():
+        con.execute(f"INSERT INTO {FINGERPRINTS} VALUES ({text(name)}, {text(table)}, {fp.rows}, {_huge(fp.key_sum)})")
 
 
 def _huge(n: int) -> str:

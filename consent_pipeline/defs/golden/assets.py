@@ -80,6 +80,9 @@ def golden_consent(context: AssetExecutionContext, pipeline: PipelineResource):
                 "why": result.reason,
                 # -1: rebuilt whole
                 "recomputed_contact_points": -1 if recomputed is None else int(recomputed),
+                # ownership decided again for: every contact point (-1), or those it can have changed for
+                "identity": result.identity,
+                "identity_contact_points": result.identity_scope,
             },
         )
     total = int(waiting["events"].sum()) if waiting.height else 0
