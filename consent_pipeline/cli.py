@@ -123,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from consent_pipeline.run import run_pipeline
 
         outcome = run_pipeline(settings, quiet=args.quiet, dagster_home=settings.dagster_home)
-    print(outcome.summary())
+    _print_out(outcome.summary())
     if not outcome.success:
         print(f"consent-pipeline: error: {outcome.error or 'a step failed'}", file=sys.stderr)
         if outcome.error_details:  # not a known fault: the full error, to report as a bug
@@ -270,10 +270,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_out(text: str) -> None:
+    """Print to stdout. A reader that went away (`consent-pipeline run | head`) costs the rest of the output,
+    not the run's exit status nor a traceback."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _stdout_to_devnull()
+
+
+def _stdout_to_devnull() -> None:
+    # Python flushes stdout again when it exits: into the void, not into a closed pipe.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+# The shell's status for a writer whose reader went away (128 + SIGPIPE).
+BROKEN_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # another command's output cut short by its reader (`... | head`)
+        _stdout_to_devnull()
+        return BROKEN_PIPE
     except (
         CliError,
         RulesError,

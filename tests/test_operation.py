@@ -141,6 +141,34 @@ def test_the_cli_keeps_its_runs_in_a_dagster_home_beside_the_warehouse(tmp_path:
         assert str(runs[0].status) == "DagsterRunStatus.SUCCESS"
 
 
+def test_a_reader_that_goes_away_costs_the_output_not_the_status(tmp_path: Path) -> None:
+    """`consent-pipeline run ... | head`: the reader closes the pipe before the summary is written. The run
+    keeps its own exit status and prints no traceback; another command stops with the shell's 141."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "w" / "w.duckdb"
+    land(landing, DELIVERIES)
+    reader, writer = os.pipe()
+    os.close(reader)  # gone before anything is written
+    try:
+        commands = {
+            "run": run_args(landing, warehouse, tmp_path / "x", "2026-03-01T06:00:00Z", "--quiet"),
+            "check-rules": [run_args(landing, warehouse, tmp_path / "x", "")[0], "check-rules"],
+        }
+        done = {
+            name: subprocess.run(cmd, stdout=writer, stderr=subprocess.PIPE, text=True, timeout=600)
+            for name, cmd in commands.items()
+        }
+    finally:
+        os.close(writer)
+    assert (done["run"].returncode, done["run"].stderr) == (0, "")
+    assert (done["check-rules"].returncode, done["check-rules"].stderr) == (141, "")
+    assert rows_in(warehouse, "consent_current") > 0  # the run is complete
+
+
+def rows_in(warehouse: Path, table: str) -> int:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
 def test_the_default_home_has_the_shipped_instance_settings() -> None:
     shipped = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     home = yaml.safe_load(HOME_DAGSTER_YAML)
