@@ -119,17 +119,7 @@ def build_golden(
     load_reference(con, rules)
     started = time.perf_counter()
     scope = None if full else golden_scope(con, engine)
-    touched, identity_scope, identity = None, -1, "every contact point: a whole build"
-    if scope is not None and scope.incremental:
-        checked = time.perf_counter()
-        why = "an erasure changed" if erasures_changed(con) else _identity_changed(con)
-        log.debug("identity tables as the last build left them: %.2fs", time.perf_counter() - checked)
-        if why:
-            identity = f"every contact point: {why}"
-        else:
-            touched = "g_points_touched"
-            identity_scope = con.execute(f"SELECT count(*) FROM {touched}").fetchall()[0][0]
-            identity = f"{identity_scope:,} contact points whose ownership can have changed"
+    touched, identity_scope, identity = _identity_scope(con, scope is not None and scope.incremental)
     log.debug("identity: %s", identity)
     build_identity(con, engine, touched)
     if scope is not None and scope.incremental:
@@ -165,6 +155,20 @@ def build_golden(
         return GoldenResult(counts, "full", "asked for a full rebuild", 0, identity_scope, identity)
     mode = "incremental" if scoped else "full"
     return GoldenResult(counts, mode, scope.reason, scope.size, identity_scope, identity)
+
+
+def _identity_scope(con: duckdb.DuckDBPyConnection, incremental: bool) -> tuple[str | None, int, str]:
+    """Which contact points identity decides again: the table of the touched ones (None: every one), how many
+    (-1: every one), and why, in words."""
+    if not incremental:
+        return None, -1, "every contact point: a whole build"
+    checked = time.perf_counter()
+    why = "an erasure changed" if erasures_changed(con) else _identity_changed(con)
+    log.debug("identity tables as the last build left them: %.2fs", time.perf_counter() - checked)
+    if why:
+        return None, -1, f"every contact point: {why}"
+    n = int(con.execute("SELECT count(*) FROM g_points_touched").fetchall()[0][0])
+    return "g_points_touched", n, f"{n:,} contact points whose ownership can have changed"
 
 
 def _identity_changed(con: duckdb.DuckDBPyConnection) -> str | None:
