@@ -37,11 +37,13 @@ BEFORE_IDENTITY = [
 ]
 AFTER_IDENTITY = [SQL.step(name) for name in ("g_owner_changes", "g_points_added", "g_points_gone")]
 CHANGE_STEPS = BEFORE_IDENTITY + AFTER_IDENTITY
-IN_SCOPE_STEPS = [SQL.step("g_scope"), SQL.step("g_scope_parties")]
+IN_SCOPE_STEPS = [SQL.step("g_scope"), SQL.step("g_scope_parties"), SQL.step("g_permission_parties")]
 SCOPE_STEPS = CHANGE_STEPS + IN_SCOPE_STEPS
 STATE_TABLES = ("golden_inputs", "golden_erasures", "golden_customers")
 # A file's ledger row is known by its run (g_new_files): a file read again is new again.
 INPUT_COLUMNS = ("source_file", "run_id")
+# What each build changed, for the permissions stage (which removes what it has read): table, column, source.
+CHANGES = (("golden_changes", "contact_point", "g_scope"), ("golden_party_changes", "party_id", "g_permission_parties"))
 PREVIOUS = (
     "contact_point_owner",
     "party_contact_points",
@@ -77,8 +79,8 @@ def erasures_changed(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def finish_scope(con: duckdb.DuckDBPyConnection, engine: Engine = DUCKDB) -> Scope:
-    """After identity (its id_* tables), create temp tables g_scope (contact_point) and g_scope_parties
-    (party_id)."""
+    """After identity (its id_* tables), create temp tables g_scope (contact_point), g_scope_parties and
+    g_permission_parties (party_id)."""
     engine.run_steps(con, AFTER_IDENTITY)
     changed = erasures_changed(con)
     engine.run_steps(con, IN_SCOPE_STEPS, {"erasure_changed": "true" if changed else "false"})
@@ -88,7 +90,8 @@ def finish_scope(con: duckdb.DuckDBPyConnection, engine: Engine = DUCKDB) -> Sco
 
 def record_golden_inputs(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
     """What this build reflects (the ingested files, the erasure register, customers, the rules and merge
-    logic), its sequence number, and the contact points it changed (golden_changes, read by permissions)."""
+    logic), its sequence number, and what it changed for the permissions stage: the contact points
+    (golden_changes) and the parties whose activity or events changed (golden_party_changes)."""
     prev = last_build(con, STAGE)
     seq = (prev.seq + 1) if prev and prev.seq is not None else 1
     full_seq = prev.full_seq if (prev and scoped and prev.full_seq is not None) else seq
@@ -102,7 +105,9 @@ def record_golden_inputs(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
         con,
         BuildState(STAGE, LOGIC_VERSION, rules_fingerprint(con), seq=seq, full_seq=full_seq, recomputed=recomputed),
     )
-    if not scoped or "golden_changes" not in warehouse_tables(con):
-        con.execute("CREATE OR REPLACE TABLE golden_changes (contact_point VARCHAR, seq BIGINT)")
-    if scoped:
-        con.execute("INSERT INTO golden_changes SELECT contact_point, $s FROM g_scope", {"s": seq})
+    present = warehouse_tables(con)
+    for table, column, source in CHANGES:
+        if not scoped or table not in present:
+            con.execute(f"CREATE OR REPLACE TABLE {table} ({column} VARCHAR, seq BIGINT)")
+        if scoped:
+            con.execute(f"INSERT INTO {table} SELECT {column}, $s FROM {source}", {"s": seq})
