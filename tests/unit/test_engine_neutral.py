@@ -70,7 +70,7 @@ def _steps(rules: Rules) -> list[tuple[str, str]]:
         (merge.STEPS, merge.scope_params(False)),
         (merge.STEPS, merge.scope_params(True)),  # an incremental run: only the contact points in scope
         (permissions.STEPS, permissions.params(rules, AS_OF)),
-        (permissions.KEY_STEPS, permissions.params(rules, AS_OF, scoped=True)),
+        (permissions.PARTY_INPUT_STEPS + permissions.KEY_STEPS, permissions.params(rules, AS_OF, scoped=True)),
         ([suppression.CANDIDATES, suppression.SUPPRESSION], suppression.params(rules, scoped=False)),
         ([suppression.CANDIDATES, suppression.SUPPRESSION], suppression.params(rules, scoped=True)),
         *(

@@ -24,8 +24,9 @@ from consent_pipeline.core.permissions.permission_scope import (
 from consent_pipeline.core.permissions.permissions import (
     KEY,
     REPLACED_BY,
-    build_permission_inputs,
+    build_party_inputs,
     build_permissions,
+    build_point_inputs,
     write_all_permissions,
 )
 from consent_pipeline.core.permissions.reviews import build_review_queue
@@ -40,10 +41,9 @@ TABLES = {
     "party_brands": "p_party_brands",
     "party_activity": "p_activity_party",
 }
-# Tables whose rows an incremental build replaces only for the parties whose rows differ from this run's: the
-# scope's comparison (perm_scope_why) has found them already, under this reason. A party's rows are a set
-# (no duplicates), so the other parties' rows are what a whole write would leave.
-BY_PARTY_DIFF = {"party_brands": "brands", "party_activity": "activity"}
+# Tables an incremental build writes for the parties in scope only (their temporary tables hold those parties'
+# rows): the other parties' rows are what a whole write would leave (permission_scope.py says why).
+BY_PARTY = ("party_brands", "party_activity")
 
 
 def build_permission_tables(
@@ -57,10 +57,11 @@ def build_permission_tables(
     """contact_permission (whole, or only the parties whose permissions can have changed), review_queue,
     party_brands, party_activity and what the next run compares against; returns the scope used."""
     load_reference(con, rules)
-    build_permission_inputs(con, rules, as_of, engine)
+    build_point_inputs(con, rules, as_of, engine)
     started = time.perf_counter()
     scope = Scope.whole("asked for a full rebuild") if full else permission_scope(con, rules, as_of, engine)
     log.debug("permission scope: %.2fs", time.perf_counter() - started)
+    build_party_inputs(con, rules, as_of, scoped=scope.incremental, engine=engine)
     if scope.incremental:
         build_permissions(con, rules, as_of, scoped=True, engine=engine)
     build_review_queue(con, rules, as_of, engine)
@@ -77,10 +78,10 @@ def build_permission_tables(
         for table, temp in TABLES.items():
             if table == "contact_permission":
                 continue
-            if scope.incremental and table in BY_PARTY_DIFF:
-                changed = f"party_id IN (SELECT party_id FROM perm_scope_why WHERE why = '{BY_PARTY_DIFF[table]}')"
-                timed(con, f"delete {table}", f"DELETE FROM {table} WHERE {changed}")
-                timed(con, f"insert {table}", f"INSERT INTO {table} SELECT * FROM {temp} WHERE {changed}")
+            if scope.incremental and table in BY_PARTY:
+                in_scope = "party_id IN (SELECT party_id FROM perm_scope)"
+                timed(con, f"delete {table}", f"DELETE FROM {table} WHERE {in_scope}")
+                timed(con, f"insert {table}", f"INSERT INTO {table} SELECT * FROM {temp}")
             else:
                 timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
         started = time.perf_counter()

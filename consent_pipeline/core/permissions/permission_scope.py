@@ -4,13 +4,16 @@ Permissions are keyed by party (a party's rows depend on its contact points, reg
 their consent states), so recomputing a party from scratch gives what a full run would. A party's
 permissions can change only if
 - the golden build changed one of its contact points (or took one away from it);
-- its country, region or brands changed, or its activity did (new, or now before the as-of);
+- its country, region or brands changed, a new activity row or event names it (or, for a walk-in, one of its
+  contact points), a source id it was ever linked to was linked again (the golden build records those parties:
+  golden_party_changes), or activity of it became due (dated between the previous and this as-of);
 - a time limit of one of its keys fell between the previous and this as-of: an opt-in's validity, a
   third-party lifetime, an express lapse, or a purchase / contract / inquiry window;
 - its region's registry turned fresh or stale, or one of its contact points was listed, unlisted, found
   undeliverable or proven deliverable.
 Other rules, other logic, an as-of earlier than the last run's, or a full golden build since then make every
-key recomputed.
+key recomputed. A party's activity and brands are then computed for the parties in scope only: those of the
+others are what the last build wrote.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from consent_pipeline.config import Rules
 from consent_pipeline.core.lib.build_state import BuildState, last_build, record_build, rules_fingerprint
 from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.scope import Scope
-from consent_pipeline.core.lib.sql import SqlFolder, timed, ts, warehouse_tables
+from consent_pipeline.core.lib.sql import SqlFolder, has_columns, timed, ts, warehouse_tables
 from consent_pipeline.core.permissions.permissions import LOGIC_VERSION
 
 log = logging.getLogger(__name__)
@@ -38,16 +41,19 @@ CHANGES = "permission_changes"
 # The stages that read them, each recording in build_state the last permissions build it reflects.
 CONSUMERS = ("suppression", "audit")
 SQL = SqlFolder.beside(__file__)
+# The activity kinds of p_relationship's windows.
+RELATIONSHIP_KINDS = "'purchase', 'contract_start', 'contract_end', 'inquiry'"
 # Contact points whose keys can have changed; every party they concern, and why; the parties in scope.
 SCOPE_STEPS = [SQL.step("perm_changed_points"), SQL.step("perm_scope_why"), SQL.step("perm_scope")]
 # Inputs of the previous run kept for comparison: warehouse table -> this run's temporary table.
+PARTY_COLUMNS = ("party_id", "country", "region", "brands")
 KEPT = {
-    "perm_parties": "(SELECT party_id, country, region FROM parties)",
+    "perm_parties": f"(SELECT {', '.join(PARTY_COLUMNS)} FROM parties)",
     "perm_registry_status": "p_registry_status",
     "perm_listed": "p_listed",
     "perm_undeliverable": "p_undeliverable",
 }
-_PREVIOUS = ("contact_permission", "party_brands", "party_activity", *KEPT)
+_PREVIOUS = ("contact_permission", "party_brands", "party_activity", "golden_changes", "golden_party_changes", *KEPT)
 
 
 def _months(con: duckdb.DuckDBPyConnection, rules: Rules) -> list[int]:
@@ -73,11 +79,14 @@ def _months(con: duckdb.DuckDBPyConnection, rules: Rules) -> list[int]:
 def permission_scope(
     con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, engine: Engine = DUCKDB
 ) -> Scope:
-    """Create temp table perm_scope (party_id); the p_* steps before p_keys must exist."""
+    """Create temp table perm_scope (party_id); the inputs by contact point and region (build_point_inputs)
+    must exist."""
     present = warehouse_tables(con)
     prev, golden = last_build(con, STAGE), last_build(con, "golden")
     if any(t not in present for t in _PREVIOUS) or prev is None or golden is None or prev.as_of is None:
         return Scope.whole("no previous permissions")
+    if not has_columns(con, "perm_parties", PARTY_COLUMNS):  # written by an older version, or edited
+        return Scope.whole("the last build's record of the parties is not in the current shape")
     if (prev.logic_version, prev.rules_fingerprint) != (LOGIC_VERSION, rules_fingerprint(con)):
         return Scope.whole("the rules or the permission logic changed since the last run")
     prev_as_of, golden_seq = prev.as_of, prev.upstream_seq
@@ -87,10 +96,18 @@ def permission_scope(
         return Scope.whole("golden consent was rebuilt whole since the last run")
 
     window = f"BETWEEN {ts(prev_as_of)} AND {ts(as_of)}"
+    months = _months(con, rules)
     rel_limits = " OR ".join(
         f"{col} + ({m}) * INTERVAL 1 MONTH {window}"
         for col in ("last_purchase", "last_contract", "last_inquiry")
-        for m in _months(con, rules)
+        for m in months
+    )
+    # the parties with any purchase, contract or inquiry whose window ends between the two as-ofs: the latest
+    # of each party and brand is among them
+    rel_rows = (
+        f"kind IN ({RELATIONSHIP_KINDS}) AND ("
+        + " OR ".join(f"occurred_at + ({m}) * INTERVAL 1 MONTH {window}" for m in months)
+        + ")"
     )
     days = rules.policies.third_party_consent.lifetime_days
     lapses = [r[0] for r in con.execute("SELECT DISTINCT months FROM ref_express_lapse").fetchall()]
@@ -101,7 +118,13 @@ def permission_scope(
     engine.run_steps(
         con,
         SCOPE_STEPS,
-        {"golden_seq": str(int(golden_seq)), "state_limits": state_limits, "rel_limits": rel_limits},
+        {
+            "golden_seq": str(int(golden_seq)),
+            "state_limits": state_limits,
+            "rel_limits": rel_limits,
+            "rel_rows": rel_rows,
+            "newly_due": f"occurred_at > {ts(prev_as_of)} AND occurred_at <= {ts(as_of)}",
+        },
     )
     for why, parties in con.execute("SELECT why, count(*) FROM perm_scope_why GROUP BY why ORDER BY why").fetchall():
         log.debug("permission scope: %s parties for %s", f"{parties:,}", why)
@@ -191,4 +214,6 @@ def record_permission_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.datetime,
         ),
     )
     if golden_seq is not None:
-        con.execute("DELETE FROM golden_changes WHERE seq <= $s", {"s": golden_seq})
+        for table in ("golden_changes", "golden_party_changes"):
+            if table in warehouse_tables(con):
+                con.execute(f"DELETE FROM {table} WHERE seq <= $s", {"s": golden_seq})

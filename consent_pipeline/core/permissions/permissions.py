@@ -33,8 +33,11 @@ BASES = SQL.step("p_bases")
 DECISION = SQL.step("p_decision")
 PERMISSION = SQL.step("p_permission")
 
-# Party-level inputs (whole tables, cheap), then the per-key chain, for every party or those in perm_scope.
-INPUT_STEPS = [ACTIVITY_PARTY, PARTY_BRANDS, RELATIONSHIP, REGISTRY_STATUS, LISTED, UNDELIVERABLE]
+# Inputs by contact point and region (whole tables, cheap: the scope compares them with the last run's), inputs by
+# party (every party, or those in perm_scope), then the per-key chain (every party, or those in perm_scope).
+POINT_INPUT_STEPS = [REGISTRY_STATUS, LISTED, UNDELIVERABLE]
+PARTY_INPUT_STEPS = [ACTIVITY_PARTY, PARTY_BRANDS, RELATIONSHIP]
+INPUT_STEPS = POINT_INPUT_STEPS + PARTY_INPUT_STEPS
 KEY_STEPS = [KEYS, FACTS, BASES, DECISION, PERMISSION]
 STEPS = INPUT_STEPS + KEY_STEPS
 # The permission logic: its SQL files and this module (which generates their parameters). A change to any
@@ -42,9 +45,15 @@ STEPS = INPUT_STEPS + KEY_STEPS
 LOGIC_VERSION = logic_version("permissions", [*SQL.files(), Path(__file__)])
 
 
+def _in_scope(column: str, scoped: bool) -> str:
+    """A condition: `column` names a party in perm_scope (always true unscoped)."""
+    return f"{column} IN (SELECT party_id FROM perm_scope)" if scoped else "true"
+
+
 def params(rules: Rules, as_of: dt.datetime, scoped: bool = False) -> dict[str, str]:
-    """The steps' parameters; `scoped`: only the keys of the parties in perm_scope."""
+    """The steps' parameters; `scoped`: only the inputs and keys of the parties in perm_scope."""
     t = rules.templates
+    owned = "(SELECT contact_point FROM contact_point_owner WHERE party_id IN (SELECT party_id FROM perm_scope))"
     return {
         "as_of": ts(as_of),
         "express_bases": ", ".join(text(b) for b in t.express_bases),
@@ -54,7 +63,16 @@ def params(rules: Rules, as_of: dt.datetime, scoped: bool = False) -> dict[str, 
         "implied_contract": str(t.implied_consent.contract_months),
         "implied_inquiry": str(t.implied_consent.inquiry_months),
         "inferred_purchase": str(t.inferred_consent.purchase_months),
-        "party_scope": "o.party_id IN (SELECT party_id FROM perm_scope)" if scoped else "true",
+        "party_scope": _in_scope("o.party_id", scoped),
+        "scope_parties": _in_scope("party_id", scoped),
+        # scoped, the activity rows that name a party in scope or are walk-ins at one of its contact points
+        "activity_rows": (
+            f"(party_id IN (SELECT party_id FROM perm_scope) OR party_id IS NULL AND (email IN {owned}"
+            f" OR email IS NULL AND phone IN {owned}))"
+            if scoped
+            else "true"
+        ),
+        "activity_party": _in_scope("coalesce(a.party_id, oe.party_id, op.party_id)", scoped),
         # scoped, the states of those parties' contact points only: the join never builds over every key
         "current": (
             "(SELECT * FROM consent_current WHERE contact_point IN (SELECT contact_point FROM contact_point_owner"
@@ -68,9 +86,24 @@ def params(rules: Rules, as_of: dt.datetime, scoped: bool = False) -> dict[str, 
 def build_permission_inputs(
     con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, engine: Engine = DUCKDB
 ) -> None:
-    """Temp tables p_activity_party, p_party_brands, p_relationship, p_registry_status, p_listed,
-    p_undeliverable (identity, merge, erasure register and reference tables must exist)."""
-    engine.run_steps(con, INPUT_STEPS, params(rules, as_of))
+    """Every input, for every party (identity, merge, erasure register and reference tables must exist)."""
+    build_point_inputs(con, rules, as_of, engine)
+    build_party_inputs(con, rules, as_of, engine=engine)
+
+
+def build_point_inputs(
+    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, engine: Engine = DUCKDB
+) -> None:
+    """Temp tables p_registry_status, p_listed, p_undeliverable."""
+    engine.run_steps(con, POINT_INPUT_STEPS, params(rules, as_of))
+
+
+def build_party_inputs(
+    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, scoped: bool = False, engine: Engine = DUCKDB
+) -> None:
+    """Temp tables p_activity_party, p_party_brands, p_relationship: of every party, or (scoped) of the parties
+    in perm_scope only."""
+    engine.run_steps(con, PARTY_INPUT_STEPS, params(rules, as_of, scoped))
 
 
 def build_permissions(
