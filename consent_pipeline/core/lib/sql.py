@@ -16,13 +16,14 @@ fill them with sample values. Text from rules or operators goes in only through 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
 import re
 import string
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,6 +158,19 @@ def timed(con: duckdb.DuckDBPyConnection, label: str, sql: str, params: object =
     result = con.execute(sql, params) if params is not None else con.execute(sql)
     log.debug("%s: %.2fs", label, time.perf_counter() - started)
     return result
+
+
+@contextlib.contextmanager
+def joins_as_written(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Within the block, a hash join builds on the side the query puts on its right: DuckDB's optimizer does
+    not swap the sides by its cardinality estimates (`build_side_probe_side`). For a statement whose estimates
+    are known to be far off and whose written sides are right; the setting is the instance's, so it is reset
+    after the block (a run's steps use the instance one at a time)."""
+    con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+    try:
+        yield
+    finally:
+        con.execute("RESET disabled_optimizers")
 
 
 def warehouse_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
