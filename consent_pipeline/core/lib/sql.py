@@ -23,7 +23,7 @@ import logging
 import re
 import string
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,7 +161,7 @@ def timed(con: duckdb.DuckDBPyConnection, label: str, sql: str, params: object =
 
 
 @contextlib.contextmanager
-def joins_as_written(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+def joins_as_written(con: duckdb.DuckDBPyConnection) -> Generator[None]:
     """Within the block, a hash join builds on the side the query puts on its right: DuckDB's optimizer does
     not swap the sides by its cardinality estimates (`build_side_probe_side`). For a statement whose estimates
     are known to be far off and whose written sides are right; the setting is the instance's, so it is reset
