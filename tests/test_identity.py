@@ -8,7 +8,7 @@ import csv
 from pathlib import Path
 
 from consent_pipeline.lib.contact_points import prospect_id, sha256_hex
-from tests.helpers import rows, run, write
+from tests.helpers import rows, run, table_hash, write
 
 AS_OF = "2026-03-01T06:00:00Z"
 CM = "customer_master"
@@ -218,3 +218,26 @@ def test_rule_3_decides_only_within_one_household(tmp_path: Path) -> None:
     # an address or home phone held by two households: not decided by rule 3 either
     assert got["2 ELM ROAD, LEEDS, LS22BB, GB"] == ("C10", "H10", "most_recent")
     assert got["+442079460310"] == ("C10", "H10", "most_recent")
+
+
+def test_a_prospect_phone_follows_its_email_into_a_customer_on_an_incremental_night(tmp_path: Path) -> None:
+    """A phone seen only with an email (a lead) belongs to the email's prospect. When a customer's master record
+    later names the email, the phone, which no new row names, becomes a prospect of its own: an incremental
+    night (identity decided for the touched contact points only) finds that change as a whole run does."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
+    email, phone = "sam@example.org", "+447700900123"
+    lead = f"L-1,LeadSpring,lakeside_energy,{email},{phone},Sam,,GB,,email,v2.1,2026-02-10T12:00:00Z,198.51.100.23\n"
+    write(landing, "lead_lists", "2026-02-11T020000Z", "leads_1.csv", LEAD_HEADER + lead)
+    run(landing, warehouse, AS_OF)
+    assert owners(warehouse)[phone] == (prospect_id(email), None, "prospect")
+
+    write(landing, CM, "2026-03-01T200000Z", "customers_1.csv", HEADER + customer("C1", email=email))
+    night = run(landing, warehouse, "2026-03-02T06:00:00Z")
+    assert night.figures["identity_scope"] > 0, "identity was decided for every contact point"
+    assert owners(warehouse)[email] == ("C1", None, "personal")
+    assert owners(warehouse)[phone] == (prospect_id(phone), None, "prospect")
+
+    whole = tmp_path / "whole.duckdb"
+    run(landing, whole, "2026-03-02T06:00:00Z")
+    for table in ("contact_point_owner", "party_contact_points", "parties", "consent_current", "contact_permission"):
+        assert table_hash(warehouse, table) == table_hash(whole, table), table

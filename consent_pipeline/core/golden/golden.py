@@ -123,7 +123,7 @@ def build_golden(
     log.debug("identity: %s", identity)
     build_identity(con, engine, touched)
     if scope is not None and scope.incremental:
-        scope = finish_scope(con, engine)
+        scope = finish_scope(con, engine, touched)
     log.debug("golden scope and identity: %.2fs", time.perf_counter() - started)
     scoped = scope is not None and scope.incremental
     engine.run_steps(con, INPUT_STEPS, scope_params(scoped))

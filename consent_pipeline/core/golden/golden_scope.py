@@ -35,6 +35,7 @@ BEFORE_IDENTITY = [
     SQL.step(name)
     for name in ("g_new_files", "g_new_events", "g_relinked", "g_repointed", "g_erasure_changes", "g_points_touched")
 ]
+COMPARED = SQL.step("g_compared")
 AFTER_IDENTITY = [SQL.step(name) for name in ("g_owner_changes", "g_points_added", "g_points_gone")]
 CHANGE_STEPS = BEFORE_IDENTITY + AFTER_IDENTITY
 IN_SCOPE_STEPS = [SQL.step("g_scope"), SQL.step("g_scope_parties"), SQL.step("g_permission_parties")]
@@ -78,10 +79,14 @@ def erasures_changed(con: duckdb.DuckDBPyConnection) -> bool:
     return con.execute("SELECT count(*) FROM g_erasure_changes").fetchall()[0][0] > 0
 
 
-def finish_scope(con: duckdb.DuckDBPyConnection, engine: Engine = DUCKDB) -> Scope:
+def finish_scope(con: duckdb.DuckDBPyConnection, engine: Engine = DUCKDB, touched: str | None = None) -> Scope:
     """After identity (its id_* tables), create temp tables g_scope (contact_point), g_scope_parties and
-    g_permission_parties (party_id)."""
-    engine.run_steps(con, AFTER_IDENTITY)
+    g_permission_parties (party_id). `touched`: the table of the contact points identity decided again (None:
+    every one); the owner and association rows of the others are the last build's, not compared again."""
+    if touched is not None:
+        engine.run_steps(con, [COMPARED], {"touched": touched})
+    compared = "true" if touched is None else "contact_point IN (SELECT contact_point FROM g_compared)"
+    engine.run_steps(con, AFTER_IDENTITY, {"compared": compared})
     changed = erasures_changed(con)
     engine.run_steps(con, IN_SCOPE_STEPS, {"erasure_changed": "true" if changed else "false"})
     n = con.execute("SELECT count(*) FROM g_scope").fetchall()[0][0]
