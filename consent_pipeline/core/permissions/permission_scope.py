@@ -214,6 +214,7 @@ def record_permission_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.datetime,
         ),
     )
     if golden_seq is not None:
+        present = warehouse_tables(con)
         for table in ("golden_changes", "golden_party_changes"):
-            if table in warehouse_tables(con):
+            if table in present:
                 con.execute(f"DELETE FROM {table} WHERE seq <= $s", {"s": golden_seq})
