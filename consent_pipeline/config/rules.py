@@ -39,6 +39,10 @@ class RulesError(ValueError):
         where = f"{self.file}: {key}: " if key else f"{self.file}: "
         super().__init__(where + problem)
 
+    def __reduce__(self) -> tuple[type[RulesError], tuple[str, str, str]]:
+        # pickled with its three parts (a connector's task raises it on a Spark executor, the run raises it here)
+        return RulesError, (self.file, self.key, self.problem)
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

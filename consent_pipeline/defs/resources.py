@@ -149,8 +149,9 @@ class PipelineResource(ConfigurableResource):
         return self._settings
 
     @property
-    def sql_engine(self) -> Engine:
-        """Where the stages' SQL steps run (the `engine` setting); a Spark session starts on first use."""
+    def engine_in_use(self) -> Engine:
+        """Where the stages' SQL steps and the connectors run (the `engine` setting); a Spark session starts on first
+        use."""
         if self._engine is None:
             settings = self.settings
             self._engine = make_engine(settings.engine, settings.spark_master, settings.warehouse.parent)

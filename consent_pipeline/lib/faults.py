@@ -47,9 +47,14 @@ class InjectedFault(RuntimeError):
     """Raised where CONSENT_FAIL_AT names the point: a test's stand-in for a bug (a connector that breaks)."""
 
 
+def failing(point: str) -> bool:
+    """Whether CONSENT_FAIL_AT names the point (for work sent elsewhere, which checks the answer there)."""
+    return os.environ.get("CONSENT_FAIL_AT") == point
+
+
 def fail(point: str) -> None:
     """Tests provoke a failure at a named point: with CONSENT_FAIL_AT=<point>, raise InjectedFault there."""
-    if os.environ.get("CONSENT_FAIL_AT") == point:
+    if failing(point):
         raise InjectedFault(f"fault injected at {point} (CONSENT_FAIL_AT)")
 
 

@@ -68,7 +68,8 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "SPARK_HOME": str(home)},
+        # its Python workers (the connectors' tasks) run this interpreter, which has the project installed
+        env={**os.environ, "SPARK_HOME": str(home), "PYSPARK_PYTHON": sys.executable},
     )
     try:
         deadline = time.monotonic() + 120

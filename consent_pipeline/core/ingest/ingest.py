@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -17,6 +17,7 @@ from consent_pipeline.core.ingest.event_times import settle_event_times
 from consent_pipeline.core.ingest.landing import Known, discover
 from consent_pipeline.core.ingest.normalise import normalise_batch
 from consent_pipeline.core.ingest.validate import validate_batch
+from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.lib import faults
 from source_connectors import SOURCES, connector, file_kinds
 
@@ -30,14 +31,15 @@ def read_source(
     known: dict[str, Known] | list[str] | tuple[str, ...] = (),
     threads: int = 1,
     as_of: dt.datetime | None = None,
+    engine: Engine = DUCKDB,
 ) -> Batch:
     """Everything new for one source: the files of its deliveries that this run reads (new ones, ones to
     look at again, ones whose bytes changed), parsed, normalised, validated, with the raw text of every
     rejected record filled in; deliveries dated after `as_of` are held.
 
-    Deliveries are independent, so they can be parsed on a few `threads` at once: a connector spends most of
-    its time in polars, which releases the GIL, but also some in Python between calls, which one thread
-    alone leaves a core idle for. Results are joined in delivery order, so the batch is the same."""
+    Deliveries are independent, so the engine parses them where it runs work (DuckDB's: on a few `threads` of
+    this process; Spark's: on its executors, in a few tasks a core). Results are joined in delivery order, so the
+    batch is the same wherever they were parsed."""
     if not isinstance(known, dict):  # a plain list of files read before (tests, older callers)
         known = {f: Known("read", None, None, None) for f in known}
     found = discover(landing, source, known, as_of)
@@ -45,31 +47,40 @@ def read_source(
     batch.reject(found.problems)
     batch.held.extend(found.held)
     if found.deliveries:
-        parse = connector(source).parse
-
-        def one(delivery: Delivery) -> Batch:
-            try:
-                faults.fail(f"connector:{source}")
-                part = parse(delivery, rules)
-            except RulesError:
-                raise
-            except Exception as exc:
-                part = _connector_error(delivery, exc)
-            return _only(part, delivery)
-
-        workers = min(threads, len(found.deliveries))
-        if workers > 1:
-            with ThreadPoolExecutor(workers, thread_name_prefix=f"parse-{source}") as pool:
-                parts = list(pool.map(one, found.deliveries))
-        else:
-            parts = [one(d) for d in found.deliveries]
-        for part in parts:
+        # the fault point is decided here: an executor's environment is not this process's
+        parse = ParseDelivery(rules, faults.failing(f"connector:{source}"))
+        for delivery, (part, failure) in zip(
+            found.deliveries, engine.map_tasks(parse, found.deliveries, threads), strict=True
+        ):
+            if failure is not None:
+                log.error("connector %s failed on %s: %s", source, delivery.name, failure)
             batch.extend(part)
     settle_event_times(batch)
     normalise_batch(batch)
     validate_batch(batch, rules)
     _fill_raw(batch)
     return batch
+
+
+@dataclass(frozen=True)
+class ParseDelivery:
+    """What a connector makes of one delivery's files to read, and the traceback when it broke on them (its files
+    are then quarantined as `failed`, to be read again by the next run); a task an engine may run elsewhere, so
+    it carries its rules and returns its log line rather than logging it."""
+
+    rules: Rules
+    inject_fault: bool = False
+
+    def __call__(self, delivery: Delivery) -> tuple[Batch, str | None]:
+        try:
+            if self.inject_fault:
+                raise faults.InjectedFault(f"fault injected at connector:{delivery.source} (CONSENT_FAIL_AT)")
+            part = connector(delivery.source).parse(delivery, self.rules)
+        except RulesError:
+            raise
+        except Exception as exc:
+            return _connector_error(delivery, exc), traceback.format_exc()
+        return _only(part, delivery), None
 
 
 def check_file_rules(rules: Rules) -> None:
@@ -108,7 +119,6 @@ def _only(part: Batch, delivery: Delivery) -> Batch:
 def _connector_error(delivery: Delivery, exc: Exception) -> Batch:
     """A connector that broke on a delivery (a bug, not bad input: readers never raise on content): every
     file to read is quarantined and marked `failed`, so the next run reads it again."""
-    log.error("connector %s failed on %s: %s", delivery.source, delivery.name, traceback.format_exc())
     failed = Batch(delivery.source)
     for path in delivery.all_files():
         rel = failed.read_file(delivery, path, 0, None, "failed")

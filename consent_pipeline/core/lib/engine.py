@@ -1,4 +1,4 @@
-"""Where a stage's SQL steps run: the engine interface the core's stages call, and DuckDB's implementation.
+"""Where a stage's work runs: the engine interface the core's stages call, and DuckDB's implementation.
 
 A stage hands its `Step` lists to an engine, which leaves the result of each step that anything outside the
 list reads as a temporary table (or view) of that name on the warehouse connection, whatever engine computed
@@ -6,16 +6,23 @@ it; what the stage then writes (its
 transaction, deletes and inserts by scope, build state) stays on the warehouse. DuckDB (here, the default)
 runs the steps on the warehouse connection itself; the Spark engine (`consent_pipeline/engines/spark.py`)
 runs them on a Spark session through sqlglot and brings the results back with DuckDB's own column types.
+
+The other work an engine places is the connectors' (`map_tasks`): each parses one delivery, a pure function of
+its files, so DuckDB's engine runs them on a few threads of this process and Spark's on its executors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, TypeVar
 
 import duckdb
 
 from consent_pipeline.core.lib.sql import Step, run_steps
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Engine(Protocol):
@@ -37,6 +44,12 @@ class Engine(Protocol):
         the others to itself) is a temporary table or view of its name on `con`."""
         ...
 
+    def map_tasks(self, fn: Callable[[T], R], items: Sequence[T], threads: int = 1) -> list[R]:
+        """`[fn(x) for x in items]`, in the items' order, the calls run where the engine runs work (`threads`: how
+        many at once when that is this process). `fn` and the items must pickle (Spark sends them to its
+        executors); an exception `fn` raises is raised here."""
+        ...
+
 
 class DuckDBEngine:
     """The default: every step a temporary table (or view) on the warehouse connection."""
@@ -48,6 +61,15 @@ class DuckDBEngine:
         self, con: duckdb.DuckDBPyConnection, steps: Sequence[Step], params: Mapping[str, str] | None = None
     ) -> None:
         run_steps(con, steps, params)
+
+    def map_tasks(self, fn: Callable[[T], R], items: Sequence[T], threads: int = 1) -> list[R]:
+        # A connector spends most of its time in polars, which releases the GIL, but also some in Python between
+        # calls, which one thread alone leaves a core idle for.
+        workers = min(threads, len(items))
+        if workers <= 1:
+            return [fn(x) for x in items]
+        with ThreadPoolExecutor(workers, thread_name_prefix="task") as pool:
+            return list(pool.map(fn, items))
 
 
 DUCKDB: Engine = DuckDBEngine()

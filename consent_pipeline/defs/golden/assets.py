@@ -62,7 +62,7 @@ def golden_consent(context: AssetExecutionContext, pipeline: PipelineResource):
     progress.report("building golden consent")
     with pipeline.db.connect() as con:
         result = build_golden(
-            con, pipeline.company_rules, full=pipeline.settings.full_rebuild, engine=pipeline.sql_engine
+            con, pipeline.company_rules, full=pipeline.settings.full_rebuild, engine=pipeline.engine_in_use
         )
         waiting = con.sql(
             "SELECT source, count(*) AS events, min(received_ts) AS oldest_received FROM waiting_events GROUP BY source"

@@ -51,7 +51,7 @@ def permissions(context: AssetExecutionContext, pipeline: PipelineResource):
     with pipeline.db.connect() as con:
         settings = pipeline.settings
         scope = build_permission_tables(
-            con, rules, as_of, settings.full_rebuild, settings.permission_batch_parties, pipeline.sql_engine
+            con, rules, as_of, settings.full_rebuild, settings.permission_batch_parties, pipeline.engine_in_use
         )
         context.log.info(f"permissions: {'incremental' if scope.incremental else 'full'} ({scope.reason})")
         by_reason = con.sql(

@@ -91,6 +91,7 @@ def build_source_asset(source: str) -> AssetsDefinition:
             _known_files(pipeline, source),
             settings.parse_threads,
             settings.as_of,
+            pipeline.engine_in_use,
         )
         write_batch(batch, settings.staging)
         faults.pause(f"staged:{source}")
