@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--engine",
         choices=("duckdb", "spark"),
-        help="where the identity, merge and permission steps run (default: $CONSENT_ENGINE or duckdb; spark needs "
+        help="where the connectors and the decision steps run (default: $CONSENT_ENGINE or duckdb; spark needs "
         "pip install '.[spark]' and Java 17, docs/scale-out.md)",
     )
     run.add_argument(

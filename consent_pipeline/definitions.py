@@ -67,7 +67,7 @@ class NightlyConfig(Config):
     )
     engine: str = Field(
         default="",
-        description="Where the identity, merge and permission steps run: duckdb or spark. Empty: CONSENT_ENGINE, "
+        description="Where the connectors and the decision steps run: duckdb or spark. Empty: CONSENT_ENGINE, "
         "else duckdb (docs/scale-out.md).",
     )
     spark_master: str = Field(

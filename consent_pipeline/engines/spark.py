@@ -50,6 +50,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from consent_pipeline.core.lib.engine import StepError
 from consent_pipeline.core.lib.sql import Step
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def spark_missing() -> str | None:
     return None
 
 
-class SparkStepError(RuntimeError):
+class SparkStepError(StepError):
     """A step Spark could not run: the step's name and the root cause Spark gave."""
 
 

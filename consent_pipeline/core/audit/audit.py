@@ -24,13 +24,13 @@ import duckdb
 
 from consent_pipeline.config import Rules
 from consent_pipeline.core.lib.build_state import BuildState, last_build, logic_version, rules_fingerprint
+from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import load_reference, required_purposes
 from consent_pipeline.core.lib.scope import Scope
 from consent_pipeline.core.lib.sql import (
     SqlFolder,
     has_columns,
-    run_steps,
     text,
     timed,
     ts,
@@ -172,32 +172,35 @@ def build_audit(
     run_id: str,
     required: str | None = None,
     scoped: bool = False,
+    engine: Engine = DUCKDB,
 ) -> None:
     """Temp tables a_optout_sla and a_violations, for every contact point or (scoped) those in a_scope
     (x_suppression of this run must exist). `required`: the purposes no opt-out stops, as a SQL list
-    (default: from the rules)."""
+    (default: from the rules). The steps run on the engine."""
     log_run(con, run_id, as_of)
     _calendar(con, rules, as_of)
     p = params(as_of, required_purposes(rules) if required is None else required, scoped)
-    run_steps(con, [OPTOUTS, REGION, DEADLINES], p)
+    engine.run_steps(con, [OPTOUTS, REGION, DEADLINES], p)
     record_honoured(con, as_of, run_id)
-    run_steps(con, [SLA, VIOLATIONS], p)
+    engine.run_steps(con, [SLA, VIOLATIONS], p)
 
 
-def write_audit(con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, run_id: str) -> Scope:
+def write_audit(
+    con: duckdb.DuckDBPyConnection, rules: Rules, as_of: dt.datetime, run_id: str, engine: Engine = DUCKDB
+) -> Scope:
     """optout_sla and violations (whole, or the contact points in scope replaced), in one transaction, against
     the suppression this run's extracts hold (the warehouse's `suppression`; built here if it is missing)."""
     load_reference(con, rules)
     if "suppression" in warehouse_tables(con):
         use_written_suppression(con)
     else:
-        build_suppression(con, rules)
+        build_suppression(con, rules, engine)
     _slas(con, rules)
     # before the calendar table, which spans dates up to the as-of (not a rule)
     fingerprint = rules_fingerprint(con)
     scope = audit_scope(con, as_of, fingerprint)
     log.debug("audit scope: %s", scope.reason)
-    build_audit(con, rules, as_of, run_id, scoped=scope.incremental)
+    build_audit(con, rules, as_of, run_id, scoped=scope.incremental, engine=engine)
     with transaction(con, "audit commit"):
         if scope.incremental:
             for table, temp in (("optout_sla", "a_optout_sla"), ("violations", "a_violations")):

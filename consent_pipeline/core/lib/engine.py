@@ -25,6 +25,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+class StepError(RuntimeError):
+    """A step an engine other than the warehouse's own DuckDB could not run (DuckDB's raise duckdb.Error)."""
+
+
 class Engine(Protocol):
     """Runs `Step` lists for a stage; see the module's docstring."""
 

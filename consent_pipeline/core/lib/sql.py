@@ -190,6 +190,17 @@ def has_columns(con: duckdb.DuckDBPyConnection, table: str, columns: Iterable[st
     return set(columns) <= have
 
 
+def temp_view(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+    """A temporary view `name` of `sql`, replacing a temporary table of that name if one is there (a step another
+    engine computed comes back as a table; DuckDB replaces a view or a table only with its own kind)."""
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = $n AND table_catalog = 'temp'", {"n": name}
+    ).fetchall()
+    if kind and kind[0][0] != "VIEW":
+        con.execute(f"DROP TABLE temp.{name}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+
+
 def run_steps(con: duckdb.DuckDBPyConnection, steps: Iterable[Step], params: Mapping[str, str] | None = None) -> None:
     for step in steps:
         sql = step.sql.format(**(params or {}))

@@ -13,7 +13,8 @@ import datetime as dt
 
 import duckdb
 
-from consent_pipeline.core.lib.sql import SqlFolder, run_steps, ts
+from consent_pipeline.core.lib.engine import DUCKDB, Engine
+from consent_pipeline.core.lib.sql import SqlFolder, ts
 from consent_pipeline.core.lib.transaction import transaction
 
 SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
@@ -22,13 +23,13 @@ FREQUENT = SQL.step("s_frequent")
 SEGMENTS = SQL.step("s_segments")
 
 
-def build_segments(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> None:
-    """Temp table s_segments (from the party_activity and party_brands tables)."""
-    run_steps(con, [PURCHASES, FREQUENT, SEGMENTS], {"as_of": ts(as_of)})
+def build_segments(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, engine: Engine = DUCKDB) -> None:
+    """Temp table s_segments (from the party_activity and party_brands tables), computed on the engine."""
+    engine.run_steps(con, [PURCHASES, FREQUENT, SEGMENTS], {"as_of": ts(as_of)})
 
 
-def write_segments(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> None:
+def write_segments(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, engine: Engine = DUCKDB) -> None:
     """The warehouse's `segments`, rebuilt whole (a failure leaves the previous one: one transaction)."""
-    build_segments(con, as_of)
+    build_segments(con, as_of, engine)
     with transaction(con, "segments commit"):
         con.execute("CREATE OR REPLACE TABLE segments AS SELECT * FROM s_segments")

@@ -22,10 +22,11 @@ import duckdb
 
 from consent_pipeline.config import Rules
 from consent_pipeline.core.lib.build_state import BuildState, last_build, logic_version, rules_fingerprint
+from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import required_purposes
 from consent_pipeline.core.lib.scope import Scope
-from consent_pipeline.core.lib.sql import SqlFolder, run_steps, timed, warehouse_tables
+from consent_pipeline.core.lib.sql import SqlFolder, temp_view, timed, warehouse_tables
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.core.permissions import CHANGES, changes_unreadable, record_read
 from consent_pipeline.lib import faults
@@ -66,14 +67,15 @@ def suppression_scope(con: duckdb.DuckDBPyConnection) -> Scope:
     return Scope(True, f"{n:,} contact points whose rows can have changed", n)
 
 
-def build_suppression(con: duckdb.DuckDBPyConnection, rules: Rules) -> Scope:
+def build_suppression(con: duckdb.DuckDBPyConnection, rules: Rules, engine: Engine = DUCKDB) -> Scope:
     """Warehouse table `suppression` (whole, or the contact points in scope replaced), and x_suppression a
     view of it for this run's later steps (reference tables and the golden/permission tables must exist, with
     what permissions kept of this run's registry listings and undeliverable points: perm_listed,
-    perm_undeliverable). A whole build is written straight from its SQL: no temporary copy."""
+    perm_undeliverable). The steps run on the engine; on DuckDB a whole build is written straight from their
+    SQL (no temporary copy)."""
     scope = suppression_scope(con)
     log.debug("suppression scope: %s", scope.reason)
-    run_steps(con, [CANDIDATES, SUPPRESSION], params(rules, scope.incremental))
+    engine.run_steps(con, [CANDIDATES, SUPPRESSION], params(rules, scope.incremental))
     with transaction(con, "suppression commit"):
         if scope.incremental:
             timed(con, "delete suppression", f"DELETE FROM suppression WHERE key_{IN_SCOPE}")
@@ -89,7 +91,7 @@ def build_suppression(con: duckdb.DuckDBPyConnection, rules: Rules) -> Scope:
 
 def use_written_suppression(con: duckdb.DuckDBPyConnection) -> None:
     """x_suppression as the warehouse's `suppression` table, for steps after the one that wrote it."""
-    con.execute("CREATE OR REPLACE TEMP VIEW x_suppression AS SELECT * FROM suppression")
+    temp_view(con, "x_suppression", "SELECT * FROM suppression")
 
 
 INVARIANTS = [

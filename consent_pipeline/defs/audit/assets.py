@@ -42,7 +42,7 @@ def audit(context: AssetExecutionContext, pipeline: PipelineResource):
     rules, settings = pipeline.company_rules, pipeline.settings
     progress.report("auditing opt-out service levels and sends")
     with pipeline.db.connect() as con:
-        scope = write_audit(con, rules, settings.as_of, context.run.run_id)
+        scope = write_audit(con, rules, settings.as_of, context.run.run_id, pipeline.engine_in_use)
         lag = con.sql(
             "SELECT source, count(*) AS opt_outs, count(*) FILTER (WHERE breached) AS breached, "
             "round(median(source_lag_hours), 1) AS median_lag_hours, round(max(source_lag_hours), 1) AS max_lag_hours "

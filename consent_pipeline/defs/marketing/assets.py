@@ -23,6 +23,7 @@ from dagster import (
     multi_asset,
 )
 
+from consent_pipeline.core.lib.engine import StepError
 from consent_pipeline.core.lib.reference import load_reference
 from consent_pipeline.core.marketing.extracts import Extracts, write_extracts
 from consent_pipeline.core.marketing.segments import write_segments
@@ -58,7 +59,7 @@ def suppression(context: AssetExecutionContext, pipeline: PipelineResource) -> M
     progress.report("building the suppression list")
     with pipeline.db.connect() as con:
         load_reference(con, rules)
-        scope = build_suppression(con, rules)
+        scope = build_suppression(con, rules, pipeline.engine_in_use)
         sup = con.sql("SELECT channel, reason, count(*) AS rows FROM suppression GROUP BY ALL ORDER BY ALL").pl()
         preview = con.sql("SELECT * FROM suppression WHERE reason <> 'erased' LIMIT 10").pl()
         table = table_metadata(con, "suppression")
@@ -106,8 +107,8 @@ def marketing_extracts(context: AssetExecutionContext, pipeline: PipelineResourc
         use_written_suppression(con)
         segments_error = None
         try:
-            write_segments(con, settings.as_of)
-        except duckdb.Error as exc:
+            write_segments(con, settings.as_of, pipeline.engine_in_use)
+        except (duckdb.Error, StepError) as exc:  # the suppression lists go out all the same
             segments_error = "segments could not be built: " + (str(exc).strip().splitlines() or ["?"])[0]
         out = write_extracts(
             con, rules, settings.as_of, context.run.run_id, settings.extracts, campaigns_error=segments_error

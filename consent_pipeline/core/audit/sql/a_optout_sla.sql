@@ -12,7 +12,7 @@ SELECT d.event_id, d.contact_point, d.source, d.region, d.event_ts, d.received_t
             WHEN h.honoured_at IS NOT NULL THEN 'honoured'
             WHEN d.keys_current = 0 THEN 'superseded'
             ELSE 'pending' END AS state,
-       date_diff('second', d.event_ts, d.received_ts) / 3600.0 AS source_lag_hours
+       date_diff('second', d.event_ts, d.received_ts) / 3600 AS source_lag_hours  -- a DOUBLE on both engines (3600.0 is a DECIMAL on Spark)
 FROM a_deadlines d
 CROSS JOIN (SELECT min(as_of) AS first_as_of FROM run_log) fr
 LEFT JOIN optout_honoured h ON h.event_id = d.event_id AND h.contact_point = d.contact_point
