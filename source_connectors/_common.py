@@ -36,8 +36,11 @@ def with_lineage(frame: pl.DataFrame, delivery: Delivery, rel: str, record_id: p
 
 def start_file(batch: Batch, delivery: Delivery, path: Path, records: Records) -> str:
     """Register a file as read and keep the records it could not read; returns the lineage path. A file
-    that could not be read at all is one quarantine row (no record number) and a ledger row of 0 records."""
-    status = "unreadable" if records.problem is not None else "read"
+    that could not be read at all is one quarantine row (no record number) and a ledger row of 0 records:
+    `unreadable` when its bytes hold no record, `failed` (read again by the next run) when they could not be
+    read."""
+    problem = records.problem
+    status = "read" if problem is None else "failed" if problem.retry else "unreadable"
     rel = batch.read_file(delivery, path, records.count, records.raw, status, records.sha256, records.size)
     if records.problem is not None:
         batch.reject(

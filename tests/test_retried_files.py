@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.conftest import SCENARIOS
+from tests.faults import start_paused, wait_for_pause
 from tests.helpers import rows, run, table_hash, write
 
 AS_OF = "2026-04-05T06:00:00Z"  # formats_and_time's
@@ -83,3 +84,35 @@ SEND_AFTER_OPT_OUT = (
     "send_id,channel,brand,campaign_id,purpose,contact_point,sent_at\n"
     "SND-9001,email,lakeside_energy,energy_feb_offers,marketing.offers,ravi.optout@example.com,2026-02-25T15:00:00Z\n"
 )
+
+
+def test_a_file_that_could_not_be_opened_is_read_by_the_next_run(tmp_path: Path) -> None:
+    """A file found by discovery but gone when its connector opened it (moved away mid-run; on other systems a
+    permission or an I/O error) was not seen at all: it is quarantined as `failed`, not settled as `unreadable`,
+    and the next run reads it, its opt-out included. (It used to be settled: a ledger row with no hash, never
+    compared, so the opt-out was lost.)"""
+    landing = tmp_path / "landing"
+    shutil.copytree(SCENARIOS / "formats_and_time" / "landing", landing)
+    (export,) = landing.glob("mailchimp/*/*.csv")
+    away = tmp_path / "away.csv"
+    warehouse, extracts = tmp_path / "w.duckdb", tmp_path / "x"
+    go = tmp_path / "go"
+    proc = start_paused(landing, warehouse, extracts, AS_OF, "discovered:mailchimp", until=go)
+    try:
+        wait_for_pause(proc, "discovered:mailchimp")
+        export.rename(away)
+        go.touch()
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stdout + stderr
+    assert {status for (status,) in rows(warehouse, _STATUS, ["mailchimp"])} == {"failed"}
+    held = "SELECT detail FROM quarantine WHERE source = 'mailchimp' AND source_record IS NULL"
+    assert [d for (d,) in rows(warehouse, held)] == ["cannot read the file: No such file or directory"]
+    away.rename(export)
+    run(landing, warehouse, AS_OF)
+    assert {status for (status,) in rows(warehouse, _STATUS, ["mailchimp"])} == {"read"}
+    opted_out = "SELECT count(*) FROM consent_current WHERE source = 'mailchimp' AND status = 'opt_out'"
+    assert rows(warehouse, opted_out) == [(1,)], "the Mailchimp opt-out in the file read again is not in the record"

@@ -73,6 +73,11 @@ class ErrorLink:
     message: str
 
 
+# Exceptions whose message already says what is wrong and what to do (set-up and environment, not bugs): the
+# message alone, without the stack.
+KNOWN_FAULTS = ("Failure", "WarehouseLocked", "UnsafePath", "DeliveryNotThere", "SparkUnavailable")
+
+
 def describe(step: str, chain: list[ErrorLink], memory_limit: int | None, threads: int) -> tuple[str, bool]:
     """A failed step's cause as one line, and whether it is a known fault (not a bug). `chain` runs from the
     outermost exception to the innermost."""
@@ -82,7 +87,7 @@ def describe(step: str, chain: list[ErrorLink], memory_limit: int | None, thread
     errno_match = _ERRNO.search(first)
     number = int(errno_match.group(1)) if errno_match else None
     path = _path_in(first)
-    if root.cls_name in ("Failure", "WarehouseLocked", "UnsafePath"):
+    if root.cls_name in KNOWN_FAULTS:
         return first, True
     if ENOSPC_TEXT in text or number == errno.ENOSPC or "max_temp_directory_size" in text:
         where = path or "the warehouse, spill or extracts folder"

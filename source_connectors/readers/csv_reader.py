@@ -48,7 +48,7 @@ def read_csv(path: Path, required: Sequence[str], optional: Sequence[str] = ()) 
     try:
         data = file_bytes(path)
     except OSError as exc:
-        return unreadable("unreadable_file", f"cannot read the file: {exc.strerror or exc}")
+        return unreadable("unreadable_file", f"cannot read the file: {exc.strerror or exc}", retry=True)
     return with_digest(parse_csv(data, required, optional), data)
 
 

@@ -88,7 +88,7 @@ def read_json(
     try:
         data = file_bytes(path)
     except OSError as exc:
-        return unreadable("unreadable_file", f"cannot read the file: {exc.strerror or exc}")
+        return unreadable("unreadable_file", f"cannot read the file: {exc.strerror or exc}", retry=True)
     return with_digest(parse_json(data, dtype, envelopes, scalars), data)
 
 

@@ -23,7 +23,7 @@ def read_lines(path: Path) -> Records:
     try:
         data = file_bytes(path)
     except OSError as exc:
-        return unreadable("unreadable_file", f"cannot read the file: {exc.strerror or exc}")
+        return unreadable("unreadable_file", f"cannot read the file: {exc.strerror or exc}", retry=True)
     return with_digest(parse_lines(data), data)
 
 

@@ -27,6 +27,10 @@ class FileProblem:
 
     reason: str  # unreadable_file, ...
     detail: str
+    # The file could not be opened or read (it vanished after discovery, a permission, an I/O error): nothing of
+    # it was seen, so it is not settled: the ledger marks it `failed` and the next run reads it again. A file
+    # whose bytes were read and hold no record (`retry` False) is settled until its bytes change.
+    retry: bool = False
 
 
 @dataclass
@@ -80,15 +84,15 @@ def rejects_for(
     ).select(list(REJECT_SCHEMA))
 
 
-def unreadable(reason: str, detail: str, encoding: str = "utf-8") -> Records:
-    """A file that yields no record at all."""
+def unreadable(reason: str, detail: str, encoding: str = "utf-8", retry: bool = False) -> Records:
+    """A file that yields no record at all (`retry`: its bytes could not be read; see FileProblem)."""
     return Records(
         pl.DataFrame(schema={REC: pl.Int64}),
         no_rejects(),
         pl.Series("raw", [], pl.String),
         0,
         encoding,
-        FileProblem(reason, detail),
+        FileProblem(reason, detail, retry),
     )
 
 

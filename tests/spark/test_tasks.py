@@ -4,7 +4,9 @@ source read on the executors is the batch the same source read here is, a connec
 
 from __future__ import annotations
 
+import shutil
 import sys
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -12,7 +14,8 @@ from pyspark import cloudpickle
 
 from consent_pipeline.config import load_rules
 from consent_pipeline.config.rules import RulesError
-from consent_pipeline.core.ingest.ingest import read_source
+from consent_pipeline.core.ingest.ingest import DeliveryNotThere, ParseDelivery, read_source
+from consent_pipeline.core.ingest.landing import discover
 from consent_pipeline.core.lib.engine import DUCKDB
 from consent_pipeline.engines.spark import SparkEngine
 from source_connectors import SOURCES
@@ -72,3 +75,15 @@ def test_a_connector_that_breaks_on_an_executor_quarantines_its_files_as_failed(
     assert set(frames["rejects"]["reason"]) == {"unreadable_file"}
     assert frames["rejects"]["detail"].str.contains("InjectedFault").all()
     assert set(frames) == {"rejects", "files"}, "a broken connector's delivery still gave rows"
+
+
+def test_a_delivery_the_executors_cannot_see_stops_the_source(tmp_path: Path) -> None:
+    """On a cluster whose executors lack the landing folder, every file would otherwise be quarantined as failed
+    and the run go on with nothing read: the task raises instead, naming the folder, and the source fails."""
+    landing = tmp_path / "landing"
+    shutil.copytree(SCENARIOS / "formats_and_time" / "landing", landing)
+    rules = load_rules(ROOT / "rules")
+    deliveries = discover(landing, "mailchimp", {}, None).deliveries
+    (landing / "mailchimp").rename(tmp_path / "elsewhere")  # where the executors look, nothing
+    with pytest.raises(DeliveryNotThere, match=str(deliveries[0].path)):
+        LOCAL.map_tasks(ParseDelivery(rules), deliveries)

@@ -43,6 +43,7 @@ def read_source(
     if not isinstance(known, dict):  # a plain list of files read before (tests, older callers)
         known = {f: Known("read", None, None, None) for f in known}
     found = discover(landing, source, known, as_of)
+    faults.pause(f"discovered:{source}")
     batch = Batch(source)
     batch.reject(found.problems)
     batch.held.extend(found.held)
@@ -62,6 +63,11 @@ def read_source(
     return batch
 
 
+class DeliveryNotThere(RuntimeError):
+    """A delivery's folder is missing where its connector runs: on a cluster, the executors do not see the
+    landing folder (or it was moved during the run). The run stops rather than record every file as failed."""
+
+
 @dataclass(frozen=True)
 class ParseDelivery:
     """What a connector makes of one delivery's files to read, and the traceback when it broke on them (its files
@@ -72,6 +78,11 @@ class ParseDelivery:
     inject_fault: bool = False
 
     def __call__(self, delivery: Delivery) -> tuple[Batch, str | None]:
+        if not delivery.path.is_dir():
+            raise DeliveryNotThere(
+                f"the delivery folder {delivery.path} is not there where the {delivery.source} connector runs "
+                "(on a cluster the landing folder must be at the same path on every executor: docs/scale-out.md)"
+            )
         try:
             if self.inject_fault:
                 raise faults.InjectedFault(f"fault injected at connector:{delivery.source} (CONSENT_FAIL_AT)")
