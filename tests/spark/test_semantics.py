@@ -14,7 +14,8 @@ from consent_pipeline.core.permissions.permissions import RELATIONSHIP
 from consent_pipeline.engines.spark import SparkEngine
 
 T = dt.datetime(2026, 1, 31, 10)
-ENGINE = SparkEngine("local[2]")
+# rows exchanged as Parquet files in the scratch folder, however few (small tables go through the driver otherwise)
+ENGINE = SparkEngine("local[2]", driver_exchange_rows=0)
 # the same session, rows exchanged as Arrow through the driver (as with a remote master) instead of Parquet files
 THROUGH_DRIVER = SparkEngine("local[2]", through_driver=True)
 
