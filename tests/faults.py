@@ -115,6 +115,28 @@ def start_paused(
     )
 
 
+@contextlib.contextmanager
+def paused_run(
+    landing: Path, warehouse: Path, extracts: Path, as_of: str, point: str, until: Path
+) -> Iterator[subprocess.Popen[str]]:
+    """A CLI run stopped at `point` (reached when the block starts) that goes on once `until` exists
+    (`resume`); killed when the block ends with the run still going (a failed assertion)."""
+    proc = start_paused(landing, warehouse, extracts, as_of, point, until=until)
+    try:
+        wait_for_pause(proc, point)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def resume(proc: subprocess.Popen[str], until: Path) -> tuple[str, str]:
+    """Let a paused run go on, and its stdout and stderr once it ended."""
+    until.touch()
+    return proc.communicate(timeout=300)
+
+
 def wait_for_pause(proc: subprocess.Popen[str], point: str, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     assert proc.stderr is not None

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from consent_pipeline.core.audit.invariant_registry import BLOCKING, INVARIANTS
-from tests.faults import ERROR, start_paused, wait_for_pause
+from tests.faults import ERROR, paused_run, resume
 from tests.golden.conftest import AS_OF, DELIVERIES, land
 from tests.golden.test_invariants_catch import PLANTS
 from tests.helpers import run
@@ -65,9 +65,7 @@ def test_a_blocking_violation_keeps_tonights_folder_unpublished(yesterday: Path,
     warehouse, extracts = tmp_path / "w" / "w.duckdb", tmp_path / "extracts"
     before = _digest(extracts / "2026-02-28")
     go = tmp_path / "go"
-    proc = start_paused(yesterday / "landing", warehouse, extracts, AS_OF, f"check:{name}", until=go)
-    try:
-        wait_for_pause(proc, f"check:{name}")
+    with paused_run(yesterday / "landing", warehouse, extracts, AS_OF, f"check:{name}", go) as proc:
         # The run has written the table the check guards and holds no connection while paused.
         con = duckdb.connect(str(warehouse))
         try:
@@ -75,12 +73,7 @@ def test_a_blocking_violation_keeps_tonights_folder_unpublished(yesterday: Path,
         finally:
             con.close()
         assert changed >= 1, "the plant changed nothing"
-        go.touch()
-        stdout, stderr = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stdout, stderr = resume(proc, go)
     assert proc.returncode == 1, stdout + stderr
     lines = stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(ERROR), stderr

@@ -28,7 +28,7 @@ from consent_pipeline.definitions import JOB, build_definitions
 from consent_pipeline.defs.resources import AS_OF_TAG, PipelineResource
 from consent_pipeline.run import HOME_DAGSTER_YAML
 from source_connectors import SOURCES
-from tests.faults import run_args, start_paused, wait_for_pause
+from tests.faults import paused_run, resume, run_args
 from tests.golden.conftest import DELIVERIES, land
 from tests.helpers import ROOT, write
 
@@ -92,9 +92,7 @@ def test_a_sensor_evaluated_while_a_run_holds_the_warehouse(tmp_path: Path) -> N
     landing, warehouse, extracts = tmp_path / "landing", tmp_path / "w" / "w.duckdb", tmp_path / "x"
     land(landing, DELIVERIES)
     go = tmp_path / "go"
-    proc = start_paused(landing, warehouse, extracts, "2026-03-01T06:00:00Z", "eventlog:ingested", until=go)
-    try:
-        wait_for_pause(proc, "eventlog:ingested")
+    with paused_run(landing, warehouse, extracts, "2026-03-01T06:00:00Z", "eventlog:ingested", go) as proc:
         # the run holds the warehouse: DuckDB refuses another process, and the run lock is taken
         with pytest.raises(duckdb.IOException):
             duckdb.connect(str(warehouse), read_only=True)
@@ -109,12 +107,7 @@ def test_a_sensor_evaluated_while_a_run_holds_the_warehouse(tmp_path: Path) -> N
         assert result.run_requests, result.skip_message
         assert (new.run_requests or [])[0].run_config["deliveries"] == ["mailchimp/2026-03-02T020000Z"]
         assert proc.poll() is None  # the run goes on, untouched
-        go.touch()
-        stdout, stderr = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stdout, stderr = resume(proc, go)
     assert proc.returncode == 0, stdout + stderr
     assert "succeeded" in stdout
 

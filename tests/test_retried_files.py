@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.conftest import SCENARIOS
-from tests.faults import start_paused, wait_for_pause
+from tests.faults import paused_run, resume
 from tests.helpers import rows, run, table_hash, write
 
 AS_OF = "2026-04-05T06:00:00Z"  # formats_and_time's
@@ -97,16 +97,9 @@ def test_a_file_that_could_not_be_opened_is_read_by_the_next_run(tmp_path: Path)
     away = tmp_path / "away.csv"
     warehouse, extracts = tmp_path / "w.duckdb", tmp_path / "x"
     go = tmp_path / "go"
-    proc = start_paused(landing, warehouse, extracts, AS_OF, "discovered:mailchimp", until=go)
-    try:
-        wait_for_pause(proc, "discovered:mailchimp")
+    with paused_run(landing, warehouse, extracts, AS_OF, "discovered:mailchimp", go) as proc:
         export.rename(away)
-        go.touch()
-        stdout, stderr = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stdout, stderr = resume(proc, go)
     assert proc.returncode == 0, stdout + stderr
     assert {status for (status,) in rows(warehouse, _STATUS, ["mailchimp"])} == {"failed"}
     held = "SELECT detail FROM quarantine WHERE source = 'mailchimp' AND source_record IS NULL"
