@@ -1,14 +1,15 @@
 """The same pipeline on DuckDB and on Spark gives the same warehouse and extracts (issue 14).
 
-Every public scenario, and a generated world over two nights (the second incremental), runs through the real
+Every public scenario, and a generated world over three nights (the second and third incremental), runs through the real
 Dagster job in-process twice: with `engine=duckdb` and with `engine=spark` (local[2]; one Spark session for the
 whole tier, as a process keeps it). Every contract table (outputs.md) and the derived tables later runs build
 on must be equal row for row, with their column types; every extract file byte for byte.
 
-A Spark run of a small scenario costs about 15 s (some 37 Spark jobs of 0.3 s), so the whole of it takes
-about 7 minutes on 2 cores: `scripts/test` runs two scenarios that between them give the identity, merge and
-permission steps rows (household ownership, regional templates); `scripts/test --spark-all` (CONSENT_TEST_SPARK=all)
-runs every scenario and the generated world.
+A Spark run of a small scenario costs 15-30 s (the connectors' tasks and some 50 Spark jobs of 0.3 s), so the
+whole of it takes about 11 minutes on 2 cores (the generated world's three nights 5 of them): `scripts/test`
+runs two scenarios that between them give the identity, merge and permission steps rows (household
+ownership, regional templates); `scripts/test --spark-all` (CONSENT_TEST_SPARK=all) runs every scenario and
+the generated world.
 """
 
 from __future__ import annotations
