@@ -52,6 +52,7 @@ from sqlglot import exp
 
 from consent_pipeline.core.lib.engine import StepError
 from consent_pipeline.core.lib.sql import Step
+from consent_pipeline.lib import faults
 
 log = logging.getLogger(__name__)
 
@@ -393,6 +394,7 @@ class SparkEngine:
         SparkStepError."""
         if not items:
             return []
+        spark = self.spark  # started first: a local session's scratch folder is where the results go
         folder = None if self.through_driver else local_exchange()
         if folder is not None:
             self._lists += 1
@@ -402,10 +404,11 @@ class SparkEngine:
         started = time.perf_counter()
         try:
             try:
-                frame = self.spark.range(len(items), numPartitions=min(len(items), self._task_slots()))
+                frame = spark.range(len(items), numPartitions=min(len(items), self._task_slots()))
                 done = frame.mapInArrow(tasks, TASK_SCHEMA).toArrow()
             except Exception as e:
                 raise SparkStepError(f"tasks failed on Spark ({self.master}): {_root_cause(e)}") from None
+            faults.pause("spark:tasks")  # the tasks' results are in the scratch folder (a test kills the run here)
             pieces: dict[int, list[tuple[int, bytes]]] = {}
             for i, part, data in zip(*(done.column(c).to_pylist() for c in ("i", "part", "data")), strict=True):
                 pieces.setdefault(i, []).append((part, data))

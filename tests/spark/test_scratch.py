@@ -1,5 +1,6 @@
 """A killed Spark run leaves its scratch folder (shuffled and exchanged rows: personal data) beside the
-warehouse, and the next run removes it: nothing of it outlives the run on any disk."""
+warehouse, and the next run removes it: nothing of it outlives the run on any disk. The run is killed while the
+first source's parsed batches, pickled by the executors, are in it."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ def test_a_killed_spark_runs_scratch_is_removed_by_the_next_run(tmp_path: Path) 
     landing = SCENARIOS / "household_ownership" / "landing"
     warehouse, extracts = tmp_path / "wh" / "w.duckdb", tmp_path / "x"
     env = {"CONSENT_ENGINE": "spark", "CONSENT_SPARK_MASTER": "local[2]"}
-    proc = start_paused(landing, warehouse, extracts, AS_OF, "golden:consent_current", env=env)
+    proc = start_paused(landing, warehouse, extracts, AS_OF, "spark:tasks", env=env)
     try:
-        wait_for_pause(proc, "golden:consent_current")
+        wait_for_pause(proc, "spark:tasks")
         scratch = list(warehouse.parent.glob(".spark-scratch.*"))
         assert len(scratch) == 1 and any(p.is_file() for p in scratch[0].rglob("*")), scratch
     finally:
