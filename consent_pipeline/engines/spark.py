@@ -51,7 +51,7 @@ import sqlglot
 from sqlglot import exp
 
 from consent_pipeline.core.lib.engine import StepError
-from consent_pipeline.core.lib.sql import Step
+from consent_pipeline.core.lib.sql import Step, temp_kind
 from consent_pipeline.lib import faults
 
 log = logging.getLogger(__name__)
@@ -484,12 +484,7 @@ class SparkEngine:
         if sorted(names) != sorted(got) or len(set(names)) != len(names):
             raise RuntimeError(f"step {name}: Spark's columns {got} differ from DuckDB's {names}")
         ddl = ", ".join(f'"{c[0]}" {c[1]}' for c in columns)
-        kind = con.execute(
-            "SELECT table_type FROM information_schema.tables WHERE table_name = $n AND table_schema = 'main' "
-            "AND table_catalog = 'temp'",
-            {"n": name},
-        ).fetchall()
-        if kind and kind[0][0] == "VIEW":  # an earlier DuckDB run of the step left a view of that name
+        if temp_kind(con, name) == "VIEW":  # an earlier DuckDB run of the step left a view of that name
             con.execute(f"DROP VIEW {name}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({ddl})")
         # by name: a join USING (...) puts its columns first on Spark, where DuckDB keeps the left table's order

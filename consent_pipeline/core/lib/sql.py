@@ -190,13 +190,21 @@ def has_columns(con: duckdb.DuckDBPyConnection, table: str, columns: Iterable[st
     return set(columns) <= have
 
 
-def temp_view(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
-    """A temporary view `name` of `sql`, replacing a temporary table of that name if one is there (a step another
-    engine computed comes back as a table; DuckDB replaces a view or a table only with its own kind)."""
-    kind = con.execute(
-        "SELECT table_type FROM information_schema.tables WHERE table_name = $n AND table_catalog = 'temp'", {"n": name}
+def temp_kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """What the connection's temporary object of that name is (`BASE TABLE`, `LOCAL TEMPORARY` or `VIEW`), or None:
+    DuckDB replaces a temporary view or table only with one of its own kind, and a step may come back from
+    another engine as a table where DuckDB made a view, or the reverse."""
+    found = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = $n AND table_schema = 'main' "
+        "AND table_catalog = 'temp'",
+        {"n": name},
     ).fetchall()
-    if kind and kind[0][0] != "VIEW":
+    return str(found[0][0]) if found else None
+
+
+def temp_view(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+    """A temporary view `name` of `sql`, replacing a temporary table of that name if one is there."""
+    if temp_kind(con, name) not in (None, "VIEW"):
         con.execute(f"DROP TABLE temp.{name}")
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
 
