@@ -83,6 +83,7 @@ ENV_SETTINGS = [
     "CONSENT_PARSE_THREADS",
     "CONSENT_MEMORY_LIMIT",
     "CONSENT_TEMP_DIR",
+    "CONSENT_SPARK_EXCHANGE",
 ]
 OPTIONS = ["--landing", "--warehouse", "--extracts", "--rules", "--as-of"]
 

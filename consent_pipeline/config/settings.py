@@ -33,6 +33,7 @@ ENV = {
     "temp_directory": "CONSENT_TEMP_DIR",
     "engine": "CONSENT_ENGINE",
     "spark_master": "CONSENT_SPARK_MASTER",
+    "spark_exchange": "CONSENT_SPARK_EXCHANGE",
 }
 # The command-line option of a setting, for messages (None: environment only).
 OPTION = {
@@ -194,6 +195,14 @@ def memory_limit_from_env() -> int | None:
     return DEFAULT_MEMORY_LIMIT if text is None else parse_size(text)
 
 
+def spark_exchange_from_env() -> Path | None:
+    """CONSENT_SPARK_EXCHANGE: a folder the pipeline process and Spark's executors both reach at this path (a
+    shared mount), where step lists' rows and the connectors' batches go as files instead of through Spark's
+    driver (None: a local master's scratch folder, else the driver; docs/scale-out.md)."""
+    text = os.environ.get(ENV["spark_exchange"], "")
+    return parse_path(text, ENV["spark_exchange"]) if text.strip() else None
+
+
 def temp_directory_from_env() -> Path | None:
     """CONSENT_TEMP_DIR, where DuckDB spills (None: DuckDB's default, `<warehouse>.tmp` beside the file)."""
     text = os.environ.get(ENV["temp_directory"], "")
@@ -225,6 +234,9 @@ class Settings:
     # spark, on the master --spark-master / CONSENT_SPARK_MASTER (default local[*]). docs/scale-out.md.
     engine: str = "duckdb"
     spark_master: str = ""
+    # CONSENT_SPARK_EXCHANGE (spark_exchange_from_env); kept whatever the engine, so that a run on either
+    # removes what a killed Spark run left there.
+    spark_exchange: Path | None = None
 
     @classmethod
     def resolve(
@@ -285,6 +297,7 @@ class Settings:
             confirm_registry_snapshots=tuple(confirm_registry_snapshots),
             engine=engine_name[0],
             spark_master=engine_name[1],
+            spark_exchange=spark_exchange_from_env(),
         )
 
     @property

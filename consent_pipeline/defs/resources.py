@@ -72,7 +72,9 @@ class PipelineResource(ConfigurableResource):
         self._locked = True
         try:
             wh.check_not_in_use()
-            cleanup = start_run(wh, self.settings.snapshots, self.settings.staging, SOURCES, run.run_id)
+            cleanup = start_run(
+                wh, self.settings.snapshots, self.settings.staging, SOURCES, run.run_id, self.settings.spark_exchange
+            )
             wh.hold_open()  # until the snapshot step or the end of the run (Warehouse.hold_open)
         except BaseException:
             self._locked = False
@@ -154,7 +156,9 @@ class PipelineResource(ConfigurableResource):
         use."""
         if self._engine is None:
             settings = self.settings
-            self._engine = make_engine(settings.engine, settings.spark_master, settings.warehouse.parent)
+            self._engine = make_engine(
+                settings.engine, settings.spark_master, settings.warehouse.parent, settings.spark_exchange
+            )
         return self._engine
 
     @property

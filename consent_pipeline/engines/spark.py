@@ -10,15 +10,14 @@ For each `Step` list a stage hands over (`Engine.run_steps`):
 4. the results something outside the list reads (`read_elsewhere`) come back to the warehouse connection as
    temporary tables of their names, with the column types DuckDB gives the same SQL (`DESCRIBE`), so what the
    stage writes next is the same table whichever engine computed it. Spark's cached frames are dropped at
-   the end of the list. Rows go as Parquet files in Spark's scratch folder with a local master, else as Arrow
-   through the driver.
+   the end of the list. Rows go as Parquet files in a folder both sides reach (a local master's scratch folder,
+   or the shared folder CONSENT_SPARK_EXCHANGE names), else as Arrow through the driver.
 
 The warehouse (transactions, scoped deletes and inserts, build state, erasure's rewrite) stays DuckDB: the
 logic moves, the bookkeeping does not (docs/scale-out.md says what a Parquet warehouse would change).
 
 The connectors run on the executors (`map_tasks`): tasks of contiguous deliveries, `mapInArrow` over their
-indices, each connector's batch pickled back (as files in the scratch folder with a local master, else through
-the driver).
+indices, each connector's batch pickled back (as files in that folder, else through the driver).
 
 Spark runs with `spark.sql.session.timeZone=UTC` and `spark.sql.timestampType=TIMESTAMP_NTZ`: the pipeline's
 timestamps are naive UTC. pyspark is optional (`pip install .[spark]`, Java 17): imported when a session
@@ -37,6 +36,7 @@ import os
 import pickle
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -132,12 +132,43 @@ def step_inputs(steps: Iterable[tuple[str, str]]) -> list[str]:
 
 _SESSION: dict[str, Any] = {}  # master -> the process's one SparkSession
 _LOCAL_DIRS: list[str] = []
+_SHARED_DIRS: list[Path] = []  # this process's folders in shared exchange folders, removed when it ends
 
 
 def local_exchange() -> Path | None:
     """A folder the pipeline and a local Spark both read and write (inside Spark's scratch folder), or None for
     a remote master, whose executors cannot see this machine's disk."""
     return Path(_LOCAL_DIRS[0]) / "exchange" if _LOCAL_DIRS else None
+
+
+def exchange_name(pid: int) -> str:
+    """The name of a process's folder in a shared exchange folder (CONSENT_SPARK_EXCHANGE): its host and process
+    id, so that the next run on the same host removes the folder of one that was killed (core/lib/orphans.py)."""
+    return f".spark-exchange.{socket.gethostname()}.{pid}"
+
+
+def shared_exchange(root: Path) -> Path:
+    """This process's folder in the shared exchange folder `root` (made on first use, removed when the process
+    ends). `root` must exist: a missing one is a mount that is not there, where executors would not see the
+    files either."""
+    folder = root / exchange_name(os.getpid())
+    if folder not in _SHARED_DIRS:
+        if not root.is_dir():
+            raise SparkUnavailable(
+                f"the Spark exchange folder {root} (CONSENT_SPARK_EXCHANGE) is not a folder on this machine: "
+                "mount the folder Spark's executors share, or unset the variable"
+            )
+        folder.mkdir(exist_ok=True)
+        if not _SHARED_DIRS:
+            atexit.register(_remove_shared)
+        _SHARED_DIRS.append(folder)
+    return folder
+
+
+def _remove_shared() -> None:
+    for folder in _SHARED_DIRS:
+        shutil.rmtree(folder, ignore_errors=True)
+    _SHARED_DIRS.clear()
 
 
 def scratch_name(pid: int) -> str:
@@ -236,7 +267,7 @@ CHUNK = 64 << 20
 @dataclass(frozen=True)
 class _Tasks(Generic[T, R]):
     """The function mapInArrow runs on an executor: `fn` over the items whose indices its partition holds, each
-    outcome (its result, or the exception it raised) pickled into `folder` (a local master) or returned in
+    outcome (its result, or the exception it raised) pickled into `folder` (the exchange folder) or returned in
     chunks of `data`."""
 
     fn: Callable[[T], R]
@@ -319,9 +350,12 @@ class SparkEngine:
         through_driver: bool = False,
         scratch_in: Path | None = None,
         driver_exchange_rows: int = DRIVER_EXCHANGE_ROWS,
+        exchange_in: Path | None = None,
     ) -> None:
         self.master = master
         self.scratch_in = scratch_in  # where a local session's scratch folder goes (None: the system's temp)
+        # a folder the executors share with this process (CONSENT_SPARK_EXCHANGE): rows go there as files
+        self.exchange_in = exchange_in
         self.through_driver = through_driver  # rows as Arrow through the driver even when Spark is local
         self.driver_exchange_rows = driver_exchange_rows  # ... and while no table is larger than this
         self.conf = dict(conf or {})
@@ -335,6 +369,18 @@ class SparkEngine:
             self._spark = spark_session(self.master, self.conf, self.scratch_in)
         return self._spark
 
+    def exchange_folder(self) -> Path | None:
+        """Where rows and batches go as files, read by the other side from the same path: the shared exchange
+        folder when one is set, else a local session's scratch folder; None: through the driver (a remote
+        master's executors cannot see this machine's disk). The session is started first: it makes the
+        scratch folder."""
+        if self.through_driver:
+            return None
+        _ = self.spark  # started for its scratch folder
+        if self.exchange_in is not None:
+            return shared_exchange(self.exchange_in)
+        return local_exchange()
+
     def run_steps(
         self, con: duckdb.DuckDBPyConnection, steps: Sequence[Step], params: Mapping[str, str] | None = None
     ) -> None:
@@ -346,7 +392,7 @@ class SparkEngine:
         placeholders: list[str] = []
         spark = self.spark
         small = _tables_at_most(con, self.driver_exchange_rows)
-        exchange = None if self.through_driver or small else local_exchange()
+        exchange = None if small else self.exchange_folder()
         if exchange is not None:
             self._lists += 1
             exchange = exchange / str(self._lists)
@@ -394,8 +440,8 @@ class SparkEngine:
         SparkStepError."""
         if not items:
             return []
-        spark = self.spark  # started first: a local session's scratch folder is where the results go
-        folder = None if self.through_driver else local_exchange()
+        spark = self.spark
+        folder = self.exchange_folder()
         if folder is not None:
             self._lists += 1
             folder = folder / f"tasks{self._lists}"
@@ -441,7 +487,7 @@ class SparkEngine:
 
     def _send(self, con: duckdb.DuckDBPyConnection, name: str, exchange: Path | None) -> None:
         """A warehouse-side table (or temporary table or view) as a Spark temporary view of its name: through
-        a Parquet file when Spark is local (executors read it, nothing held in the driver's memory), else as
+        a Parquet file in the exchange folder (executors read it, nothing held in the driver's memory), else as
         Arrow through the driver."""
         try:
             if exchange is not None:
@@ -461,7 +507,7 @@ class SparkEngine:
 
     @staticmethod
     def _receive(frame: Any, name: str, exchange: Path | None) -> pa.Table | Path:
-        """The step's rows: written by the executors to Parquet files when Spark is local, else collected as
+        """The step's rows: written by the executors to Parquet files in the exchange folder, else collected as
         Arrow through the driver."""
         if exchange is None:
             return frame.toArrow()

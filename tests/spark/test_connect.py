@@ -3,10 +3,11 @@ started on a free port over local[1]) and the engine's remote path, where rows g
 through the client instead of through Parquet files.
 
 One step list runs over the server: an empty input table and one with rows, both sent, the step's rows brought
-back into DuckDB with DuckDB's types. (An empty input failed every run over Connect until 2026-12-07: the
-Connect client cannot infer a schema from no rows.) With `scripts/test --spark-all`, two public scenarios also
-run whole through the CLI over the server and are compared with DuckDB's runs, table by table and file by
-file (about 90 s each on 2 cores).
+back into DuckDB with DuckDB's types; once through the client, once as Parquet files in a shared exchange folder
+(CONSENT_SPARK_EXCHANGE: the server reads and writes them at the same path). (An empty input failed every run
+over Connect until 2026-12-07: the Connect client cannot infer a schema from no rows.) With
+`scripts/test --spark-all`, two public scenarios also run whole through the CLI over the server and are compared
+with DuckDB's runs, table by table and file by file (about 90 s each on 2 cores).
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 SCRIPT = textwrap.dedent(
     """
     import sys
+    from pathlib import Path
     import duckdb
     from consent_pipeline.core.lib.sql import Step
     from consent_pipeline.engines.spark import SparkEngine
@@ -109,17 +111,23 @@ SCRIPT = textwrap.dedent(
         "LEFT JOIN nothing_yet x USING (contact_point)",
         view=False,
     )
-    SparkEngine(sys.argv[1]).run_steps(con, [step])
+    # with a second argument: rows as Parquet files in that shared exchange folder, however few
+    shared = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+    SparkEngine(sys.argv[1], exchange_in=shared, driver_exchange_rows=0).run_steps(con, [step])
     print(con.sql("SELECT contact_point, seen_at, n FROM joined ORDER BY contact_point").fetchall())
     print(con.sql("SELECT column_type FROM (DESCRIBE joined)").fetchall())
     """
 )
 
 
-def test_rows_go_to_a_connect_server_and_back_an_empty_table_too(endpoint: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("exchange", [False, True], ids=["through-the-client", "exchange-folder"])
+def test_rows_go_to_a_connect_server_and_back_an_empty_table_too(endpoint: str, tmp_path: Path, exchange: bool) -> None:
     script = tmp_path / "over_connect.py"
     script.write_text(SCRIPT, encoding="utf-8")
-    done = subprocess.run([sys.executable, str(script), endpoint], capture_output=True, text=True, timeout=300)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    args = [sys.executable, str(script), endpoint, *([str(shared)] if exchange else [])]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     rows, types = done.stdout.strip().splitlines()[-2:]
     assert rows == (
@@ -127,6 +135,7 @@ def test_rows_go_to_a_connect_server_and_back_an_empty_table_too(endpoint: str, 
         "('b@example.com', datetime.datetime(2026, 3, 2, 7, 30), 3)]"
     )
     assert types == "[('VARCHAR',), ('TIMESTAMP',), ('BIGINT',)]"
+    assert list(shared.iterdir()) == []  # the process's folder there went with it
 
 
 @pytest.mark.skipif(not ALL, reason="a scenario over Spark Connect takes about 90 s: scripts/test --spark-all")

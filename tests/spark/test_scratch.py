@@ -29,3 +29,26 @@ def test_a_killed_spark_runs_scratch_is_removed_by_the_next_run(tmp_path: Path) 
     run = cli_run(landing, warehouse, extracts, AS_OF)
     assert run.returncode == 0, run.stdout + run.stderr
     assert not scratch[0].exists()
+
+
+def test_a_killed_spark_runs_folder_in_the_shared_exchange_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    landing = SCENARIOS / "household_ownership" / "landing"
+    warehouse, extracts, shared = tmp_path / "wh" / "w.duckdb", tmp_path / "x", tmp_path / "shared"
+    shared.mkdir()
+    elsewhere = shared / ".spark-exchange.another-host.1"  # a run on another machine: not this host's to judge
+    elsewhere.mkdir()
+    env = {"CONSENT_ENGINE": "spark", "CONSENT_SPARK_MASTER": "local[2]", "CONSENT_SPARK_EXCHANGE": str(shared)}
+    proc = start_paused(landing, warehouse, extracts, AS_OF, "spark:tasks", env=env)
+    try:
+        wait_for_pause(proc, "spark:tasks")
+        ours = [p for p in shared.glob(".spark-exchange.*") if p != elsewhere]
+        assert len(ours) == 1 and any(p.suffix == ".pickle" for p in ours[0].rglob("*")), ours
+        scratch = next(warehouse.parent.glob(".spark-scratch.*"))
+        assert not any(p.suffix == ".pickle" for p in scratch.rglob("*"))  # the batches went to the shared one
+    finally:
+        kill(proc)
+    time.sleep(1)
+    assert ours[0].exists()
+    run = cli_run(landing, warehouse, extracts, AS_OF, {"CONSENT_SPARK_EXCHANGE": str(shared)})
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert not ours[0].exists() and elsewhere.exists()

@@ -10,7 +10,9 @@ removes only files whose names show the pipeline wrote them, in folders the pipe
 - `duckdb_temp_*` files in the warehouse's spill folder, which the pipeline created and marked;
 - `<warehouse dir>/.<warehouse name>.<run_id>.running`: the mark each run leaves until it completes;
 - `<warehouse dir>/.spark-scratch.<pid>/`: a local Spark session's scratch folder (shuffled and exchanged
-  rows), when its process is gone (a live one, e.g. `dagster dev`'s, keeps its own).
+  rows), when its process is gone (a live one, e.g. `dagster dev`'s, keeps its own);
+- `<CONSENT_SPARK_EXCHANGE>/.spark-exchange.<host>.<pid>/`: a Spark run's rows and batches in the shared
+  exchange folder, when its process on this host is gone (another host's are that host's runs to remove).
 
 Finding a `.running` mark of another run means that run was killed or failed: it may have written rows that
 it never scrubbed into the warehouse file, so the file is marked for a rewrite (core/lib/rewrite.py), which the
@@ -22,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +38,7 @@ RUN_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 SNAPSHOT_TMP = re.compile(rf"\.({RUN_ID})\.duckdb\.tmp(\.wal)?")
 SPILL_FILE = re.compile(r"duckdb_temp_[A-Za-z0-9_.-]+")
 SPARK_SCRATCH = re.compile(r"\.spark-scratch\.(\d{1,10})")  # engines/spark.py scratch_name
+SPARK_EXCHANGE = re.compile(r"\.spark-exchange\.(.+)\.(\d{1,10})")  # engines/spark.py exchange_name
 
 
 @dataclass
@@ -77,9 +81,34 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start_run(wh: Warehouse, snapshots: Path, staging: Path, sources: Iterable[str], run_id: str) -> Cleanup:
+def _dead_process_folders(folder: Path, pattern: re.Pattern[str], host: str | None = None) -> list[Path]:
+    """Subfolders of `folder` named by `pattern` (its last group a process id, the one before it a host when
+    `host` is given) whose process, on this host, is gone."""
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    found: list[Path] = []
+    for path in folder.iterdir():
+        match = pattern.fullmatch(path.name)
+        if not match or not path.is_dir() or path.is_symlink():
+            continue
+        if host is not None and match.group(1) != host:
+            continue
+        if not _alive(int(match.group(match.lastindex or 0))):
+            found.append(path)
+    return found
+
+
+def start_run(
+    wh: Warehouse,
+    snapshots: Path,
+    staging: Path,
+    sources: Iterable[str],
+    run_id: str,
+    spark_exchange: Path | None = None,
+) -> Cleanup:
     """Remove what earlier runs left, mark the warehouse for a rewrite if one of them did not complete, and
-    leave this run's own `.running` mark. The caller holds the run lock."""
+    leave this run's own `.running` mark. The caller holds the run lock. `spark_exchange`: the shared folder
+    Spark runs exchange rows in (CONSENT_SPARK_EXCHANGE), if any."""
     out = Cleanup()
     own = {run_id}
 
@@ -101,12 +130,11 @@ def start_run(wh: Warehouse, snapshots: Path, staging: Path, sources: Iterable[s
             remove(path)
         elif (match := running.fullmatch(path.name)) and match.group(1) not in own:
             out.unfinished_runs.append(match.group(1))
-    folder = wh.path.parent
-    if folder.is_dir() and not folder.is_symlink():
-        for path in folder.iterdir():
-            match = SPARK_SCRATCH.fullmatch(path.name)
-            if match and path.is_dir() and not path.is_symlink() and not _alive(int(match.group(1))):
-                remove(path)
+    for path in _dead_process_folders(wh.path.parent, SPARK_SCRATCH):
+        remove(path)
+    if spark_exchange is not None:
+        for path in _dead_process_folders(spark_exchange, SPARK_EXCHANGE, socket.gethostname()):
+            remove(path)
     if staging.is_dir() and not staging.is_symlink():
         for source in sources:
             for folder in (staging / source, staging / f".{source}.tmp"):
