@@ -105,9 +105,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not settings.landing.is_dir():
         raise CliError(f"landing directory {settings.landing} does not exist")
     if settings.engine == "spark":
-        from consent_pipeline.engines.spark import spark_missing
+        from consent_pipeline.engines.spark import exchange_missing, spark_missing
 
-        missing = spark_missing()
+        missing = spark_missing() or exchange_missing(settings.spark_exchange)
         if missing:
             raise CliError(missing)
     rules = load_rules(settings.rules)  # fail before starting anything when the rules are invalid

@@ -147,17 +147,25 @@ def exchange_name(pid: int) -> str:
     return f".spark-exchange.{socket.gethostname()}.{pid}"
 
 
+def exchange_missing(root: Path | None) -> str | None:
+    """Why the shared exchange folder cannot be used (it is not a folder here), or None (none set, or there)."""
+    if root is None or root.is_dir():
+        return None
+    return (
+        f"the Spark exchange folder {root} (CONSENT_SPARK_EXCHANGE) is not a folder on this machine: mount the "
+        "folder Spark's executors share, or unset the variable"
+    )
+
+
 def shared_exchange(root: Path) -> Path:
     """This process's folder in the shared exchange folder `root` (made on first use, removed when the process
     ends). `root` must exist: a missing one is a mount that is not there, where executors would not see the
     files either."""
     folder = root / exchange_name(os.getpid())
     if folder not in _SHARED_DIRS:
-        if not root.is_dir():
-            raise SparkUnavailable(
-                f"the Spark exchange folder {root} (CONSENT_SPARK_EXCHANGE) is not a folder on this machine: "
-                "mount the folder Spark's executors share, or unset the variable"
-            )
+        missing = exchange_missing(root)
+        if missing:
+            raise SparkUnavailable(missing)
         folder.mkdir(exist_ok=True)
         if not _SHARED_DIRS:
             atexit.register(_remove_shared)
@@ -376,9 +384,11 @@ class SparkEngine:
         scratch folder."""
         if self.through_driver:
             return None
-        _ = self.spark  # started for its scratch folder
         if self.exchange_in is not None:
-            return shared_exchange(self.exchange_in)
+            folder = shared_exchange(self.exchange_in)  # before the session: a missing folder stops the run at once
+            _ = self.spark
+            return folder
+        _ = self.spark  # started for its scratch folder
         return local_exchange()
 
     def run_steps(
@@ -440,8 +450,8 @@ class SparkEngine:
         SparkStepError."""
         if not items:
             return []
-        spark = self.spark
         folder = self.exchange_folder()
+        spark = self.spark
         if folder is not None:
             self._lists += 1
             folder = folder / f"tasks{self._lists}"

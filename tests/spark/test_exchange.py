@@ -64,7 +64,7 @@ def test_an_exchange_folder_that_is_not_there_stops_the_run_with_one_line(tmp_pa
     env = {"CONSENT_ENGINE": "spark", "CONSENT_SPARK_MASTER": "local[2]", "CONSENT_SPARK_EXCHANGE": str(missing)}
     landing = SCENARIOS / "household_ownership" / "landing"
     run = cli_run(landing, tmp_path / "w.duckdb", tmp_path / "x", "2026-03-01T06:00:00Z", env)
-    assert run.returncode != 0
+    assert run.returncode == 2  # checked before the run starts: nothing read, no Spark started
     errors = [line for line in run.stderr.splitlines() if line.startswith(ERROR)]
     assert len(errors) == 1 and "CONSENT_SPARK_EXCHANGE" in errors[0] and str(missing) in errors[0], run.stderr
     assert "Traceback" not in run.stderr
