@@ -36,6 +36,7 @@ from consent_pipeline.core.lib.sql import (
     ts,
     values_table,
     warehouse_tables,
+    write_table,
 )
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.core.marketing import SUPPRESSION_STAGE, build_suppression, use_written_suppression
@@ -202,15 +203,9 @@ def write_audit(
     log.debug("audit scope: %s", scope.reason)
     build_audit(con, rules, as_of, run_id, scoped=scope.incremental, engine=engine)
     with transaction(con, "audit commit"):
-        if scope.incremental:
-            for table, temp in (("optout_sla", "a_optout_sla"), ("violations", "a_violations")):
-                timed(con, f"delete {table}", f"DELETE FROM {table} WHERE {IN_SCOPE}")
-                timed(con, f"insert {table}", f"INSERT INTO {table} SELECT * FROM {temp}")
-        else:
-            con.execute(
-                "CREATE OR REPLACE TABLE optout_sla AS SELECT * FROM a_optout_sla ORDER BY event_id, contact_point"
-            )
-            con.execute("CREATE OR REPLACE TABLE violations AS SELECT * FROM a_violations ORDER BY send_id")
+        where = IN_SCOPE if scope.incremental else None
+        write_table(con, "optout_sla", "a_optout_sla", where, order="event_id, contact_point")
+        write_table(con, "violations", "a_violations", where, order="send_id")
         # A file is known by its ledger row's run: one read again (a connector that failed on it, retried by the
         # next run) is new again, with the sends it brought this time.
         con.execute(f"CREATE OR REPLACE TABLE {INPUTS} AS SELECT DISTINCT source_file, run_id FROM ingest_ledger")

@@ -160,6 +160,21 @@ def timed(con: duckdb.DuckDBPyConnection, label: str, sql: str, params: object =
     return result
 
 
+def write_table(
+    con: duckdb.DuckDBPyConnection, table: str, source: str, where: str | None = None, order: str | None = None
+) -> None:
+    """A warehouse table written from a step's result, the stages' one way of doing it: whole (`where` None: the
+    table replaced by `source`'s rows, in `order` if given), or the rows `where` selects replaced by `source`'s
+    (an incremental build's scope). The caller holds the stage's transaction. One shape for every stage, so that
+    a warehouse of Parquet tables can carry it out as a new table version instead (docs/scale-out.md)."""
+    if where is None:
+        sort = f" ORDER BY {order}" if order else ""
+        timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {source}{sort}")
+        return
+    timed(con, f"delete {table}", f"DELETE FROM {table} WHERE {where}")
+    timed(con, f"insert {table}", f"INSERT INTO {table} SELECT * FROM {source}")
+
+
 @contextlib.contextmanager
 def joins_as_written(con: duckdb.DuckDBPyConnection) -> Generator[None]:
     """Within the block, a hash join builds on the side the query puts on its right: DuckDB's optimizer does

@@ -14,7 +14,7 @@ from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.reference import load_reference
 from consent_pipeline.core.lib.replaced import delete_replaced, forget_replaced
 from consent_pipeline.core.lib.scope import Scope
-from consent_pipeline.core.lib.sql import joins_as_written, timed
+from consent_pipeline.core.lib.sql import joins_as_written, timed, write_table
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.core.permissions.permission_scope import (
     note_changed_points,
@@ -81,12 +81,8 @@ def build_permission_tables(
         for table, temp in TABLES.items():
             if table == "contact_permission":
                 continue
-            if scope.incremental and table in BY_PARTY:
-                in_scope = "party_id IN (SELECT party_id FROM perm_scope)"
-                timed(con, f"delete {table}", f"DELETE FROM {table} WHERE {in_scope}")
-                timed(con, f"insert {table}", f"INSERT INTO {table} SELECT * FROM {temp}")
-            else:
-                timed(con, f"write {table}", f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {temp}")
+            by_party = scope.incremental and table in BY_PARTY
+            write_table(con, table, temp, "party_id IN (SELECT party_id FROM perm_scope)" if by_party else None)
         started = time.perf_counter()
         record_permission_inputs(con, as_of, scope)
         log.debug("record permission inputs: %.2fs", time.perf_counter() - started)
