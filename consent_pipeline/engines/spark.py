@@ -384,12 +384,10 @@ class SparkEngine:
         scratch folder."""
         if self.through_driver:
             return None
-        if self.exchange_in is not None:
-            folder = shared_exchange(self.exchange_in)  # before the session: a missing folder stops the run at once
-            _ = self.spark
-            return folder
-        _ = self.spark  # started for its scratch folder
-        return local_exchange()
+        # the shared folder first: a missing one stops the run before a session starts
+        shared = shared_exchange(self.exchange_in) if self.exchange_in is not None else None
+        _ = self.spark  # a local session makes the scratch folder
+        return shared or local_exchange()
 
     def run_steps(
         self, con: duckdb.DuckDBPyConnection, steps: Sequence[Step], params: Mapping[str, str] | None = None
@@ -464,7 +462,7 @@ class SparkEngine:
                 done = frame.mapInArrow(tasks, TASK_SCHEMA).toArrow()
             except Exception as e:
                 raise SparkStepError(f"tasks failed on Spark ({self.master}): {_root_cause(e)}") from None
-            faults.pause("spark:tasks")  # the tasks' results are in the scratch folder (a test kills the run here)
+            faults.pause("spark:tasks")  # the tasks' results are in the exchange folder (a test kills the run here)
             pieces: dict[int, list[tuple[int, bytes]]] = {}
             for i, part, data in zip(*(done.column(c).to_pylist() for c in ("i", "part", "data")), strict=True):
                 pieces.setdefault(i, []).append((part, data))
