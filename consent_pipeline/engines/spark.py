@@ -340,6 +340,12 @@ def _tables_at_most(con: duckdb.DuckDBPyConnection, limit: int) -> bool:
     return int(largest) <= limit
 
 
+def _literal(path: Path) -> str:
+    """A path as Spark's readers take it literally: they read `[ ] { } * ?` as a pattern (Hadoop's glob), so a
+    folder named with one (the exchange folder, the warehouse's) would not be found; a backslash escapes them."""
+    return re.sub(r"([\\\[\]{}*?])", r"\\\1", str(path))
+
+
 def _quoted(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
@@ -501,7 +507,7 @@ class SparkEngine:
             if exchange is not None:
                 path = exchange / f"in_{name}.parquet"
                 con.execute(f"COPY (SELECT * FROM {name}) TO {_quoted(path)} (FORMAT parquet)")
-                self.spark.read.parquet(str(path)).createOrReplaceTempView(name)
+                self.spark.read.parquet(_literal(path)).createOrReplaceTempView(name)
                 return
             table = _sendable(con.sql(f"SELECT * FROM {name}").to_arrow_table())
             if table.num_rows == 0:  # Spark Connect cannot infer a schema from no rows: it is given

@@ -40,7 +40,7 @@ def _events(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_rows_and_batches_go_through_the_shared_folder(tmp_path: Path) -> None:
-    shared = tmp_path / "shared"
+    shared = tmp_path / "it's [shared] {x}"  # a quote, and what Spark's readers take for a pattern
     shared.mkdir()
     engine = SparkEngine("local[2]", driver_exchange_rows=0, exchange_in=shared)
     ours = shared / exchange_name(os.getpid())
