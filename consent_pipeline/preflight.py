@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from consent_pipeline.config import Settings
+from consent_pipeline.core.lib import parquet_tables
 from consent_pipeline.lib.safe_paths import probe_writable, refuse_symlink
 from consent_pipeline.warehouse import Warehouse
 
@@ -58,6 +59,12 @@ def preflight(settings: Settings, warehouse: Warehouse) -> None:
         warehouse.check_not_in_use()
     except duckdb.IOException as exc:  # a file DuckDB cannot open or write (not a lock: WarehouseLocked)
         raise CouldNotStart(f"cannot open the warehouse {warehouse.path}: {_first_line(exc)}") from None
+    refuse_symlink(parquet_tables.root_of(warehouse.real), "Parquet tables folder")
+    if warehouse.exists():  # a Spark run's tables kept as Parquet are beside the file
+        with warehouse.connect() as con:
+            missing = parquet_tables.missing_versions(con)
+        if missing:
+            raise CouldNotStart(missing)
 
 
 def writable(folder: Path, what: str) -> None:

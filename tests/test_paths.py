@@ -8,15 +8,41 @@ import os
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 
+from consent_pipeline.core.lib import parquet_tables
+from consent_pipeline.core.lib.sql import warehouse_tables
+from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.lib.safe_paths import UnsafePath, copy_nofollow, open_nofollow, write_new
 from tests.faults import check_folder, cli_run, error_line, kill, start_paused, wait_for_pause
 from tests.golden.conftest import AS_OF, DELIVERIES, land
 from tests.helpers import ROOT, run
 
 DAY = "2026-03-01"
+
+
+def test_a_warehouse_without_its_parquet_tables_does_not_start(tmp_path: Path) -> None:
+    """A warehouse file a Spark run left, copied without its `.tables` folder: the run stops before reading
+    anything (exit 2, one line), instead of failing later or replacing tables it does not have."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh" / "w.duckdb"
+    land(landing, DELIVERIES)
+    warehouse.parent.mkdir()
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE TEMP TABLE s AS SELECT 'x' AS contact_point")
+        with transaction(con):
+            parquet_tables.write_version(con, "suppression", "s")
+    version = next(parquet_tables.root_of(warehouse).rglob("*.parquet"))
+    shutil.rmtree(parquet_tables.root_of(warehouse))
+    got = cli_run(landing, warehouse, tmp_path / "x", AS_OF)
+    assert got.returncode == 2
+    assert error_line(got) == (
+        f"the warehouse's Parquet tables are missing (1 file, e.g. {version}): a warehouse file copied or "
+        "restored without its folder w.duckdb.tables; put the folder back beside the file"
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # nothing was read or written
+        assert warehouse_tables(con) == {"parquet_versions", "suppression"}
 
 
 @pytest.fixture()
@@ -28,7 +54,12 @@ def victim(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("suffix", "what"),
-    [(".lock", "lock file"), (".wal", "warehouse log"), (".spill", "spill folder")],
+    [
+        (".lock", "lock file"),
+        (".wal", "warehouse log"),
+        (".spill", "spill folder"),
+        (".tables", "Parquet tables folder"),
+    ],
 )
 def test_a_linked_lock_log_or_spill_is_refused_and_its_target_untouched(
     tmp_path: Path, victim: Path, suffix: str, what: str

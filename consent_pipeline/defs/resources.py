@@ -73,7 +73,13 @@ class PipelineResource(ConfigurableResource):
         try:
             wh.check_not_in_use()
             cleanup = start_run(
-                wh, self.settings.snapshots, self.settings.staging, SOURCES, run.run_id, self.settings.spark_exchange
+                wh,
+                self.settings.snapshots,
+                self.settings.staging,
+                SOURCES,
+                run.run_id,
+                self.settings.spark_exchange,
+                keep_parquet=self.settings.engine == "spark",
             )
             wh.hold_open()  # until the snapshot step or the end of the run (Warehouse.hold_open)
         except BaseException:
@@ -88,6 +94,10 @@ class PipelineResource(ConfigurableResource):
             progress.report(
                 f"earlier run {', '.join(cleanup.unfinished_runs)} did not complete: the warehouse file will be "
                 "rewritten at the end of this run"
+            )
+        if cleanup.from_parquet:
+            progress.report(
+                f"turned {len(cleanup.from_parquet)} tables a Spark run kept as Parquet back into DuckDB tables"
             )
         if cleanup.removed:
             progress.report(f"removed {len(cleanup.removed)} files left by earlier runs")

@@ -1,4 +1,4 @@
-"""The Spark engine: a stage's SQL steps run on Apache Spark, the warehouse stays DuckDB (issue 14, step 2).
+"""The Spark engine: a stage's SQL steps run on Apache Spark; the warehouse's DuckDB file stays the commit point.
 
 For each `Step` list a stage hands over (`Engine.run_steps`):
 1. the steps are rendered with their parameters and transpiled by sqlglot (DuckDB SQL -> Spark SQL, one
@@ -13,8 +13,10 @@ For each `Step` list a stage hands over (`Engine.run_steps`):
    the end of the list. Rows go as Parquet files in a folder both sides reach (a local master's scratch folder,
    or the shared folder CONSENT_SPARK_EXCHANGE names), else as Arrow through the driver.
 
-The warehouse (transactions, scoped deletes and inserts, build state, erasure's rewrite) stays DuckDB: the
-logic moves, the bookkeeping does not (docs/scale-out.md says what a Parquet warehouse would change).
+The warehouse's large derived tables (PARQUET_TABLES) are kept as Parquet versions behind views
+(core/lib/parquet_tables.py): a step list reads them from their files, with no row sent. The rest of the
+warehouse (transactions, build state, the ingested tables, erasure's rewrite) stays DuckDB: the DuckDB file is
+the catalog and the commit point.
 
 The connectors run on the executors (`map_tasks`): tasks of contiguous deliveries, `mapInArrow` over their
 indices, each connector's batch pickled back (as files in that folder, else through the driver).
@@ -50,8 +52,9 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from consent_pipeline.core.lib import parquet_tables
 from consent_pipeline.core.lib.engine import StepError
-from consent_pipeline.core.lib.sql import Step, temp_kind
+from consent_pipeline.core.lib.sql import Step, temp_kind, write_table
 from consent_pipeline.lib import faults
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,12 @@ LOCAL_CONF: dict[str, str] = {"spark.sql.shuffle.partitions": "4", "spark.driver
 # more than small tables' rows do (a public scenario: 20.8 s against 36.2 s on Spark); larger ones go as Parquet
 # files, which keep the rows out of the driver's heap (at scale 1 the permission keys ran a 4 GB driver out of it).
 DRIVER_EXCHANGE_ROWS = 200_000
+# The large derived tables a Spark run keeps as Parquet versions behind views (core/lib/parquet_tables.py), which
+# a later step list reads from their files instead of the pipeline process sending their rows. Each is written
+# only through `write_table`, so that every write of it is a new version (tests/unit/test_parquet_tables.py).
+PARQUET_TABLES = frozenset(
+    {"consent_effects", "consent_history", "consent_current", "contact_permission", "suppression", "segments"}
+)
 
 
 class SparkUnavailable(RuntimeError):
@@ -334,10 +343,12 @@ def read_elsewhere(name: str, listed: frozenset[str]) -> bool:
 
 
 def _tables_at_most(con: duckdb.DuckDBPyConnection, limit: int) -> bool:
-    """Whether every table of the warehouse and of the connection holds `limit` rows at most (DuckDB's row counts,
-    no scan): then the steps' inputs, views over those tables included, and their results are small too."""
+    """Whether every table of the warehouse and of the connection holds `limit` rows at most (DuckDB's row counts
+    and the Parquet versions', no scan): then the steps' inputs, views over those tables included, and their
+    results are small too."""
     largest = con.execute("SELECT coalesce(max(estimated_size), 0) FROM duckdb_tables()").fetchall()[0][0]
-    return int(largest) <= limit
+    kept = max((rows for _, rows in parquet_tables.kept(con).values()), default=0)
+    return max(int(largest), kept) <= limit
 
 
 def _literal(path: Path) -> str:
@@ -413,7 +424,11 @@ class SparkEngine:
             exchange.mkdir(parents=True)
         try:
             started = time.perf_counter()
+            versions = parquet_tables.kept(con) if exchange is not None else {}
             for name in inputs:
+                if name in versions:  # a table kept as Parquet: Spark reads its version's files where they are
+                    self._read_version(name, versions[name][0])
+                    continue
                 self._send(con, name, exchange)
             log.debug("spark inputs %s: %.2fs", ", ".join(inputs), time.perf_counter() - started)
             for step, sql in rendered:
@@ -447,6 +462,20 @@ class SparkEngine:
                 shutil.rmtree(exchange, ignore_errors=True)
             for name in placeholders:
                 con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def write_table(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        source: str,
+        where: str | None = None,
+        order: str | None = None,
+    ) -> None:
+        """The large derived tables (PARQUET_TABLES) as a new Parquet version, the others in the DuckDB file."""
+        if table in PARQUET_TABLES:
+            parquet_tables.write_version(con, table, source, where, order)
+        else:
+            write_table(con, table, source, where, order)
 
     def map_tasks(self, fn: Callable[[T], R], items: Sequence[T], threads: int = 1) -> list[R]:
         """`[fn(x) for x in items]` on the executors, in tasks of contiguous items (TASKS_PER_CORE a core;
@@ -498,6 +527,14 @@ class SparkEngine:
         except Exception:  # Spark Connect has no SparkContext
             cores = int(self.spark.conf.get("spark.default.parallelism", "8"))
         return max(1, TASKS_PER_CORE * cores)
+
+    def _read_version(self, name: str, files: list[Path]) -> None:
+        """A table kept as Parquet as a Spark temporary view of its name, over its version's files (which the
+        executors see: the exchange is by files, so they share this disk or the warehouse's mount)."""
+        try:
+            self.spark.read.parquet(*(_literal(f) for f in files)).createOrReplaceTempView(name)
+        except Exception as e:
+            raise SparkStepError(f"table {name} could not be read by Spark ({self.master}): {_root_cause(e)}") from None
 
     def _send(self, con: duckdb.DuckDBPyConnection, name: str, exchange: Path | None) -> None:
         """A warehouse-side table (or temporary table or view) as a Spark temporary view of its name: through

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from consent_pipeline.config import Settings
+from consent_pipeline.core.lib.parquet_tables import root_of
 from consent_pipeline.generate.plan import DEFAULT_AS_OF
 from consent_pipeline.run import RunOutcome, run_pipeline
 from tests.acceptance.test_scenarios import SCENARIOS, scenario_names
@@ -89,6 +90,9 @@ def test_generated_world_full_then_incremental_on_both_engines(world: dict[str, 
         for e in ENGINES:
             (root / night / e).mkdir(parents=True)
             shutil.copy(root / before / e / "w.duckdb", root / night / e / "w.duckdb")
+            tables = root_of(root / before / e / "w.duckdb")  # a Spark run's Parquet tables go with the file
+            if tables.is_dir():
+                shutil.copytree(tables, root_of(root / night / e / "w.duckdb"))
             later[e] = _run(world[landing], root / night / e, _iso(DEFAULT_AS_OF + dt.timedelta(days=days)), e)
             figures = later[e].figures
             assert later[e].success, later[e].summary()

@@ -36,7 +36,6 @@ from consent_pipeline.core.lib.sql import (
     ts,
     values_table,
     warehouse_tables,
-    write_table,
 )
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.core.marketing import SUPPRESSION_STAGE, build_suppression, use_written_suppression
@@ -204,8 +203,8 @@ def write_audit(
     build_audit(con, rules, as_of, run_id, scoped=scope.incremental, engine=engine)
     with transaction(con, "audit commit"):
         where = IN_SCOPE if scope.incremental else None
-        write_table(con, "optout_sla", "a_optout_sla", where, order="event_id, contact_point")
-        write_table(con, "violations", "a_violations", where, order="send_id")
+        engine.write_table(con, "optout_sla", "a_optout_sla", where, order="event_id, contact_point")
+        engine.write_table(con, "violations", "a_violations", where, order="send_id")
         # A file is known by its ledger row's run: one read again (a connector that failed on it, retried by the
         # next run) is new again, with the sends it brought this time.
         con.execute(f"CREATE OR REPLACE TABLE {INPUTS} AS SELECT DISTINCT source_file, run_id FROM ingest_ledger")

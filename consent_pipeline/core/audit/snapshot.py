@@ -5,7 +5,8 @@ table macros.
 The copy is of the database file itself, after a checkpoint (every change written into the file), under a
 temporary name then renamed: a file copy runs at disk speed, where copying table by table through DuckDB
 re-encoded every row (52 s against about 3 s for a 3 GB warehouse). When erasure scrubbed anything, the file
-was rewritten just before (core/lib/rewrite.py), so the copy holds no freed storage with erased values.
+was rewritten just before (core/lib/rewrite.py), so the copy holds no freed storage with erased values. The
+tables a Spark run keeps as Parquet are views in the file; the copy gets them as tables.
 
 Snapshots written before an erasure keep what they held (auditors' records); `purge_snapshots` deletes those
 of runs before a given run when the law requires it.
@@ -22,6 +23,8 @@ from typing import cast
 
 import duckdb
 
+from consent_pipeline.core.lib import parquet_tables
+from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.lib import faults
 from consent_pipeline.lib.safe_paths import copy_nofollow, refuse_symlink
 
@@ -42,9 +45,23 @@ def write_snapshot(warehouse: Path, folder: Path, run_id: str) -> Path:
     finally:
         con.close()
     copy_nofollow(warehouse, tmp)  # a link planted at the temporary name is replaced, never written through
+    _materialise(tmp)
     faults.pause("snapshot:copied")
     os.replace(tmp, final)
     return final
+
+
+def _materialise(copy: Path) -> None:
+    """The tables a Spark run keeps as Parquet (views over version folders that later runs replace) as tables
+    of the copy: a snapshot must stay readable on its own."""
+    con = duckdb.connect(str(copy))
+    try:
+        if parquet_tables.kept(con):
+            with transaction(con, "snapshot tables from parquet"):
+                parquet_tables.materialise(con)
+            con.execute("CHECKPOINT")
+    finally:
+        con.close()
 
 
 class UnknownRun(ValueError):

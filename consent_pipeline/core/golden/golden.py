@@ -27,13 +27,13 @@ from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import load_reference, persist_rules_tables
 from consent_pipeline.core.lib.replaced import (
     Scoped,
-    delete_replaced,
     forget_replaced,
     passed,
     record_fingerprints,
+    record_replaced,
     sums,
 )
-from consent_pipeline.core.lib.sql import timed, write_table
+from consent_pipeline.core.lib.sql import timed
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.lib import faults
 from consent_pipeline.warehouse.schema import ensure_ingest_tables
@@ -133,7 +133,7 @@ def build_golden(
                 for label, sql in CHANGED_ROWS[table]:
                     timed(con, f"{label} {table}", sql)
             else:
-                write_table(con, table, temp)
+                engine.write_table(con, table, temp)
             faults.pause(f"golden:{table}")
         if scoped:
             _replace_scope(con, engine)
@@ -204,7 +204,7 @@ def _rebuild_from(con: duckdb.DuckDBPyConnection, engine: Engine) -> None:
     """Every key, computed by another engine into temporary tables, each consent table written from its own."""
     engine.run_steps(con, TABLE_STEPS, scope_params(False))
     for table, temp in CONSENT_TABLES.items():
-        write_table(con, table, temp)
+        engine.write_table(con, table, temp)
         faults.pause(f"golden:{table}")
 
 
@@ -213,10 +213,10 @@ def _replace_scope(con: duckdb.DuckDBPyConnection, engine: Engine) -> None:
     engine.run_steps(con, TABLE_STEPS, scope_params(True))
     for table, temp in CONSENT_TABLES.items():
         if table in HASHED:  # checked on the replaced contact points (core/lib/replaced.py)
-            delete_replaced(con, table, "contact_point", "SELECT contact_point FROM g_scope", HASHED[table])
-            timed(con, f"insert {table}", f"INSERT INTO {table} SELECT * FROM {temp}")
+            where = record_replaced(con, table, "contact_point", "SELECT contact_point FROM g_scope", HASHED[table])
         else:
-            write_table(con, table, temp, "contact_point IN (SELECT contact_point FROM g_scope)")
+            where = "contact_point IN (SELECT contact_point FROM g_scope)"
+        engine.write_table(con, table, temp, where)
         faults.pause(f"golden:{table}")
 
 

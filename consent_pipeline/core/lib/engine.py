@@ -2,10 +2,11 @@
 
 A stage hands its `Step` lists to an engine, which leaves the result of each step that anything outside the
 list reads as a temporary table (or view) of that name on the warehouse connection, whatever engine computed
-it; what the stage then writes (its
-transaction, deletes and inserts by scope, build state) stays on the warehouse. DuckDB (here, the default)
-runs the steps on the warehouse connection itself; the Spark engine (`consent_pipeline/engines/spark.py`)
-runs them on a Spark session through sqlglot and brings the results back with DuckDB's own column types.
+it; the stage then writes its tables through the engine (`write_table`, in the stage's transaction on the
+warehouse: DuckDB's in the file, Spark's large ones as Parquet versions), and its build state on the warehouse.
+DuckDB (here, the default) runs the steps on the warehouse connection itself; the Spark engine
+(`consent_pipeline/engines/spark.py`) runs them on a Spark session through sqlglot and brings the results back
+with DuckDB's own column types.
 
 The other work an engine places is the connectors' (`map_tasks`): each parses one delivery, a pure function of
 its files, so DuckDB's engine runs them on a few threads of this process and Spark's on its executors.
@@ -19,7 +20,7 @@ from typing import Protocol, TypeVar
 
 import duckdb
 
-from consent_pipeline.core.lib.sql import Step, run_steps
+from consent_pipeline.core.lib.sql import Step, run_steps, write_table
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,6 +49,19 @@ class Engine(Protocol):
         the others to itself) is a temporary table or view of its name on `con`."""
         ...
 
+    def write_table(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        source: str,
+        where: str | None = None,
+        order: str | None = None,
+    ) -> None:
+        """A warehouse table written from a step's result (`core/lib/sql.py` `write_table`: whole, or the rows
+        `where` selects replaced), in the caller's transaction: DuckDB's in the file, Spark's large tables as a
+        new Parquet version (`core/lib/parquet_tables.py`)."""
+        ...
+
     def map_tasks(self, fn: Callable[[T], R], items: Sequence[T], threads: int = 1) -> list[R]:
         """`[fn(x) for x in items]`, in the items' order, the calls run where the engine runs work (`threads`: how
         many at once when that is this process). `fn` and the items must pickle (Spark sends them to its
@@ -65,6 +79,16 @@ class DuckDBEngine:
         self, con: duckdb.DuckDBPyConnection, steps: Sequence[Step], params: Mapping[str, str] | None = None
     ) -> None:
         run_steps(con, steps, params)
+
+    def write_table(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        source: str,
+        where: str | None = None,
+        order: str | None = None,
+    ) -> None:
+        write_table(con, table, source, where, order)
 
     def map_tasks(self, fn: Callable[[T], R], items: Sequence[T], threads: int = 1) -> list[R]:
         # A connector spends most of its time in polars, which releases the GIL, but also some in Python between

@@ -12,7 +12,10 @@ removes only files whose names show the pipeline wrote them, in folders the pipe
 - `<warehouse dir>/.spark-scratch.<pid>/`: a local Spark session's scratch folder (shuffled and exchanged
   rows), when its process is gone (a live one, e.g. `dagster dev`'s, keeps its own);
 - `<CONSENT_SPARK_EXCHANGE>/.spark-exchange.<host>.<pid>/`: a Spark run's rows and batches in the shared
-  exchange folder, when its process on this host is gone (another host's are that host's runs to remove).
+  exchange folder, when its process on this host is gone (another host's are that host's runs to remove);
+- `<warehouse file>.tables/<table>/<version>/`: a Parquet table version no committed catalog row names (a
+  killed run's, or one superseded), core/lib/parquet_tables.py. A run on DuckDB also turns the tables an
+  earlier Spark run kept as Parquet back into tables of the file first (a warehouse may change engine).
 
 Finding a `.running` mark of another run means that run was killed or failed: it may have written rows that
 it never scrubbed into the warehouse file, so the file is marked for a rewrite (core/lib/rewrite.py), which the
@@ -29,7 +32,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from consent_pipeline.core.lib import rewrite
+from consent_pipeline.core.lib import parquet_tables, rewrite
+from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.warehouse import Warehouse
 from consent_pipeline.warehouse.database import SPILL_MARKER
 
@@ -45,6 +49,7 @@ SPARK_EXCHANGE = re.compile(r"\.spark-exchange\.(.+)\.(\d{1,10})")  # engines/sp
 class Cleanup:
     removed: list[Path] = field(default_factory=list[Path])
     unfinished_runs: list[str] = field(default_factory=list[str])  # runs whose `.running` mark was left
+    from_parquet: list[str] = field(default_factory=list[str])  # tables turned back into DuckDB tables
 
 
 def running_mark(warehouse: Path, run_id: str) -> Path:
@@ -105,10 +110,12 @@ def start_run(
     sources: Iterable[str],
     run_id: str,
     spark_exchange: Path | None = None,
+    keep_parquet: bool = False,
 ) -> Cleanup:
     """Remove what earlier runs left, mark the warehouse for a rewrite if one of them did not complete, and
     leave this run's own `.running` mark. The caller holds the run lock. `spark_exchange`: the shared folder
-    Spark runs exchange rows in (CONSENT_SPARK_EXCHANGE), if any."""
+    Spark runs exchange rows in (CONSENT_SPARK_EXCHANGE), if any; `keep_parquet`: whether this run keeps tables
+    as Parquet (a Spark run), else those an earlier run kept so are turned back into tables of the file."""
     out = Cleanup()
     own = {run_id}
 
@@ -145,6 +152,14 @@ def start_run(
         for path in _files(spill):
             if SPILL_FILE.fullmatch(path.name):
                 remove(path)
+
+    if wh.exists():
+        with wh.connect() as con:
+            parquet_tables.repoint(con)  # a warehouse without its Parquet tables stops here
+            if not keep_parquet and parquet_tables.kept(con):
+                with transaction(con, "tables back from parquet"):  # its commit removes the versions
+                    out.from_parquet = parquet_tables.materialise(con)
+            out.removed += parquet_tables.sweep(con)
 
     if out.unfinished_runs and wh.exists():
         with wh.connect() as con:

@@ -1,9 +1,9 @@
 """Invariant checks on the rows a build replaced, the other rows proven unchanged by fingerprints.
 
 An incremental build replaces the rows of some keys (permissions: every row of the parties in its scope; golden:
-every consent row of the contact points in its scope). Its delete (`delete_replaced`, inside the build's
-transaction) first records which keys (`replaced_keys`, as 64-bit hashes: contact points are personal data)
-and the count and exact sum of the hashes of the rows they select (`replaced_rows`). A check that passes records
+every consent row of the contact points in its scope). Before it writes them (`record_replaced`, inside the
+build's transaction) it records which keys (`replaced_keys`, as 64-bit hashes: contact points are personal
+data) and the count and exact sum of the hashes of the rows they select (`replaced_rows`). A check that passes records
 the count and hash sum of each table it read (`check_fingerprints`). The next check computes the same over the
 rows outside the replaced keys: when, for every table, count = passed count - replaced count and sum = passed
 sum - replaced sum, those rows are the rows that passed less the replaced ones (an accidental change that keeps
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from consent_pipeline.core.lib.sql import text, timed, warehouse_tables
+from consent_pipeline.core.lib.sql import text, warehouse_tables
 from consent_pipeline.core.lib.transaction import transaction
 
 log = logging.getLogger(__name__)
@@ -89,10 +89,11 @@ def sums(con: duckdb.DuckDBPyConnection, relation: str, hashed: str) -> Sums:
     return Sums(int(rows), int(total))
 
 
-def delete_replaced(con: duckdb.DuckDBPyConnection, table: str, column: str, keys: str, hashed: str) -> None:
-    """Delete the rows of `table` whose `column` is in query `keys` (inside the build's transaction), recording
-    those keys and the count and hash sum of the rows they select. `hashed` must be what the table's scoped
-    invariants hash (a different list only makes their checks look at every row)."""
+def record_replaced(con: duckdb.DuckDBPyConnection, table: str, column: str, keys: str, hashed: str) -> str:
+    """Record, before a build replaces the rows of `table` whose `column` is in query `keys` (inside the build's
+    transaction), those keys and the count and hash sum of the rows they select; returns the condition that
+    selects those rows, for the write that replaces them. `hashed` must be what the table's scoped invariants
+    hash (a different list only makes their checks look at every row)."""
     for t in (KEYS, ROWS):
         _ensure(con, t)
         con.execute(f"DELETE FROM {t} WHERE table_name = {text(table)}")
@@ -103,7 +104,7 @@ def delete_replaced(con: duckdb.DuckDBPyConnection, table: str, column: str, key
     gone = sums(con, f"(SELECT * FROM {table} WHERE {selected(column, [table])})", hashed)
     log.debug("record replaced %s: %.2fs", table, time.perf_counter() - started)
     con.execute(f"INSERT INTO {ROWS} VALUES ({text(table)}, {gone.rows}, {_huge(gone.key_sum)})")
-    timed(con, f"delete {table}", f"DELETE FROM {table} WHERE {column} IN ({keys})")
+    return f"{column} IN ({keys})"
 
 
 def forget_replaced(con: duckdb.DuckDBPyConnection, table: str) -> None:

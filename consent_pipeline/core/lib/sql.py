@@ -160,6 +160,10 @@ def timed(con: duckdb.DuckDBPyConnection, label: str, sql: str, params: object =
     return result
 
 
+# The catalog of the tables kept as Parquet (core/lib/parquet_tables.py, which builds on this module).
+PARQUET_CATALOG = "parquet_versions"
+
+
 def write_table(
     con: duckdb.DuckDBPyConnection, table: str, source: str, where: str | None = None, order: str | None = None
 ) -> None:
@@ -189,13 +193,17 @@ def joins_as_written(con: duckdb.DuckDBPyConnection) -> Generator[None]:
 
 
 def warehouse_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Names of the connection's own (not temporary) tables."""
-    return {
+    """Names of the connection's own (not temporary) tables, those kept as Parquet (views over a version,
+    named in the catalog of core/lib/parquet_tables.py) included."""
+    names = {
         r[0]
         for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database()"
         ).fetchall()
     }
+    if PARQUET_CATALOG in names:
+        names |= {r[0] for r in con.execute(f"SELECT table_name FROM {PARQUET_CATALOG}").fetchall()}
+    return names
 
 
 def has_columns(con: duckdb.DuckDBPyConnection, table: str, columns: Iterable[str]) -> bool:

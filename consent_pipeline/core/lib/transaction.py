@@ -7,13 +7,15 @@ from contextlib import contextmanager
 
 import duckdb
 
+from consent_pipeline.core.lib import parquet_tables
 from consent_pipeline.core.lib.sql import timed
 
 
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection, label: str = "commit") -> Generator[None]:
     """BEGIN; COMMIT when the block ends; ROLLBACK on any exception (KeyboardInterrupt included), re-raised.
-    `label` names the commit in the debug timings."""
+    `label` names the commit in the debug timings. After the commit, the Parquet table versions it superseded
+    are removed (core/lib/parquet_tables.py)."""
     con.execute("BEGIN TRANSACTION")
     try:
         yield
@@ -21,3 +23,4 @@ def transaction(con: duckdb.DuckDBPyConnection, label: str = "commit") -> Genera
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    parquet_tables.after_commit(con)

@@ -14,7 +14,7 @@ import datetime as dt
 import duckdb
 
 from consent_pipeline.core.lib.engine import DUCKDB, Engine
-from consent_pipeline.core.lib.sql import SqlFolder, ts, write_table
+from consent_pipeline.core.lib.sql import SqlFolder, ts
 from consent_pipeline.core.lib.transaction import transaction
 
 SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
@@ -32,4 +32,4 @@ def write_segments(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, engine: E
     """The warehouse's `segments`, rebuilt whole (a failure leaves the previous one: one transaction)."""
     build_segments(con, as_of, engine)
     with transaction(con, "segments commit"):
-        write_table(con, "segments", "s_segments")
+        engine.write_table(con, "segments", "s_segments")

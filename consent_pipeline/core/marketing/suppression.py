@@ -26,7 +26,7 @@ from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import required_purposes
 from consent_pipeline.core.lib.scope import Scope
-from consent_pipeline.core.lib.sql import SqlFolder, temp_view, warehouse_tables, write_table
+from consent_pipeline.core.lib.sql import SqlFolder, temp_view, warehouse_tables
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.core.permissions import CHANGES, changes_unreadable, record_read
 from consent_pipeline.lib import faults
@@ -77,7 +77,7 @@ def build_suppression(con: duckdb.DuckDBPyConnection, rules: Rules, engine: Engi
     log.debug("suppression scope: %s", scope.reason)
     engine.run_steps(con, [CANDIDATES, SUPPRESSION], params(rules, scope.incremental))
     with transaction(con, "suppression commit"):
-        write_table(con, "suppression", "x_suppression", f"key_{IN_SCOPE}" if scope.incremental else None)
+        engine.write_table(con, "suppression", "x_suppression", f"key_{IN_SCOPE}" if scope.incremental else None)
         faults.pause("suppression:written")
         recomputed = scope.size if scope.incremental else None
         record_read(con, BuildState(STAGE, LOGIC_VERSION, rules_fingerprint(con), recomputed=recomputed))

@@ -12,9 +12,9 @@ import duckdb
 from consent_pipeline.config import Rules
 from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.reference import load_reference
-from consent_pipeline.core.lib.replaced import delete_replaced, forget_replaced
+from consent_pipeline.core.lib.replaced import forget_replaced, record_replaced
 from consent_pipeline.core.lib.scope import Scope
-from consent_pipeline.core.lib.sql import joins_as_written, timed, write_table
+from consent_pipeline.core.lib.sql import joins_as_written
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.core.permissions.permission_scope import (
     note_changed_points,
@@ -68,11 +68,11 @@ def build_permission_tables(
     with transaction(con, "permissions commit"):
         note_changed_points(con, scope, after_write=False)
         if scope.incremental:  # only the parties in scope: their rows replaced
-            delete_replaced(con, "contact_permission", REPLACED_BY, "SELECT party_id FROM perm_scope", KEY)
+            where = record_replaced(con, "contact_permission", REPLACED_BY, "SELECT party_id FROM perm_scope", KEY)
             # DuckDB underestimates the scoped keys (p_keys) 10-25x and would build the consent states' join on
             # them, the larger side (docs/performance.md, round 10): 1.7 s against 0.4 s at scale 10.
             with joins_as_written(con):
-                timed(con, "insert contact_permission", "INSERT INTO contact_permission SELECT * FROM p_permission")
+                engine.write_table(con, "contact_permission", "p_permission", where)
             note_changed_points(con, scope, after_write=True)
         else:
             forget_replaced(con, "contact_permission")
@@ -82,7 +82,7 @@ def build_permission_tables(
             if table == "contact_permission":
                 continue
             by_party = scope.incremental and table in BY_PARTY
-            write_table(con, table, temp, "party_id IN (SELECT party_id FROM perm_scope)" if by_party else None)
+            engine.write_table(con, table, temp, "party_id IN (SELECT party_id FROM perm_scope)" if by_party else None)
         started = time.perf_counter()
         record_permission_inputs(con, as_of, scope)
         log.debug("record permission inputs: %.2fs", time.perf_counter() - started)

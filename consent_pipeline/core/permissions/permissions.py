@@ -18,7 +18,7 @@ from consent_pipeline.core.lib.engine import DUCKDB, Engine
 from consent_pipeline.core.lib.invariant import Invariant
 from consent_pipeline.core.lib.reference import required_purposes
 from consent_pipeline.core.lib.replaced import Scoped
-from consent_pipeline.core.lib.sql import SqlFolder, text, timed, ts
+from consent_pipeline.core.lib.sql import SqlFolder, text, ts
 
 SQL = SqlFolder.beside(__file__)  # one step a file, in sql/ (each file says what its step does)
 PARTY_BRANDS = SQL.step("p_party_brands")
@@ -126,25 +126,17 @@ def write_all_permissions(
     batches = max(1, -(-parties // max(1, batch_parties))) if engine.writes_in_place else 1
     if batches == 1:
         build_permissions(con, rules, as_of, engine=engine)
-        timed(
-            con,
-            "write contact_permission",
-            "CREATE OR REPLACE TABLE contact_permission AS SELECT * FROM p_permission",
-        )
+        engine.write_table(con, "contact_permission", "p_permission")
         return 1
     con.execute("CREATE OR REPLACE TEMP TABLE perm_scope (party_id VARCHAR)")
     build_permissions(con, rules, as_of, scoped=True)
-    con.execute("CREATE OR REPLACE TABLE contact_permission AS SELECT * FROM p_permission LIMIT 0")
     for batch in range(batches):
         con.execute(
             "CREATE OR REPLACE TEMP TABLE perm_scope AS "
             f"SELECT party_id FROM parties WHERE hash(party_id) % {batches} = {batch}"
         )
-        timed(
-            con,
-            f"write contact_permission {batch + 1}/{batches}",
-            "INSERT INTO contact_permission SELECT * FROM p_permission",
-        )
+        # the first batch replaces the table, each later one adds its parties' rows (replaces no row)
+        engine.write_table(con, "contact_permission", "p_permission", "false" if batch else None)
     return batches
 
 

@@ -1,0 +1,92 @@
+"""A Spark run keeps the large derived tables as Parquet versions behind views (core/lib/parquet_tables.py): a
+run killed after writing a new version, before its stage committed, leaves the last good state (the views name
+the old versions), and the next run removes the versions no catalog names, so none holds a value erasure has
+scrubbed; a run on DuckDB turns the views back into tables of the file. Real runs, one killed with SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from consent_pipeline.core.lib import parquet_tables
+from consent_pipeline.engines.spark import PARQUET_TABLES
+from tests.erasure_disk import land_before_erasure, land_erasure, parquet_hits, table_hits
+from tests.faults import cli_run, kill, start_paused, wait_for_pause
+from tests.helpers import run
+
+ERASING = "2026-02-20T06:00:00Z"
+ALL = os.environ.get("CONSENT_TEST_SPARK") == "all"
+SPARK = {"CONSENT_ENGINE": "spark", "CONSENT_SPARK_MASTER": "local[2]"}
+KIND = "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'"
+
+
+def _state(warehouse: Path) -> tuple[dict[str, str], list[tuple[object, ...]], set[Path]]:
+    """The kind of each Parquet-kept table, consent_current's rows, and the version folders on disk."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        kinds = {t: k for t, k in con.execute(KIND).fetchall() if t in PARQUET_TABLES}
+        current = con.execute("SELECT * FROM consent_current ORDER BY ALL").fetchall()
+    root = parquet_tables.root_of(warehouse)
+    folders = {v for t in root.iterdir() for v in t.iterdir()} if root.is_dir() else set()
+    return kinds, current, folders
+
+
+@pytest.mark.parametrize(
+    "finish_on",
+    [
+        "duckdb",
+        pytest.param(
+            "spark",
+            marks=pytest.mark.skipif(not ALL, reason="a third Spark run (about 30 s): scripts/test --spark-all"),
+        ),
+    ],
+)
+def test_versions_survive_a_kill_hold_no_erased_value_and_go_back_to_duckdb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, finish_on: str
+) -> None:
+    """Night 1 on Spark: one version a table, holding her contact points in the clear. Night 2 (her erasure) on
+    Spark, killed inside the golden commit once consent_current's new version is on disk: the views still read
+    night 1's versions. Night 2 again, on Spark (`--spark-all`): the killed run's versions and night 1's are
+    removed, and no Parquet file or table holds her data; then on DuckDB (night 2 again by default, else night
+    3): the views are tables of the file again, the folder gone, and her data in none of them."""
+    monkeypatch.setenv("CONSENT_ENGINE", "spark")  # the in-process runs (the CLI's get their own environment)
+    monkeypatch.setenv("CONSENT_SPARK_MASTER", "local[2]")
+    landing, warehouse, extracts = tmp_path / "landing", tmp_path / "wh" / "consent.duckdb", tmp_path / "x"
+    land_before_erasure(landing)
+    run(landing, warehouse, "2026-01-21T06:00:00Z", extracts)
+    kinds, current, folders = _state(warehouse)
+    assert kinds == dict.fromkeys(PARQUET_TABLES, "VIEW")
+    assert len(folders) == len(PARQUET_TABLES) and current  # one version a table, superseded ones gone
+    assert parquet_hits(parquet_tables.root_of(warehouse))  # the search sees her rows in the versions
+
+    land_erasure(landing)
+    proc = start_paused(landing, warehouse, extracts, ERASING, "golden:consent_current", env=SPARK)
+    try:
+        wait_for_pause(proc, "golden:consent_current")
+    finally:
+        kill(proc)
+    time.sleep(1)  # the JVM ends when its Python parent is gone
+    after_kill = _state(warehouse)
+    assert after_kill[:2] == (kinds, current)  # the views read the last committed versions
+    orphans = after_kill[2] - folders
+    assert {p.parent.name for p in orphans} >= {"consent_current", "consent_history", "consent_effects"}
+
+    as_of = ERASING
+    if finish_on == "spark":
+        run(landing, warehouse, ERASING, extracts)
+        kinds, erased, folders = _state(warehouse)
+        assert kinds == dict.fromkeys(PARQUET_TABLES, "VIEW") and erased != current
+        assert len(folders) == len(PARQUET_TABLES) and not folders & (orphans | after_kill[2])
+        assert parquet_hits(warehouse.parent) == []
+        assert table_hits(warehouse) == []
+        as_of = "2026-02-21T06:00:00Z"
+
+    last = cli_run(landing, warehouse, extracts, as_of)  # on DuckDB
+    assert last.returncode == 0, last.stdout + last.stderr
+    kinds, again, folders = _state(warehouse)
+    assert kinds == dict.fromkeys(PARQUET_TABLES, "BASE TABLE") and again != current
+    assert not folders and not parquet_tables.root_of(warehouse).exists()
+    assert table_hits(warehouse) == []
