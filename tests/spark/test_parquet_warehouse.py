@@ -13,7 +13,9 @@ import duckdb
 import pytest
 
 from consent_pipeline.core.lib import parquet_tables
-from consent_pipeline.engines.spark import PARQUET_TABLES
+from consent_pipeline.core.lib.sql import Step
+from consent_pipeline.core.lib.transaction import transaction
+from consent_pipeline.engines.spark import PARQUET_TABLES, SparkEngine
 from tests.erasure_disk import land_before_erasure, land_erasure, parquet_hits, table_hits
 from tests.faults import cli_run, kill, start_paused, wait_for_pause
 from tests.helpers import run
@@ -22,6 +24,10 @@ ERASING = "2026-02-20T06:00:00Z"
 ALL = os.environ.get("CONSENT_TEST_SPARK") == "all"
 SPARK = {"CONSENT_ENGINE": "spark", "CONSENT_SPARK_MASTER": "local[2]"}
 KIND = "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'"
+
+
+def _kind(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    return str(dict(con.execute(KIND).fetchall())[table])
 
 
 def _state(warehouse: Path) -> tuple[dict[str, str], list[tuple[object, ...]], set[Path]]:
@@ -90,3 +96,23 @@ def test_versions_survive_a_kill_hold_no_erased_value_and_go_back_to_duckdb(
     assert kinds == dict.fromkeys(PARQUET_TABLES, "BASE TABLE") and again != current
     assert not folders and not parquet_tables.root_of(warehouse).exists()
     assert table_hits(warehouse) == []
+
+
+def test_a_step_list_reads_a_kept_table_from_its_version_files(tmp_path: Path) -> None:
+    """With rows exchanged as files, a table kept as Parquet is not sent: Spark reads its version's files. Shown
+    by a view the DuckDB side alone changed afterwards: Spark's result follows the files, not the view; and
+    the engine's write of a table it does not keep as Parquet is a table of the file."""
+    engine = SparkEngine("local[2]", driver_exchange_rows=0)
+    con = duckdb.connect(str(tmp_path / "it's [wh].duckdb"))
+    con.execute(
+        "CREATE TEMP TABLE s AS SELECT 'p' || (i % 4) AS party_id, 'seg' || (i % 3) AS segment FROM range(30) t(i)"
+    )
+    with transaction(con):
+        engine.write_table(con, "segments", "s")
+        engine.write_table(con, "review_queue", "s")
+    assert _kind(con, "segments") == "VIEW" and _kind(con, "review_queue") == "BASE TABLE"
+    con.execute("CREATE OR REPLACE VIEW segments AS SELECT * FROM s LIMIT 0")  # not what the version holds
+    step = Step("x_count", "SELECT segment, count(*) AS n FROM segments GROUP BY segment")
+    engine.run_steps(con, [step])
+    assert con.execute("FROM x_count ORDER BY ALL").fetchall() == [("seg0", 10), ("seg1", 10), ("seg2", 10)]
+    con.close()
