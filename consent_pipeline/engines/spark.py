@@ -14,7 +14,9 @@ For each `Step` list a stage hands over (`Engine.run_steps`):
    or the shared folder CONSENT_SPARK_EXCHANGE names), else as Arrow through the driver.
 
 The warehouse's large derived tables (PARQUET_TABLES) are kept as Parquet versions behind views
-(core/lib/parquet_tables.py): a step list reads them from their files, with no row sent. The rest of the
+(core/lib/parquet_tables.py): a step list reads them from their files, with no row sent, and a step whose
+result the stage writes whole (`writes`) is written by the executors as the table's next version, which the
+stage's write adopts (no row comes back). The rest of the
 warehouse (transactions, build state, the ingested tables, erasure's rewrite) stays DuckDB: the DuckDB file is
 the catalog and the commit point.
 
@@ -42,6 +44,7 @@ import socket
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +57,7 @@ from sqlglot import exp
 
 from consent_pipeline.core.lib import parquet_tables
 from consent_pipeline.core.lib.engine import StepError
-from consent_pipeline.core.lib.sql import Step, temp_kind, write_table
+from consent_pipeline.core.lib.sql import Step, temp_kind, temp_view, write_table
 from consent_pipeline.lib import faults
 
 log = logging.getLogger(__name__)
@@ -361,6 +364,17 @@ def _quoted(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+@dataclass
+class _Pending:
+    """A step's result the executors wrote as the next version of `table` (a `writes` step), waiting for the
+    stage's write to adopt it: its folder (in the exchange folder), its files, and DuckDB's columns for it."""
+
+    table: str
+    folder: Path
+    files: list[str]
+    columns: list[tuple[Any, ...]]
+
+
 class SparkEngine:
     """Runs a stage's steps on Spark (see the module's docstring). `master`: `local[*]` (default), `local[2]`,
     `spark://host:7077`, `yarn`, ... or a Spark Connect endpoint `sc://host:15002`."""
@@ -386,6 +400,7 @@ class SparkEngine:
         self.conf = dict(conf or {})
         self._spark: Any = None
         self._lists = 0  # step lists run, naming each one's exchange folder
+        self._pending: dict[str, _Pending] = {}  # step name -> its result written as a table's next version
         self.chunk_bytes = CHUNK  # a task's result through the driver goes in pieces of this size
 
     @property
@@ -407,9 +422,15 @@ class SparkEngine:
         return shared or local_exchange()
 
     def run_steps(
-        self, con: duckdb.DuckDBPyConnection, steps: Sequence[Step], params: Mapping[str, str] | None = None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        steps: Sequence[Step],
+        params: Mapping[str, str] | None = None,
+        writes: Mapping[str, str] | None = None,
     ) -> None:
         rendered = [(s, s.sql.format(**(params or {}))) for s in steps]
+        for s in steps:  # a result of an earlier list under a name this list makes again is stale
+            self._drop_pending(s.name)
         inputs = step_inputs((s.name, sql) for s, sql in rendered)
         listed = frozenset(s.name for s in steps)
         wanted = {s.name for s in steps if read_elsewhere(s.name, listed)} | {steps[-1].name} if steps else set()
@@ -429,6 +450,10 @@ class SparkEngine:
                 if name in versions:  # a table kept as Parquet: Spark reads its version's files where they are
                     self._read_version(name, versions[name][0])
                     continue
+                if exchange is not None and name in self._pending:  # as read from the executors' files
+                    pending = self._pending[name]
+                    self._read_version(name, [pending.folder / f for f in pending.files])
+                    continue
                 self._send(con, name, exchange)
             log.debug("spark inputs %s: %.2fs", ", ".join(inputs), time.perf_counter() - started)
             for step, sql in rendered:
@@ -439,6 +464,19 @@ class SparkEngine:
                         frame = frame.persist()  # filled by toArrow below, read by later steps without recomputing
                         cached.append(frame)
                     frame.createOrReplaceTempView(step.name)
+                    table = (writes or {}).get(step.name)
+                    if (
+                        exchange is not None
+                        and table in PARQUET_TABLES
+                        and self._write_pending(con, step.name, sql, frame, table)
+                    ):
+                        log.debug(
+                            "spark step %s: %.2fs (as %s's next version)",
+                            step.name,
+                            time.perf_counter() - started,
+                            table,
+                        )
+                        continue
                     if step.name not in wanted:
                         # an empty table of its columns, only so that DuckDB can type the later steps that read
                         # it; dropped with the list, so that a reader read_elsewhere missed fails loudly
@@ -472,10 +510,64 @@ class SparkEngine:
         order: str | None = None,
     ) -> None:
         """The large derived tables (PARQUET_TABLES) as a new Parquet version, the others in the DuckDB file."""
-        if table in PARQUET_TABLES:
+        pending = self._pending.get(source)
+        if pending is not None and pending.table == table and where is None and order is None:
+            self._adopt(con, source, pending)
+        elif table in PARQUET_TABLES:
             parquet_tables.write_version(con, table, source, where, order)
         else:
             write_table(con, table, source, where, order)
+
+    def _write_pending(self, con: duckdb.DuckDBPyConnection, name: str, sql: str, frame: Any, table: str) -> bool:
+        """Step `name`'s result written by the executors as `table`'s next version, in a folder of the exchange
+        folder (no row crosses the pipeline process), and on the warehouse connection a temporary view of the
+        step's name over its files, typed as DuckDB types the SQL. False (nothing kept) when it has no rows:
+        it comes back as any result does."""
+        root = self.exchange_folder()
+        assert root is not None  # called only when rows go as files
+        self._lists += 1
+        folder = root / "pending" / f"{name}.{self._lists}"
+        frame.write.mode("overwrite").parquet(str(folder))
+        files = sorted(f.name for f in folder.glob("*.parquet"))
+        if not files:
+            shutil.rmtree(folder, ignore_errors=True)
+            return False
+        columns = con.execute(f"DESCRIBE {sql}").fetchall()  # binds only: nothing is computed
+        got = [
+            c[0] for c in con.execute(f"DESCRIBE SELECT * FROM read_parquet({_quoted(folder / files[0])})").fetchall()
+        ]
+        if sorted(c[0] for c in columns) != sorted(got):
+            shutil.rmtree(folder, ignore_errors=True)
+            raise RuntimeError(f"step {name}: Spark's columns {got} differ from DuckDB's {[c[0] for c in columns]}")
+        self._pending[name] = _Pending(table, folder, files, columns)
+        self._view_over(con, name, columns, [folder / f for f in files])
+        return True
+
+    def _adopt(self, con: duckdb.DuckDBPyConnection, name: str, pending: _Pending) -> None:
+        """The executors' files of step `name` become its table's version in force: moved (a rename when the
+        exchange folder is on the warehouse's disk) and switched to in the caller's transaction."""
+        del self._pending[name]
+        version = uuid.uuid4().hex
+        dest = parquet_tables.root(con) / pending.table / version
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(pending.folder, dest)
+        files = [dest / f for f in pending.files]
+        self._view_over(con, name, pending.columns, files)  # the step's view follows its files
+        rows = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
+        parquet_tables.switch(con, pending.table, version, pending.files, rows, pending.columns)
+
+    def _drop_pending(self, name: str) -> None:
+        pending = self._pending.pop(name, None)
+        if pending is not None:
+            shutil.rmtree(pending.folder, ignore_errors=True)
+
+    @staticmethod
+    def _view_over(
+        con: duckdb.DuckDBPyConnection, name: str, columns: list[tuple[Any, ...]], files: list[Path]
+    ) -> None:
+        casts = ", ".join(f'CAST("{c[0]}" AS {c[1]}) AS "{c[0]}"' for c in columns)
+        paths = ", ".join(_quoted(f) for f in files)
+        temp_view(con, name, f"SELECT {casts} FROM read_parquet([{paths}])")
 
     def map_tasks(self, fn: Callable[[T], R], items: Sequence[T], threads: int = 1) -> list[R]:
         """`[fn(x) for x in items]` on the executors, in tasks of contiguous items (TASKS_PER_CORE a core;

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from consent_pipeline.core.lib import parquet_tables
+from consent_pipeline.core.lib.engine import DUCKDB
 from consent_pipeline.core.lib.sql import Step
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.engines.spark import PARQUET_TABLES, SparkEngine
@@ -115,4 +116,35 @@ def test_a_step_list_reads_a_kept_table_from_its_version_files(tmp_path: Path) -
     step = Step("x_count", "SELECT segment, count(*) AS n FROM segments GROUP BY segment")
     engine.run_steps(con, [step])
     assert con.execute("FROM x_count ORDER BY ALL").fetchall() == [("seg0", 10), ("seg1", 10), ("seg2", 10)]
+    con.close()
+
+
+def test_a_result_written_whole_becomes_the_version_the_executors_wrote(tmp_path: Path) -> None:
+    """A step whose result the stage writes whole (`writes`) is written by the executors as the table's next
+    version: no row comes back to DuckDB, the write adopts their files, and the table reads as DuckDB's own
+    run of the step, with its column types; the step's view reads the same files where they went."""
+    engine = SparkEngine("local[2]", driver_exchange_rows=0)
+    step = Step("s_segments", "SELECT party_id, CAST(n AS INTEGER) AS n, since, n % 2 = 0 AS even FROM src")
+    source = (
+        "CREATE TEMP TABLE src AS SELECT 'p' || (i % 7) AS party_id, i AS n, TIMESTAMP '2026-01-01' + "
+        "i * INTERVAL 1 HOUR AS since FROM range(40) t(i)"
+    )
+    expected = duckdb.connect()
+    expected.execute(source)
+    DUCKDB.run_steps(expected, [step])
+    want = expected.execute("FROM s_segments ORDER BY ALL").fetchall()
+    want_types = expected.execute("DESCRIBE s_segments").fetchall()
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    con.execute(source)
+    engine.run_steps(con, [step], writes={"s_segments": "segments"})
+    assert con.execute("FROM s_segments ORDER BY ALL").fetchall() == want  # a view over the executors' files
+    with transaction(con):
+        engine.write_table(con, "segments", "s_segments")
+    files, rows = parquet_tables.kept(con)["segments"]
+    assert rows == 40 and all(f.name.startswith("part-") for f in files)  # Spark's files, not a DuckDB copy
+    assert con.execute("FROM segments ORDER BY ALL").fetchall() == want
+    assert con.execute("DESCRIBE segments").fetchall() == want_types
+    assert con.execute("FROM s_segments ORDER BY ALL").fetchall() == want  # the step's view followed the files
+    exchange = engine.exchange_folder()
+    assert exchange is not None and not any((exchange / "pending").iterdir())
     con.close()

@@ -202,7 +202,7 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
 
 def _rebuild_from(con: duckdb.DuckDBPyConnection, engine: Engine) -> None:
     """Every key, computed by another engine into temporary tables, each consent table written from its own."""
-    engine.run_steps(con, TABLE_STEPS, scope_params(False))
+    engine.run_steps(con, TABLE_STEPS, scope_params(False), writes={t: table for table, t in CONSENT_TABLES.items()})
     for table, temp in CONSENT_TABLES.items():
         engine.write_table(con, table, temp)
         faults.pause(f"golden:{table}")

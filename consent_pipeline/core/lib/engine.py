@@ -43,10 +43,16 @@ class Engine(Protocol):
         ...
 
     def run_steps(
-        self, con: duckdb.DuckDBPyConnection, steps: Sequence[Step], params: Mapping[str, str] | None = None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        steps: Sequence[Step],
+        params: Mapping[str, str] | None = None,
+        writes: Mapping[str, str] | None = None,
     ) -> None:
         """Run the steps in order; afterwards each (at least each read outside the list: the Spark engine keeps
-        the others to itself) is a temporary table or view of its name on `con`."""
+        the others to itself) is a temporary table or view of its name on `con`. `writes`: steps whose result
+        the stage then writes whole as a warehouse table (step name -> table), so that an engine that keeps
+        the table elsewhere can write the result there at once (Spark: as the table's next Parquet version)."""
         ...
 
     def write_table(
@@ -76,9 +82,13 @@ class DuckDBEngine:
     writes_in_place = True
 
     def run_steps(
-        self, con: duckdb.DuckDBPyConnection, steps: Sequence[Step], params: Mapping[str, str] | None = None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        steps: Sequence[Step],
+        params: Mapping[str, str] | None = None,
+        writes: Mapping[str, str] | None = None,
     ) -> None:
-        run_steps(con, steps, params)
+        run_steps(con, steps, params)  # the write reads the step in place: nothing to prepare
 
     def write_table(
         self,

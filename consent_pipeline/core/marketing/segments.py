@@ -25,7 +25,7 @@ SEGMENTS = SQL.step("s_segments")
 
 def build_segments(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, engine: Engine = DUCKDB) -> None:
     """Temp table s_segments (from the party_activity and party_brands tables), computed on the engine."""
-    engine.run_steps(con, [PURCHASES, FREQUENT, SEGMENTS], {"as_of": ts(as_of)})
+    engine.run_steps(con, [PURCHASES, FREQUENT, SEGMENTS], {"as_of": ts(as_of)}, writes={"s_segments": "segments"})
 
 
 def write_segments(con: duckdb.DuckDBPyConnection, as_of: dt.datetime, engine: Engine = DUCKDB) -> None:

@@ -75,7 +75,8 @@ def build_suppression(con: duckdb.DuckDBPyConnection, rules: Rules, engine: Engi
     SQL (no temporary copy)."""
     scope = suppression_scope(con)
     log.debug("suppression scope: %s", scope.reason)
-    engine.run_steps(con, [CANDIDATES, SUPPRESSION], params(rules, scope.incremental))
+    whole = None if scope.incremental else {"x_suppression": "suppression"}
+    engine.run_steps(con, [CANDIDATES, SUPPRESSION], params(rules, scope.incremental), writes=whole)
     with transaction(con, "suppression commit"):
         engine.write_table(con, "suppression", "x_suppression", f"key_{IN_SCOPE}" if scope.incremental else None)
         faults.pause("suppression:written")

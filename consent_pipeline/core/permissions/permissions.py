@@ -112,7 +112,8 @@ def build_permissions(
     """View p_permission: every key, or (scoped) the keys of the parties in perm_scope. The inputs must have
     been built by build_permission_inputs."""
     p = params(rules, as_of, scoped)
-    engine.run_steps(con, KEY_STEPS, p)
+    # every key: the stage writes the result whole as contact_permission (write_all_permissions)
+    engine.run_steps(con, KEY_STEPS, p, writes=None if scoped else {"p_permission": "contact_permission"})
 
 
 def write_all_permissions(
