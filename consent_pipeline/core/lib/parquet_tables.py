@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from consent_pipeline.core.lib.sql import PARQUET_CATALOG, text, timed
+from consent_pipeline.core.lib.sql import PARQUET_CATALOG, object_kind, text, timed
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +75,6 @@ def kept(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[Path], int]]:
     return {t: ([base / t / folder / f for f in files], int(n)) for t, folder, files, n in rows}
 
 
-def _kind(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
-    found = con.execute(
-        "SELECT table_type FROM information_schema.tables WHERE table_name = $t AND table_schema = 'main' "
-        "AND table_catalog = current_database()",
-        {"t": table},
-    ).fetchall()
-    return str(found[0][0]) if found else None
-
-
 def _files_sql(files: list[Path]) -> str:
     # a list of literal paths: a glob would take `[ ] { } * ?` in a folder's name for a pattern
     return "[" + ", ".join(text(str(f)) for f in files) + "]"
@@ -131,7 +122,7 @@ def switch(
     the view over it and the catalog row, in the caller's transaction."""
     folder = root(con) / table / version
     casts = ", ".join(f'CAST("{c[0]}" AS {c[1]}) AS "{c[0]}"' for c in columns)
-    if _kind(con, table) == "BASE TABLE":  # a DuckDB run's table: its rows are now in the version
+    if object_kind(con, table) == "BASE TABLE":  # a DuckDB run's table: its rows are now in the version
         con.execute(f"DROP TABLE {table}")
     con.execute(
         f"CREATE OR REPLACE VIEW {table} AS SELECT {casts} FROM read_parquet({_files_sql([folder / f for f in files])})"

@@ -217,9 +217,14 @@ def temp_kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
     """What the connection's temporary object of that name is (`BASE TABLE`, `LOCAL TEMPORARY` or `VIEW`), or None:
     DuckDB replaces a temporary view or table only with one of its own kind, and a step may come back from
     another engine as a table where DuckDB made a view, or the reverse."""
+    return object_kind(con, name, temporary=True)
+
+
+def object_kind(con: duckdb.DuckDBPyConnection, name: str, temporary: bool = False) -> str | None:
+    """What the warehouse's (or, `temporary`, the connection's temporary) object of that name is, or None."""
     found = con.execute(
         "SELECT table_type FROM information_schema.tables WHERE table_name = $n AND table_schema = 'main' "
-        "AND table_catalog = 'temp'",
+        "AND table_catalog = " + ("'temp'" if temporary else "current_database()"),
         {"n": name},
     ).fetchall()
     return str(found[0][0]) if found else None
