@@ -62,9 +62,9 @@ def preflight(settings: Settings, warehouse: Warehouse) -> None:
     refuse_symlink(parquet_tables.root_of(warehouse.real), "Parquet tables folder")
     if warehouse.exists():  # a Spark run's tables kept as Parquet are beside the file
         with warehouse.connect() as con:
-            missing = parquet_tables.missing_versions(con)
-        if missing:
-            raise CouldNotStart(missing)
+            problem = parquet_tables.version_problem(con)
+        if problem and not settings.full_rebuild:  # a full rebuild recomputes them (core/lib/orphans.py)
+            raise CouldNotStart(problem)
 
 
 def writable(folder: Path, what: str) -> None:

@@ -38,8 +38,9 @@ def test_a_warehouse_without_its_parquet_tables_does_not_start(tmp_path: Path) -
     got = cli_run(landing, warehouse, tmp_path / "x", AS_OF)
     assert got.returncode == 2
     assert error_line(got) == (
-        f"the warehouse's Parquet tables are missing (1 file, e.g. {version}): a warehouse file copied or "
-        "restored without its folder w.duckdb.tables; put the folder back beside the file"
+        f"the warehouse's Parquet tables cannot be read (suppression: {version} is not there): put the folder "
+        "w.duckdb.tables back beside the warehouse file as it was, or run with --full-rebuild to recompute those "
+        "tables from the event log"
     )
     with duckdb.connect(str(warehouse), read_only=True) as con:  # nothing was read or written
         assert warehouse_tables(con) == {"parquet_versions", "suppression"}
@@ -50,6 +51,33 @@ def victim(tmp_path: Path) -> Path:
     path = tmp_path / "victim.txt"
     path.write_text("precious\n", encoding="utf-8")
     return path
+
+
+def test_a_damaged_parquet_version_stops_the_run_and_a_full_rebuild_recomputes_it(tmp_path: Path) -> None:
+    """A Spark run's contact_permission version damaged on disk (cut in the middle): a run stops before reading
+    anything and says what to do; a full rebuild drops it and recomputes the same rows from the event log."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh" / "w.duckdb"
+    land(landing, DELIVERIES)
+    run(landing, warehouse, AS_OF, tmp_path / "x")
+    with duckdb.connect(str(warehouse)) as con:
+        before = con.execute("SELECT * FROM contact_permission ORDER BY ALL").fetchall()
+        con.execute("CREATE TEMP TABLE p AS SELECT * FROM contact_permission")
+        with transaction(con):  # as a Spark run leaves it
+            parquet_tables.write_version(con, "contact_permission", "p")
+        files, _ = parquet_tables.kept(con)["contact_permission"]
+    data = files[0].read_bytes()
+    files[0].write_bytes(data[: len(data) // 2])
+    got = cli_run(landing, warehouse, tmp_path / "x", AS_OF)
+    assert got.returncode == 2
+    line = error_line(got)
+    assert line.startswith("the warehouse's Parquet tables cannot be read (contact_permission: ") and line.endswith(
+        "or run with --full-rebuild to recompute those tables from the event log"
+    )
+    run(landing, warehouse, AS_OF, tmp_path / "x", full_rebuild=True)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT * FROM contact_permission ORDER BY ALL").fetchall() == before
+        assert "parquet_versions" not in warehouse_tables(con)
+    assert not parquet_tables.root_of(warehouse).exists()
 
 
 @pytest.mark.parametrize(

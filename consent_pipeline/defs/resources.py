@@ -80,6 +80,7 @@ class PipelineResource(ConfigurableResource):
                 run.run_id,
                 self.settings.spark_exchange,
                 keep_parquet=self.settings.engine == "spark",
+                full_rebuild=self.settings.full_rebuild,
             )
             wh.hold_open()  # until the snapshot step or the end of the run (Warehouse.hold_open)
         except BaseException:
@@ -95,6 +96,11 @@ class PipelineResource(ConfigurableResource):
                 f"earlier run {', '.join(cleanup.unfinished_runs)} did not complete: the warehouse file will be "
                 "rewritten at the end of this run"
             )
+        if cleanup.dropped:
+            progress.report(
+                f"the Parquet versions of {', '.join(cleanup.dropped)} could not be read: rebuilt from the event log"
+            )
+            context.log.warning(f"unreadable Parquet tables dropped for the full rebuild: {', '.join(cleanup.dropped)}")
         if cleanup.from_parquet:
             progress.report(
                 f"turned {len(cleanup.from_parquet)} tables a Spark run kept as Parquet back into DuckDB tables"

@@ -147,7 +147,7 @@ def test_a_moved_warehouse_reads_its_own_versions_and_one_without_them_stops(
     moved.parent.mkdir()
     shutil.copy(warehouse, moved)
     alone = duckdb.connect(str(moved))
-    with pytest.raises(parquet_tables.MissingVersions, match=r"without its folder consent\.duckdb\.tables"):
+    with pytest.raises(parquet_tables.MissingVersions, match=r"put the folder consent\.duckdb\.tables back"):
         parquet_tables.repoint(alone)
     alone.close()
     shutil.move(old, parquet_tables.root_of(moved))  # the folder follows: the old place has none left
@@ -162,3 +162,21 @@ def test_a_warehouse_without_parquet_tables_is_left_as_it_is(tmp_path: Path) -> 
         parquet_tables.repoint(c)
         assert parquet_tables.sweep(c) == [] and parquet_tables.kept(c) == {}
         assert warehouse_tables(c) == {"suppression"}
+
+
+def test_a_damaged_version_is_named_and_a_full_rebuild_drops_its_table(con: duckdb.DuckDBPyConnection) -> None:
+    with transaction(con):
+        parquet_tables.write_version(con, "segments", "src")
+        parquet_tables.write_version(con, "suppression", "src")
+    files, _ = parquet_tables.kept(con)["segments"]
+    data = files[0].read_bytes()
+    files[0].write_bytes(data[: len(data) // 2])  # cut in the middle: no footer
+    assert list(parquet_tables.unreadable(con)) == ["segments"]
+    problem = parquet_tables.version_problem(con)
+    assert problem is not None and "(segments: " in problem and "--full-rebuild" in problem
+    with pytest.raises(parquet_tables.MissingVersions):
+        parquet_tables.repoint(con)
+    assert parquet_tables.drop_unreadable(con) == ["segments"]
+    assert "segments" not in warehouse_tables(con) and not files[0].parent.exists()  # its folder swept
+    parquet_tables.repoint(con)
+    assert con.execute("SELECT count(*) FROM suppression").fetchall() == [(3,)]

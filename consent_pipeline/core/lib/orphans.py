@@ -50,6 +50,7 @@ class Cleanup:
     removed: list[Path] = field(default_factory=list[Path])
     unfinished_runs: list[str] = field(default_factory=list[str])  # runs whose `.running` mark was left
     from_parquet: list[str] = field(default_factory=list[str])  # tables turned back into DuckDB tables
+    dropped: list[str] = field(default_factory=list[str])  # Parquet tables that could not be read, to rebuild
 
 
 def running_mark(warehouse: Path, run_id: str) -> Path:
@@ -111,11 +112,13 @@ def start_run(
     run_id: str,
     spark_exchange: Path | None = None,
     keep_parquet: bool = False,
+    full_rebuild: bool = False,
 ) -> Cleanup:
     """Remove what earlier runs left, mark the warehouse for a rewrite if one of them did not complete, and
     leave this run's own `.running` mark. The caller holds the run lock. `spark_exchange`: the shared folder
     Spark runs exchange rows in (CONSENT_SPARK_EXCHANGE), if any; `keep_parquet`: whether this run keeps tables
-    as Parquet (a Spark run), else those an earlier run kept so are turned back into tables of the file."""
+    as Parquet (a Spark run), else those an earlier run kept so are turned back into tables of the file;
+    `full_rebuild`: such tables whose version cannot be read are dropped, for the run to rebuild them."""
     out = Cleanup()
     own = {run_id}
 
@@ -155,8 +158,10 @@ def start_run(
 
     if wh.exists():
         with wh.connect() as con:
+            if full_rebuild:  # the tables whose versions cannot be read are rebuilt whole by this run
+                out.dropped = parquet_tables.drop_unreadable(con)
             parquet_tables.repoint(con)  # a warehouse without its Parquet tables stops here
-            if not keep_parquet and parquet_tables.kept(con):
+            if not keep_parquet and parquet_tables.has_catalog(con):
                 with transaction(con, "tables back from parquet"):  # its commit removes the versions
                     out.from_parquet = parquet_tables.materialise(con)
             out.removed += parquet_tables.sweep(con)

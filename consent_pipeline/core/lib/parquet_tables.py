@@ -50,7 +50,7 @@ def root(con: duckdb.DuckDBPyConnection) -> Path:
     return found
 
 
-def _has_catalog(con: duckdb.DuckDBPyConnection) -> bool:
+def has_catalog(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(
         con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database() "
@@ -61,14 +61,15 @@ def _has_catalog(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 class MissingVersions(RuntimeError):
-    """The catalog names version files that are not beside the warehouse file (a file copied or restored
-    without its `.tables` folder): the run stops rather than read or replace tables it does not have."""
+    """The catalog names versions that cannot be read beside the warehouse file (a file copied or restored
+    without its `.tables` folder, or a damaged file): the run stops rather than read or replace tables it
+    does not have, unless it rebuilds them (`drop_unreadable`)."""
 
 
 def kept(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[Path], int]]:
     """Each table kept as Parquet, as the connection sees it (its open transaction included): its version's
     files and rows."""
-    if not _has_catalog(con):
+    if not has_catalog(con):
         return {}
     base = root(con)
     rows = con.execute(f"SELECT table_name, folder, files, rows FROM {CATALOG}").fetchall()
@@ -138,26 +139,59 @@ def switch(
     )
 
 
-def missing_versions(con: duckdb.DuckDBPyConnection) -> str | None:
-    """Why the versions the catalog names cannot be read (files not beside the warehouse file), or None."""
-    missing = sorted(str(f) for files, _ in kept(con).values() for f in files if not f.is_file())
-    if not missing:
+def unreadable(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The tables whose version in force cannot be read, each with why: a file not beside the warehouse file
+    (one copied or restored without its folder), or one whose Parquet footer DuckDB cannot read (damaged)."""
+    found: dict[str, str] = {}
+    for table, (files, _) in sorted(kept(con).items()):
+        gone = [f for f in files if not f.is_file()]
+        if gone:
+            found[table] = f"{gone[0]} is not there"
+            continue
+        try:
+            con.execute(f"SELECT count(*) FROM parquet_file_metadata({_files_sql(files)})").fetchall()
+        except duckdb.Error as e:
+            found[table] = f"{files[0].parent} cannot be read ({str(e).splitlines()[0]})"
+    return found
+
+
+def version_problem(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why a run cannot use the tables kept as Parquet (None: it can), and what to do: put the folder back, or
+    recompute them (they are derived from the event log) with a full rebuild."""
+    bad = unreadable(con)
+    if not bad:
         return None
+    first = next(iter(bad))
     return (
-        f"the warehouse's Parquet tables are missing ({len(missing)} file{'s' if len(missing) > 1 else ''}, e.g. "
-        f"{missing[0]}): a warehouse "
-        f"file copied or restored without its folder {root(con).name}; put the folder back beside the file"
+        f"the warehouse's Parquet tables cannot be read ({', '.join(bad)}: {bad[first]}): put the folder "
+        f"{root(con).name} back beside the warehouse file as it was, or run with --full-rebuild to recompute "
+        "those tables from the event log"
     )
 
 
+def drop_unreadable(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """A full rebuild's start: the tables whose version cannot be read are dropped (view and catalog row, in one
+    transaction whose commit's sweep removes their folders), so the run rebuilds them whole from the event
+    log. Returns them. (Looked for before the transaction: a failed read aborts a DuckDB transaction.)"""
+    from consent_pipeline.core.lib.transaction import transaction  # which imports this module (its sweep)
+
+    bad = sorted(unreadable(con))
+    if bad:
+        with transaction(con, "unreadable parquet tables dropped"):
+            for table in bad:
+                con.execute(f"DROP VIEW IF EXISTS {table}")
+                con.execute(f"DELETE FROM {CATALOG} WHERE table_name = $t", {"t": table})
+    return bad
+
+
 def repoint(con: duckdb.DuckDBPyConnection) -> None:
-    """Check that every version the catalog names is beside the warehouse file, and point each view at it there
-    (the views name absolute paths: a warehouse moved with its folder reads its own files). Raises
-    MissingVersions, naming them, when some are not there."""
+    """Check that every version the catalog names can be read beside the warehouse file, and point each view
+    at it there (the views name absolute paths: a warehouse moved with its folder reads its own files).
+    Raises MissingVersions, saying what to do, when some cannot."""
     versions = kept(con)
     if not versions:
         return
-    problem = missing_versions(con)
+    problem = version_problem(con)
     if problem:
         raise MissingVersions(problem)
     casts = dict(con.execute(f"SELECT table_name, columns FROM {CATALOG}").fetchall())
@@ -214,6 +248,6 @@ def materialise(con: duckdb.DuckDBPyConnection) -> list[str]:
         timed(con, f"materialise {table}", f"CREATE OR REPLACE TABLE {tmp} AS SELECT * FROM {table}")
         con.execute(f"DROP VIEW {table}")
         con.execute(f"ALTER TABLE {tmp} RENAME TO {table}")
-    if _has_catalog(con):
+    if has_catalog(con):
         con.execute(f"DROP TABLE {CATALOG}")
     return turned
