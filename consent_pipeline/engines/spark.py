@@ -565,9 +565,7 @@ class SparkEngine:
     def _view_over(
         con: duckdb.DuckDBPyConnection, name: str, columns: list[tuple[Any, ...]], files: list[Path]
     ) -> None:
-        casts = ", ".join(f'CAST("{c[0]}" AS {c[1]}) AS "{c[0]}"' for c in columns)
-        paths = ", ".join(_quoted(f) for f in files)
-        temp_view(con, name, f"SELECT {casts} FROM read_parquet([{paths}])")
+        temp_view(con, name, parquet_tables.over_files(columns, files))
 
     def map_tasks(self, fn: Callable[[T], R], items: Sequence[T], threads: int = 1) -> list[R]:
         """`[fn(x) for x in items]` on the executors, in tasks of contiguous items (TASKS_PER_CORE a core;

@@ -76,6 +76,16 @@ def kept(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[Path], int]]:
     return {t: ([base / t / folder / f for f in files], int(n)) for t, folder, files, n in rows}
 
 
+def casts(columns: list[tuple[object, ...]]) -> str:
+    """The select list that gives Parquet's columns DuckDB's types (`DESCRIBE` rows: name, type, ...)."""
+    return ", ".join(f'CAST("{c[0]}" AS {c[1]}) AS "{c[0]}"' for c in columns)
+
+
+def over_files(columns: list[tuple[object, ...]], files: list[Path]) -> str:
+    """A query of the files' rows with DuckDB's column types."""
+    return f"SELECT {casts(columns)} FROM read_parquet({_files_sql(files)})"
+
+
 def _files_sql(files: list[Path]) -> str:
     # a list of literal paths: a glob would take `[ ] { } * ?` in a folder's name for a pattern
     return "[" + ", ".join(text(str(f)) for f in files) + "]"
@@ -96,7 +106,6 @@ def write_version(
         names = ", ".join(f'"{c[0]}"' for c in columns)
         # `IS NOT TRUE`: a row the condition leaves NULL is kept, as DELETE ... WHERE keeps it
         rows_sql = f"SELECT * FROM {table} WHERE ({where}) IS NOT TRUE UNION ALL SELECT {names} FROM {source}"
-    casts = ", ".join(f'CAST("{c[0]}" AS {c[1]}) AS "{c[0]}"' for c in columns)
     version = uuid.uuid4().hex
     folder = root(con) / table / version
     folder.mkdir(parents=True)
@@ -104,7 +113,7 @@ def write_version(
     written = timed(
         con,
         f"write {table} (parquet)",
-        f"COPY (SELECT {casts} FROM ({rows_sql})) TO {text(str(path))} (FORMAT parquet, COMPRESSION zstd)",
+        f"COPY (SELECT {casts(columns)} FROM ({rows_sql})) TO {text(str(path))} (FORMAT parquet, COMPRESSION zstd)",
     ).fetchall()
     rows = int(written[0][0]) if written else 0
     switch(con, table, version, [DATA], rows, columns)
@@ -122,12 +131,9 @@ def switch(
     """Make `version` (its `files` in `<root>/<table>/<version>/`, already written) the table's version in force:
     the view over it and the catalog row, in the caller's transaction."""
     folder = root(con) / table / version
-    casts = ", ".join(f'CAST("{c[0]}" AS {c[1]}) AS "{c[0]}"' for c in columns)
     if object_kind(con, table) == "BASE TABLE":  # a DuckDB run's table: its rows are now in the version
         con.execute(f"DROP TABLE {table}")
-    con.execute(
-        f"CREATE OR REPLACE VIEW {table} AS SELECT {casts} FROM read_parquet({_files_sql([folder / f for f in files])})"
-    )
+    con.execute(f"CREATE OR REPLACE VIEW {table} AS {over_files(columns, [folder / f for f in files])}")
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {CATALOG} (table_name VARCHAR, folder VARCHAR, files VARCHAR[], rows BIGINT, "
         "columns VARCHAR, written_at TIMESTAMP)"
@@ -135,7 +141,7 @@ def switch(
     con.execute(f"DELETE FROM {CATALOG} WHERE table_name = $t", {"t": table})
     con.execute(
         f"INSERT INTO {CATALOG} VALUES ($t, $v, $f, $n, $c, now()::TIMESTAMP)",
-        {"t": table, "v": version, "f": files, "n": rows, "c": casts},
+        {"t": table, "v": version, "f": files, "n": rows, "c": casts(columns)},
     )
 
 
@@ -194,9 +200,9 @@ def repoint(con: duckdb.DuckDBPyConnection) -> None:
     problem = version_problem(con)
     if problem:
         raise MissingVersions(problem)
-    casts = dict(con.execute(f"SELECT table_name, columns FROM {CATALOG}").fetchall())
+    selects = dict(con.execute(f"SELECT table_name, columns FROM {CATALOG}").fetchall())
     for table, (files, _) in versions.items():
-        con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {casts[table]} FROM read_parquet({_files_sql(files)})")
+        con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {selects[table]} FROM read_parquet({_files_sql(files)})")
 
 
 def sweep(con: duckdb.DuckDBPyConnection) -> list[Path]:
