@@ -59,7 +59,6 @@ def preflight(settings: Settings, warehouse: Warehouse) -> None:
         warehouse.check_not_in_use()
     except duckdb.IOException as exc:  # a file DuckDB cannot open or write (not a lock: WarehouseLocked)
         raise CouldNotStart(f"cannot open the warehouse {warehouse.path}: {_first_line(exc)}") from None
-    refuse_symlink(parquet_tables.root_of(warehouse.real), "Parquet tables folder")
     if warehouse.exists():  # a Spark run's tables kept as Parquet are beside the file
         with warehouse.connect() as con:
             problem = parquet_tables.version_problem(con)

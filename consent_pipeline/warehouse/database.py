@@ -29,6 +29,10 @@ class _Unset(enum.Enum):
 _UNSET = _Unset.UNSET
 
 
+# The folder beside the warehouse file where a Spark run keeps its Parquet tables (core/lib/parquet_tables.py).
+PARQUET_SUFFIX = ".tables"
+
+
 class WarehouseLocked(RuntimeError):
     """Another run, or another process's DuckDB session, holds the warehouse."""
 
@@ -115,11 +119,13 @@ class Warehouse:
         return self.real.exists()
 
     def refuse_links(self) -> None:
-        """UnsafePath when the warehouse file, its write-ahead log or its lock file is a symbolic link:
-        DuckDB and the lock would write through it into whatever it points at."""
+        """UnsafePath when the warehouse file, its write-ahead log, its lock file or the folder of its Parquet
+        tables is a symbolic link: DuckDB, the lock and the Parquet writes would write through it into whatever
+        it points at."""
         refuse_symlink(self.real, "warehouse")
         refuse_symlink(self.real.with_name(self.real.name + ".wal"), "warehouse log")
         refuse_symlink(self.lock_path, "lock file")
+        refuse_symlink(self.real.with_name(self.real.name + PARQUET_SUFFIX), "Parquet tables folder")
         if self.temp_directory is None:  # the spill folder beside the file (private_spill_dir checks it too)
             refuse_symlink(self.spill_dir, "spill folder")
 

@@ -24,17 +24,17 @@ from pathlib import Path
 import duckdb
 
 from consent_pipeline.core.lib.sql import PARQUET_CATALOG, object_kind, text, timed
+from consent_pipeline.warehouse.database import PARQUET_SUFFIX
 
 log = logging.getLogger(__name__)
 
 CATALOG = PARQUET_CATALOG
-SUFFIX = ".tables"  # the folder beside the warehouse file
 DATA = "data.parquet"
 
 
 def root_of(warehouse: Path) -> Path:
     """The folder of the warehouse file's Parquet tables."""
-    return warehouse.with_name(warehouse.name + SUFFIX)
+    return warehouse.with_name(warehouse.name + PARQUET_SUFFIX)
 
 
 def _root_or_none(con: duckdb.DuckDBPyConnection) -> Path | None:
