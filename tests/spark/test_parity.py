@@ -5,17 +5,14 @@ Dagster job in-process twice: with `engine=duckdb` and with `engine=spark` (loca
 whole tier, as a process keeps it). Every contract table (outputs.md) and the derived tables later runs build
 on must be equal row for row, with their column types; every extract file byte for byte.
 
-A Spark run of a small scenario costs 15-30 s (the connectors' tasks and some 50 Spark jobs of 0.3 s), so the
-whole of it takes about 11 minutes on 2 cores (the generated world's three nights 5 of them): `scripts/test`
-runs two scenarios that between them give the identity, merge and permission steps rows (household
-ownership, regional templates); `scripts/test --spark-all` (CONSENT_TEST_SPARK=all) runs every scenario and
-the generated world.
+A Spark run of a small scenario costs about 12 s (the connectors' tasks and some 40 Spark jobs of 0.2-0.3 s, run
+interpreted and without adaptive re-planning: tests/spark/conf), the generated world's three nights on both
+engines about 150 s: the whole of it about 5 minutes on 2 cores, part of `scripts/test`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 from pathlib import Path
 
@@ -27,12 +24,11 @@ from consent_pipeline.core.lib.parquet_tables import root_of
 from consent_pipeline.generate.plan import DEFAULT_AS_OF
 from consent_pipeline.run import RunOutcome, run_pipeline
 from tests.acceptance.test_scenarios import SCENARIOS, scenario_names
+from tests.golden.test_incremental import DERIVED
 from tests.helpers import ROOT, calm_nights, two_nights
 from tests.spark.compare import CONTRACT_TABLES, DERIVED_TABLES, extract_differences, table_differences
 
 MASTER = "local[2]"
-ALL = os.environ.get("CONSENT_TEST_SPARK") == "all"
-REPRESENTATIVE = ["household_ownership", "regional_templates"]
 ENGINES = ("duckdb", "spark")
 
 
@@ -56,7 +52,7 @@ def _assert_same(duck: Path, spark: Path, a: RunOutcome, b: RunOutcome) -> None:
     assert extract_differences(duck / "x", spark / "x") == []
 
 
-@pytest.mark.parametrize("name", scenario_names() if ALL else REPRESENTATIVE)
+@pytest.mark.parametrize("name", scenario_names())
 def test_scenario_on_both_engines(name: str, tmp_path: Path) -> None:
     folder = SCENARIOS / name
     as_of = str(yaml.safe_load((folder / "expect.yaml").read_text())["as_of"])
@@ -76,7 +72,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"root": root, "base": base, "both": both, "calm": calm_nights(root)}
 
 
-@pytest.mark.skipif(not ALL, reason="the generated world on Spark takes 3 minutes: scripts/test --spark-all")
 def test_generated_world_full_then_incremental_on_both_engines(world: dict[str, Path]) -> None:
     root = world["root"]
     first = {e: _run(world["base"], root / "night1" / e, _iso(DEFAULT_AS_OF), e) for e in ENGINES}
@@ -100,3 +95,8 @@ def test_generated_world_full_then_incremental_on_both_engines(world: dict[str, 
             assert 0 < figures.get("permission_scope", 0) < figures["permissions"], f"{e}: {figures}"
             assert (figures.get("identity_scope", -1) > 0) == (landing == "calm"), f"{e}: {figures}"
         _assert_same(root / night / "duckdb", root / night / "spark", later["duckdb"], later["spark"])
+    # the Spark warehouse three nights on equals one DuckDB run over everything (incremental == full across
+    # engines: tests/golden/test_incremental.py proves it on DuckDB alone)
+    full = _run(world["both"], root / "full", _iso(DEFAULT_AS_OF + dt.timedelta(days=2)), "duckdb")
+    assert full.success, full.summary()
+    assert table_differences(root / "night3" / "spark" / "w.duckdb", root / "full" / "w.duckdb", DERIVED) == []
