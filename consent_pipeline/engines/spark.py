@@ -16,7 +16,8 @@ For each `Step` list a stage hands over (`Engine.run_steps`):
 The warehouse's large derived tables (PARQUET_TABLES) are kept as Parquet versions behind views
 (core/lib/parquet_tables.py): a step list reads them from their files, with no row sent, and a step whose
 result the stage writes whole (`writes`) is written by the executors as the table's next version, which the
-stage's write adopts (no row comes back). The rest of the
+stage's write adopts (no row comes back); a scope's rows replaced in one are replaced by the executors
+(the version in force read from its files, only the new rows and the scope's keys sent). The rest of the
 warehouse (transactions, build state, the ingested tables, erasure's rewrite) stays DuckDB: the DuckDB file is
 the catalog and the commit point.
 
@@ -509,14 +510,50 @@ class SparkEngine:
         where: str | None = None,
         order: str | None = None,
     ) -> None:
-        """The large derived tables (PARQUET_TABLES) as a new Parquet version, the others in the DuckDB file."""
+        """The large derived tables (PARQUET_TABLES) as a new Parquet version, the others in the DuckDB file. A
+        scope's rows replaced in a table kept as Parquet, while rows go as files, are replaced by the executors."""
         pending = self._pending.get(source)
         if pending is not None and pending.table == table and where is None and order is None:
             self._adopt(con, source, pending)
+        elif table in PARQUET_TABLES and where is not None and order is None and self._scoped_on_executors(con, table):
+            self._write_scoped(con, table, source, where)
         elif table in PARQUET_TABLES:
             parquet_tables.write_version(con, table, source, where, order)
         else:
             write_table(con, table, source, where, order)
+
+    def _scoped_on_executors(self, con: duckdb.DuckDBPyConnection, table: str) -> bool:
+        """Whether a scoped write of `table` goes to the executors: it is kept as Parquet (a DuckDB run's table is
+        in the file) and a step list would exchange rows as files (not small, not through the driver)."""
+        if table not in parquet_tables.kept(con) or _tables_at_most(con, self.driver_exchange_rows):
+            return False
+        return self.exchange_folder() is not None
+
+    def _write_scoped(self, con: duckdb.DuckDBPyConnection, table: str, source: str, where: str) -> None:
+        """`table`'s next version by the executors: the rows of its version in force that `where` does not select
+        (read from their files) and `source`'s, as one step whose result is written as the version (`writes`),
+        then adopted. The pipeline process sends only `source` and the scope's tables; the table's rows stay on
+        the executors' side (at scale 10, 48M permission rows for a night's 1% of parties)."""
+        columns = con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
+        names = ", ".join(f'"{c[0]}"' for c in columns)
+        name = f"next_{table}"
+        # `coalesce(..., false)`: a row the condition leaves NULL is kept, as DELETE ... WHERE and write_version keep it
+        sql = (
+            f"SELECT {names} FROM {table} WHERE NOT coalesce(({where}), false) "
+            f"UNION ALL SELECT {parquet_tables.casts(columns)} FROM {source}"  # as an INSERT would cast them
+        )
+        self.run_steps(con, [Step(name, sql.replace("{", "{{").replace("}", "}}"), view=True)], writes={name: table})
+        try:
+            pending = self._pending.get(name)
+            if pending is not None:
+                self._adopt(con, name, pending)
+            else:  # no rows: it came back as an empty table
+                parquet_tables.write_version(con, table, name)
+        finally:
+            self._drop_pending(name)
+            kind = temp_kind(con, name)
+            if kind is not None:
+                con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {name}")
 
     def _write_pending(self, con: duckdb.DuckDBPyConnection, name: str, sql: str, frame: Any, table: str) -> bool:
         """Step `name`'s result written by the executors as `table`'s next version, in a folder of the exchange

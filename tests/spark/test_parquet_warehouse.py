@@ -5,6 +5,7 @@ scrubbed; a run on DuckDB turns the views back into tables of the file. Real run
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from consent_pipeline.core.lib import parquet_tables
 from consent_pipeline.core.lib.engine import DUCKDB
-from consent_pipeline.core.lib.sql import Step
+from consent_pipeline.core.lib.sql import Step, temp_kind
 from consent_pipeline.core.lib.transaction import transaction
 from consent_pipeline.engines.spark import PARQUET_TABLES, SparkEngine
 from tests.erasure_disk import land_before_erasure, land_erasure, parquet_hits, table_hits
@@ -147,4 +148,40 @@ def test_a_result_written_whole_becomes_the_version_the_executors_wrote(tmp_path
     assert con.execute("FROM s_segments ORDER BY ALL").fetchall() == want  # the step's view followed the files
     exchange = engine.exchange_folder()
     assert exchange is not None and not any((exchange / "pending").iterdir())
+    con.close()
+
+
+def test_a_scoped_write_is_made_by_the_executors_from_the_version_in_force(tmp_path: Path) -> None:
+    """A night's scope replaced in a table kept as Parquet: the executors read the version in force from its
+    files, keep the rows the scope does not select (a row whose key is NULL included, as a DELETE keeps it), add
+    the new rows and write the next version (Spark's part files, not a DuckDB copy); the table reads as DuckDB's
+    own scoped write of the same rows does, with its column types."""
+    old = (
+        "CREATE TEMP TABLE s AS SELECT CASE WHEN i = 0 THEN NULL ELSE 'p' || (i % 4) END AS party_id, "
+        "'seg' || (i % 3) AS segment, i AS n, TIMESTAMP '2026-01-01' + i * INTERVAL 1 HOUR AS since FROM range(30) t(i)"
+    )
+    new = "CREATE TEMP TABLE s2 AS SELECT 'p1' AS party_id, 'new' AS segment, 100 AS n, NULL::TIMESTAMP AS since"
+    scope = "CREATE TEMP TABLE scope AS SELECT 'p1' AS party_id UNION ALL SELECT 'p2'"
+    where = "party_id IN (SELECT party_id FROM scope)"
+    expected = duckdb.connect()
+    for sql in (old, new, scope):
+        expected.execute(sql)
+    DUCKDB.write_table(expected, "segments", "s")
+    DUCKDB.write_table(expected, "segments", "s2", where)
+    want = expected.execute("FROM segments ORDER BY ALL").fetchall()
+    assert len(want) == 30 - 15 + 1 and (None, "seg0", 0, dt.datetime(2026, 1, 1)) in want
+
+    engine = SparkEngine("local[2]", driver_exchange_rows=0)
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    for sql in (old, new, scope):
+        con.execute(sql)
+    with transaction(con):
+        engine.write_table(con, "segments", "s")  # a DuckDB copy: the first version
+    with transaction(con):
+        engine.write_table(con, "segments", "s2", where)
+    files, rows = parquet_tables.kept(con)["segments"]
+    assert rows == len(want) and files and all(f.name.startswith("part-") for f in files)
+    assert con.execute("FROM segments ORDER BY ALL").fetchall() == want
+    assert con.execute("DESCRIBE segments").fetchall() == expected.execute("DESCRIBE segments").fetchall()
+    assert temp_kind(con, "next_segments") is None  # the step's view went with the write
     con.close()
