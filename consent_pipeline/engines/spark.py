@@ -438,8 +438,7 @@ class SparkEngine:
         cached: list[Any] = []
         placeholders: list[str] = []
         spark = self.spark
-        small = _tables_at_most(con, self.driver_exchange_rows)
-        exchange = None if small else self.exchange_folder()
+        exchange = self._rows_as_files(con)
         if exchange is not None:
             self._lists += 1
             exchange = exchange / str(self._lists)
@@ -522,12 +521,17 @@ class SparkEngine:
         else:
             write_table(con, table, source, where, order)
 
+    def _rows_as_files(self, con: duckdb.DuckDBPyConnection) -> Path | None:
+        """The exchange folder when a step list on `con` exchanges rows as files, else None (through the driver:
+        every table small, or no folder the executors share)."""
+        if _tables_at_most(con, self.driver_exchange_rows):
+            return None
+        return self.exchange_folder()
+
     def _scoped_on_executors(self, con: duckdb.DuckDBPyConnection, table: str) -> bool:
         """Whether a scoped write of `table` goes to the executors: it is kept as Parquet (a DuckDB run's table is
-        in the file) and a step list would exchange rows as files (not small, not through the driver)."""
-        if table not in parquet_tables.kept(con) or _tables_at_most(con, self.driver_exchange_rows):
-            return False
-        return self.exchange_folder() is not None
+        in the file) and its step list will exchange rows as files."""
+        return table in parquet_tables.kept(con) and self._rows_as_files(con) is not None
 
     def _write_scoped(self, con: duckdb.DuckDBPyConnection, table: str, source: str, where: str) -> None:
         """`table`'s next version by the executors: the rows of its version in force that `where` does not select
