@@ -172,7 +172,7 @@ def test_a_scoped_write_is_made_by_the_executors_from_the_version_in_force(tmp_p
     assert len(want) == 30 - 15 + 1 and (None, "seg0", 0, dt.datetime(2026, 1, 1)) in want
 
     engine = SparkEngine("local[2]", driver_exchange_rows=0)
-    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    con = duckdb.connect(str(tmp_path / "it's [wh] {x}.duckdb"))
     for sql in (old, new, scope):
         con.execute(sql)
     with transaction(con):
